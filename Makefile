@@ -1,0 +1,49 @@
+# Caseflow: `make up` runs the whole suite on its embedded default, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+SERVICES := intake cases routing sla scheduling knowledge
+
+.PHONY: help install up test test-unit lint fmt bench asyncapi schemas clean
+
+help:
+	@echo "make up        run every service on embedded PostgreSQL and Tansu (Ctrl-C stops)"
+	@echo "make test      run every test (unit, service, end-to-end)"
+	@echo "make lint      ruff, mypy --strict, import-linter"
+	@echo "make bench     the end-to-end benchmark (bench/e2e.py)"
+	@echo "make asyncapi  regenerate the committed AsyncAPI documents"
+
+# Installs uv when the machine has none, then the locked environment.
+install:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@$(UV) sync --locked --quiet
+
+up: install
+	$(UV) run caseflow-up
+
+test: install
+	$(UV) run pytest -q
+
+test-unit: install
+	$(UV) run pytest -q -m "not service and not e2e"
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run mypy libs/contracts/src libs/servicekit/src libs/devstack/src $(foreach s,$(SERVICES),services/$(s)/src)
+	$(UV) run lint-imports
+
+fmt: install
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+bench: install
+	$(UV) run python bench/e2e.py
+
+asyncapi: install
+	$(UV) run python tools/asyncapi_docs.py --write
+
+schemas: install
+	$(UV) run python -m caseflow_contracts.schemas --write
+
+clean:
+	rm -rf .caseflow .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,111 @@
+"""Events owned by cases, published on ``cases.case.v1`` keyed by ``case_id``."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Self
+from uuid import UUID
+
+from pydantic import Field, JsonValue, model_validator
+
+from caseflow_contracts.base import Event
+from caseflow_contracts.values import ActivityKind, CaseNumber, CaseStatus, Channel, Priority
+
+
+class CaseEventBase(Event):
+    """Base of every event about one case."""
+
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    number: CaseNumber
+
+
+class CaseOpened(CaseEventBase):
+    """A case was opened from an interaction."""
+
+    type: Literal["case.opened"] = "case.opened"
+    channel: Channel
+    interaction_id: UUID
+    contact_id: UUID
+    account_id: UUID | None = None
+    subject: str
+    request_type: str | None = None
+    parameters: dict[str, str] = Field(default_factory=dict)
+    priority: Priority
+    status: CaseStatus
+
+
+class CaseUpdated(CaseEventBase):
+    """Some fields of a case changed.
+
+    ``changes`` maps every changed field to its new value (``null`` when cleared). The typed
+    fields repeat the changes readers commonly act on; ``None`` there means "not changed".
+    """
+
+    type: Literal["case.updated"] = "case.updated"
+    changes: Annotated[dict[str, JsonValue], Field(min_length=1)]
+    priority: Priority | None = None
+    subject: str | None = None
+    request_type: str | None = None
+
+    @model_validator(mode="after")
+    def _typed_fields_agree_with_changes(self) -> Self:
+        for name in ("priority", "subject", "request_type"):
+            value = getattr(self, name)
+            if value is not None and self.changes.get(name, None) != value:
+                raise ValueError(f"{name} is set but changes[{name!r}] does not hold {value!r}")
+        return self
+
+
+class CaseStatusChanged(CaseEventBase):
+    """A case moved from one status to another."""
+
+    type: Literal["case.status_changed"] = "case.status_changed"
+    from_status: CaseStatus
+    to_status: CaseStatus
+    reason: str | None = None
+
+
+class ActivityLogged(CaseEventBase):
+    """An agent recorded work on a case."""
+
+    type: Literal["activity.logged"] = "activity.logged"
+    activity_id: UUID
+    kind: ActivityKind
+    agent_id: UUID | None = None
+    duration_minutes: Annotated[int, Field(ge=0)]
+    billable: bool
+    description: str
+
+
+class CaseResolved(CaseEventBase):
+    """A case was resolved; its billable time is the sum of its billable activities."""
+
+    type: Literal["case.resolved"] = "case.resolved"
+    resolution: str
+    decision_code: str | None = None
+    billable_minutes: Annotated[int, Field(ge=0)]
+    resolved_by: UUID | None = None
+
+
+class CaseReopened(CaseEventBase):
+    """A resolved or cancelled case was opened again."""
+
+    type: Literal["case.reopened"] = "case.reopened"
+    reason: str
+
+
+class CaseCancelled(CaseEventBase):
+    """A case was cancelled without a resolution."""
+
+    type: Literal["case.cancelled"] = "case.cancelled"
+    reason: str
+
+
+class CaseEscalated(CaseEventBase):
+    """A case was escalated to a higher support level."""
+
+    type: Literal["case.escalated"] = "case.escalated"
+    level: Annotated[int, Field(ge=1)]
+    reason: str
+    escalated_to: UUID | None = None

@@ -1,0 +1,53 @@
+"""Events owned by intake: normalised interactions and the outbound notification commands.
+
+``InteractionReceived`` goes to ``intake.interaction.v1`` keyed by ``contact_id``, so one
+customer's interactions stay in order (a follow-up never overtakes the request it follows).
+``NotificationRequested`` goes to ``intake.notification.v1`` keyed by ``notification_id``:
+any service asks intake to tell someone something, and intake sends it by the channel it owns.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field, StringConstraints
+
+from caseflow_contracts.base import Event
+from caseflow_contracts.values import AttachmentRef, CaseNumber, Channel, Recipient
+
+
+class InteractionReceived(Event):
+    """A customer request arrived and its customer is identified."""
+
+    key_field: ClassVar[str] = "contact_id"
+
+    type: Literal["interaction.received"] = "interaction.received"
+    interaction_id: UUID
+    channel: Channel
+    account_id: UUID | None = None
+    contact_id: UUID
+    first_contact: bool
+    subject: str
+    body: str
+    attachments: list[AttachmentRef] = Field(default_factory=list)
+    request_type: str | None = None
+    parameters: dict[str, str] = Field(default_factory=dict)
+    follow_up_of: CaseNumber | None = None
+    """The number of the existing case this interaction continues, if recognised."""
+    language: str | None = None
+    call_id: str | None = None
+
+
+class NotificationRequested(Event):
+    """Someone must be told something; intake renders the template and sends it."""
+
+    key_field: ClassVar[str] = "notification_id"
+
+    type: Literal["notification.requested"] = "notification.requested"
+    notification_id: UUID
+    recipient: Recipient
+    template: Annotated[str, StringConstraints(min_length=1)]
+    language: Annotated[str, StringConstraints(min_length=1)]
+    case_id: UUID | None = None
+    parameters: dict[str, str] = Field(default_factory=dict)

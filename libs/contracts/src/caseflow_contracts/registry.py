@@ -1,0 +1,148 @@
+"""Every Caseflow event type, the per-topic unions, and reading and writing payloads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Annotated, Any, get_args
+
+from pydantic import Field, ValidationError
+
+from caseflow_contracts.base import Event
+from caseflow_contracts.cases import (
+    ActivityLogged,
+    CaseCancelled,
+    CaseEscalated,
+    CaseOpened,
+    CaseReopened,
+    CaseResolved,
+    CaseStatusChanged,
+    CaseUpdated,
+)
+from caseflow_contracts.channels import CallAnswered, CallEnded, CallRinging, WebSubmitted
+from caseflow_contracts.errors import InvalidPayload, UnknownEventType
+from caseflow_contracts.intake import InteractionReceived, NotificationRequested
+from caseflow_contracts.knowledge import ArticleLinked, ArticlePublished, ArticlesSuggested
+from caseflow_contracts.routing import CaseAssigned, CaseQueued, CaseReleased, CaseTransferred
+from caseflow_contracts.scheduling import BookingCancelled, BookingConfirmed, BookingRescheduled
+from caseflow_contracts.sla import (
+    KpiBreached,
+    KpiCancelled,
+    KpiNearingBreach,
+    KpiPaused,
+    KpiResumed,
+    KpiStarted,
+    KpiSucceeded,
+)
+from caseflow_contracts.topics import (
+    CASES,
+    CHANNELS_CTI,
+    CHANNELS_WEB,
+    INTAKE_INTERACTIONS,
+    INTAKE_NOTIFICATIONS,
+    KNOWLEDGE,
+    ROUTING,
+    SCHEDULING,
+    SLA,
+    TOPIC_EVENTS,
+    event_type_of,
+)
+
+# One discriminated union per topic, for subscribers: the payload's ``type`` picks the model.
+WebEvent = Annotated[WebSubmitted, Field(discriminator="type")]
+CallEvent = Annotated[CallRinging | CallAnswered | CallEnded, Field(discriminator="type")]
+InteractionEvent = Annotated[InteractionReceived, Field(discriminator="type")]
+NotificationEvent = Annotated[NotificationRequested, Field(discriminator="type")]
+CaseEvent = Annotated[
+    CaseOpened
+    | CaseUpdated
+    | CaseStatusChanged
+    | ActivityLogged
+    | CaseResolved
+    | CaseReopened
+    | CaseCancelled
+    | CaseEscalated,
+    Field(discriminator="type"),
+]
+QueueItemEvent = Annotated[
+    CaseQueued | CaseAssigned | CaseReleased | CaseTransferred, Field(discriminator="type")
+]
+KpiEvent = Annotated[
+    KpiStarted
+    | KpiPaused
+    | KpiResumed
+    | KpiNearingBreach
+    | KpiBreached
+    | KpiSucceeded
+    | KpiCancelled,
+    Field(discriminator="type"),
+]
+ArticleEvent = Annotated[
+    ArticlePublished | ArticlesSuggested | ArticleLinked, Field(discriminator="type")
+]
+BookingEvent = Annotated[
+    BookingConfirmed | BookingRescheduled | BookingCancelled, Field(discriminator="type")
+]
+
+TOPIC_UNIONS: Mapping[str, Any] = MappingProxyType(
+    {
+        CHANNELS_WEB: WebEvent,
+        CHANNELS_CTI: CallEvent,
+        INTAKE_INTERACTIONS: InteractionEvent,
+        INTAKE_NOTIFICATIONS: NotificationEvent,
+        CASES: CaseEvent,
+        ROUTING: QueueItemEvent,
+        SLA: KpiEvent,
+        KNOWLEDGE: ArticleEvent,
+        SCHEDULING: BookingEvent,
+    }
+)
+"""The discriminated union of the events each topic carries."""
+
+
+def union_members(union: Any) -> tuple[type[Event], ...]:
+    """The event models of one of the per-topic unions."""
+    members = get_args(get_args(union)[0]) or (get_args(union)[0],)
+    return tuple(members)
+
+
+def _index(topic_events: Mapping[str, tuple[type[Event], ...]]) -> dict[str, type[Event]]:
+    index: dict[str, type[Event]] = {}
+    for models in topic_events.values():
+        for model in models:
+            event_type = event_type_of(model)
+            if event_type in index:
+                raise RuntimeError(f"event type {event_type!r} is defined twice")
+            index[event_type] = model
+    return index
+
+
+EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType(_index(TOPIC_EVENTS))
+"""Every concrete event model by its type string."""
+
+
+def model_of(event_type: str) -> type[Event]:
+    """The model of an event type."""
+    try:
+        return EVENT_TYPES[event_type]
+    except KeyError:
+        raise UnknownEventType(event_type) from None
+
+
+def decode(event_type: str, body: bytes | str) -> Event:
+    """Read a JSON payload as the event of the given type, ignoring unknown fields."""
+    model = model_of(event_type)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidPayload(event_type, exc.errors(include_url=False)) from exc
+
+
+def encode(event: Event) -> bytes:
+    """Write an event as its compact JSON payload."""
+    return event.model_dump_json(by_alias=True).encode("utf-8")
+
+
+def partition_key(event: Event) -> str:
+    """The Kafka message key of an event: the id of the aggregate it is about."""
+    return event.partition_key()

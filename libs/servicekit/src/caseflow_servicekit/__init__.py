@@ -1,0 +1,52 @@
+"""What every Caseflow service shares: settings, database, outbox, inbox, dead letters,
+telemetry, metrics, health, auth and problem details."""
+
+from caseflow_servicekit.auth import Authenticator, Principal, Role, mint_token, verify_token
+from caseflow_servicekit.clock import Clock, SystemClock
+from caseflow_servicekit.consumer import EventConsumers, EventHandler, is_transient
+from caseflow_servicekit.db import create_engine, new_metadata, session_factory
+from caseflow_servicekit.deadletter import DeadLetters, replay
+from caseflow_servicekit.outbox import Outbox, OutboxRelay
+from caseflow_servicekit.problems import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    Unauthorized,
+    install_problem_handlers,
+)
+from caseflow_servicekit.runtime import Kit, ServiceApp, run_service
+from caseflow_servicekit.settings import ServiceSettings, async_database_url
+from caseflow_servicekit.uow import SqlUnitOfWork
+
+__all__ = [
+    "Authenticator",
+    "Clock",
+    "Conflict",
+    "DeadLetters",
+    "EventConsumers",
+    "EventHandler",
+    "Forbidden",
+    "Kit",
+    "NotFound",
+    "Outbox",
+    "OutboxRelay",
+    "Principal",
+    "Problem",
+    "Role",
+    "ServiceApp",
+    "ServiceSettings",
+    "SqlUnitOfWork",
+    "SystemClock",
+    "Unauthorized",
+    "async_database_url",
+    "create_engine",
+    "install_problem_handlers",
+    "is_transient",
+    "mint_token",
+    "new_metadata",
+    "replay",
+    "run_service",
+    "session_factory",
+    "verify_token",
+]

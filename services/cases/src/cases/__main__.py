@@ -1,0 +1,3 @@
+from cases.bootstrap import main
+
+raise SystemExit(main())

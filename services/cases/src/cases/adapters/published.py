@@ -1,0 +1,79 @@
+"""Domain events of a case, translated to the published contracts of `cases.case.v1`."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import caseflow_contracts as c
+from cases.domain import events as d
+from cases.domain.case import Case
+
+
+def to_contract(event: d.CaseEvent, *, case: Case, interaction_id: UUID | None = None) -> c.Event:
+    """The contract event that tells other services about `event` on `case`."""
+    common = {"case_id": case.case_id, "number": case.number, "occurred_at": event.occurred_at}
+    match event:
+        case d.CaseOpened():
+            if interaction_id is None:
+                msg = "a case opened without an interaction cannot be published"
+                raise ValueError(msg)
+            return c.CaseOpened(
+                **common,
+                channel=c.Channel(event.channel.value),
+                interaction_id=interaction_id,
+                contact_id=event.contact_id,
+                account_id=event.account_id,
+                subject=event.subject,
+                request_type=event.request_type,
+                parameters=dict(event.parameters),
+                priority=c.Priority(event.priority.value),
+                status=c.CaseStatus(case.status.value),
+            )
+        case d.CaseUpdated():
+            values = {
+                "subject": event.subject,
+                "description": event.description,
+                "request_type": event.request_type,
+                "parameters": dict(event.parameters),
+                "priority": event.priority.value,
+            }
+            changes = {name: values[name] for name in event.changed if name in values}
+            return c.CaseUpdated(
+                **common,
+                changes=changes,
+                priority=c.Priority(event.priority.value) if "priority" in changes else None,
+                subject=event.subject if "subject" in changes else None,
+                request_type=event.request_type if "request_type" in changes else None,
+            )
+        case d.CaseStatusChanged():
+            return c.CaseStatusChanged(
+                **common,
+                from_status=c.CaseStatus(event.previous_status.value),
+                to_status=c.CaseStatus(event.status.value),
+            )
+        case d.ActivityLogged():
+            return c.ActivityLogged(
+                **common,
+                activity_id=event.activity_id,
+                kind=c.ActivityKind(event.kind.value),
+                agent_id=event.performed_by,
+                duration_minutes=event.duration_minutes,
+                billable=event.billable,
+                description=event.subject,
+            )
+        case d.CaseResolved():
+            return c.CaseResolved(
+                **common,
+                resolution=event.summary,
+                decision_code=event.resolution_type,
+                billable_minutes=event.billable_minutes,
+                resolved_by=event.resolved_by,
+            )
+        case d.CaseReopened():
+            return c.CaseReopened(**common, reason=event.reason)
+        case d.CaseCancelled():
+            return c.CaseCancelled(**common, reason=event.reason)
+        case d.CaseEscalated():
+            return c.CaseEscalated(**common, level=event.level, reason=event.reason)
+    msg = f"no contract for {type(event).__name__}"
+    raise TypeError(msg)

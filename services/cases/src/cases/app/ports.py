@@ -1,0 +1,45 @@
+"""What the cases use cases need from the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from cases.domain.case import Case
+from cases.domain.events import CaseEvent
+
+
+class CaseRepository(Protocol):
+    """Where cases are kept."""
+
+    async def next_sequence(self) -> int: ...
+    async def get(self, case_id: UUID, *, for_update: bool = False) -> Case | None: ...
+    async def get_by_number(self, number: str) -> Case | None: ...
+    async def case_of_interaction(self, interaction_id: UUID) -> UUID | None: ...
+    async def attach_interaction(
+        self, *, interaction_id: UUID, case_id: UUID, channel: str, subject: str, at: datetime
+    ) -> None: ...
+    async def add(self, case: Case, *, interaction_id: UUID | None = None) -> None: ...
+    async def save(self, case: Case) -> None: ...
+
+
+class CasesUnitOfWork(Protocol):
+    """One transaction over cases and the events their changes imply."""
+
+    @property
+    def cases(self) -> CaseRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def emit(
+        self, case: Case, events: Iterable[CaseEvent], *, interaction_id: UUID | None = None
+    ) -> None: ...
+    async def commit(self) -> None: ...

@@ -1,0 +1,125 @@
+"""What happened to a case: the domain events the case commands return.
+
+Each event is a frozen, keyword-only dataclass named in the past tense. It carries what a
+reader needs without loading the case: adapters turn them into the published contracts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from cases.domain.values import ActivityKind, CaseStatus, Channel, Priority
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseEvent:
+    """Something that happened to one case at one moment."""
+
+    case_id: UUID
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseOpened(CaseEvent):
+    """A case was opened for a customer's request."""
+
+    number: str
+    channel: Channel
+    contact_id: UUID
+    account_id: UUID | None
+    subject: str
+    description: str
+    request_type: str | None
+    parameters: Mapping[str, str]
+    priority: Priority
+    entitlement_id: UUID | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseUpdated(CaseEvent):
+    """Details of a case changed; `changed` names the fields, the others hold the new values."""
+
+    changed: tuple[str, ...]
+    subject: str
+    description: str
+    request_type: str | None
+    parameters: Mapping[str, str]
+    priority: Priority
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseStatusChanged(CaseEvent):
+    """A case moved between working statuses."""
+
+    previous_status: CaseStatus
+    status: CaseStatus
+    reason: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivityLogged(CaseEvent):
+    """A finished piece of work was recorded on a case."""
+
+    activity_id: UUID
+    kind: ActivityKind
+    subject: str
+    duration_minutes: int
+    billable: bool
+    performed_by: UUID | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseResolved(CaseEvent):
+    """A case was resolved; its billable time is the sum of its billable activities."""
+
+    previous_status: CaseStatus
+    resolution_type: str
+    summary: str
+    billable_minutes: int
+    total_minutes: int
+    resolved_by: UUID | None
+    entitlement_id: UUID | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseReopened(CaseEvent):
+    """A resolved or cancelled case was taken up again."""
+
+    previous_status: CaseStatus
+    reason: str
+    reopen_count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseCancelled(CaseEvent):
+    """A case was closed without a resolution."""
+
+    previous_status: CaseStatus
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseEscalated(CaseEvent):
+    """A case was raised one escalation level, to someone in particular if `escalated_to`."""
+
+    reason: str
+    level: int
+    escalated_to: UUID | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntitlementDeducted(CaseEvent):
+    """A resolved case used up part of the customer's entitlement.
+
+    ``amount`` is what the case newly used (one case, or minutes); ``overage`` is the part of
+    it the entitlement no longer covered; ``remaining`` is what is left afterwards.
+    """
+
+    entitlement_id: UUID
+    account_id: UUID
+    amount: int
+    overage: int
+    remaining: int

@@ -1,0 +1,52 @@
+"""The vocabulary of a case: channels, priorities, statuses and kinds of activity.
+
+The values match the published event contracts, so adapters translate by value.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    """How a request reached the service desk."""
+
+    EMAIL = "email"
+    WEB = "web"
+    PHONE = "phone"
+    API = "api"
+
+
+class Priority(StrEnum):
+    """How urgently a case must be worked."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class CaseStatus(StrEnum):
+    """Where a case stands in its lifecycle."""
+
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    WAITING_FOR_CUSTOMER = "waiting_for_customer"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the case is finished (resolved or cancelled) and only reopening applies."""
+        return self in (CaseStatus.RESOLVED, CaseStatus.CANCELLED)
+
+
+class ActivityKind(StrEnum):
+    """What kind of work an agent logged on a case."""
+
+    NOTE = "note"
+    EMAIL = "email"
+    CALL = "call"
+    TASK = "task"
+    APPOINTMENT = "appointment"

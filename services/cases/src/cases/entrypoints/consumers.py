@@ -1,0 +1,49 @@
+"""Kafka subscribers of the cases service: thin, they translate and hand over."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import caseflow_contracts as c
+from caseflow_contracts import topics
+from caseflow_servicekit import Clock, EventConsumers
+from cases.adapters.uow import SqlCasesUnitOfWork
+from cases.app.handlers import ReceiveInteraction, receive_interaction
+from cases.domain.priority import PriorityRule
+from cases.domain.values import Channel
+
+
+def register(
+    consumers: EventConsumers,
+    *,
+    uow_factory: Callable[[], SqlCasesUnitOfWork],
+    clock: Clock,
+    priority_rules: Sequence[PriorityRule] = (),
+) -> None:
+    """Subscribe the cases service to the interactions intake publishes."""
+
+    async def on_interaction(event: c.Event, envelope: c.Envelope, uow: SqlCasesUnitOfWork) -> None:
+        assert isinstance(event, c.InteractionReceived)
+        await receive_interaction(
+            ReceiveInteraction(
+                interaction_id=event.interaction_id,
+                channel=Channel(event.channel.value),
+                contact_id=event.contact_id,
+                account_id=event.account_id,
+                subject=event.subject,
+                body=event.body,
+                request_type=event.request_type,
+                parameters=dict(event.parameters),
+                follow_up_of=event.follow_up_of,
+            ),
+            uow=uow,
+            now=clock.now(),
+            priority_rules=priority_rules,
+        )
+
+    consumers.subscribe(
+        topics.INTAKE_INTERACTIONS,
+        on_interaction,
+        uow_factory=uow_factory,
+        events={"interaction.received"},
+    )

@@ -1,0 +1,14 @@
+"""The cases service's settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from caseflow_servicekit import ServiceSettings
+
+
+class CasesSettings(ServiceSettings):
+    """Settings of the cases service, from the environment."""
+
+    database_url: str = Field(validation_alias="CASES_DATABASE_URL")
+    http_port: int = Field(default=8082, validation_alias="HTTP_PORT")

@@ -1,0 +1,3 @@
+from intake.bootstrap import main
+
+raise SystemExit(main())

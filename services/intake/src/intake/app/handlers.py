@@ -1,0 +1,213 @@
+"""Use cases of the intake service: load, decide in the domain, record, commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from intake.app.ports import IntakeUnitOfWork
+from intake.domain.customers import (
+    Account,
+    Identification,
+    account_domain,
+    identify,
+    new_account,
+    normalize_email,
+    normalize_phone,
+)
+from intake.domain.errors import DomainTaken, IdempotencyKeyInUse, IdempotencyKeyReused
+from intake.domain.idempotency import Decision, decide, fingerprint
+from intake.domain.interactions import Channel, Interaction, record_interaction
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitRequest:
+    """A customer sent a request through the web form, the REST intake or a web channel."""
+
+    channel: Channel
+    name: str
+    email: str
+    subject: str
+    body: str
+    phone: str | None = None
+    request_type: str | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    locale: str | None = None
+    submission_id: UUID | None = None
+    """The id a web channel gave the submission; a submission is recorded once."""
+
+    def payload(self) -> dict[str, object]:
+        """What the customer sent, as an idempotent retry must repeat it."""
+        return {
+            "name": self.name,
+            "email": self.email,
+            "phone": self.phone,
+            "subject": self.subject,
+            "body": self.body,
+            "request_type": self.request_type,
+            "parameters": dict(self.parameters),
+            "locale": self.locale,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdempotencyKey:
+    """The Idempotency-Key a caller sent, scoped to that caller."""
+
+    owner: str
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Accepted:
+    """A request taken in: its interaction and sender; `replayed` when it was taken before."""
+
+    interaction_id: UUID
+    contact_id: UUID
+    account_id: UUID | None
+    first_contact: bool
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, interaction: Interaction, *, replayed: bool = False) -> Accepted:
+        return cls(
+            interaction_id=interaction.interaction_id,
+            contact_id=interaction.contact_id,
+            account_id=interaction.account_id,
+            first_contact=interaction.first_contact,
+            replayed=replayed,
+        )
+
+    def as_record(self) -> dict[str, object]:
+        """The answer as kept with an Idempotency-Key (plain JSON values)."""
+        return {
+            "interaction_id": str(self.interaction_id),
+            "contact_id": str(self.contact_id),
+            "account_id": None if self.account_id is None else str(self.account_id),
+            "first_contact": self.first_contact,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, object]) -> Accepted:
+        """The answer kept with an Idempotency-Key, given again."""
+        account_id = record["account_id"]
+        return cls(
+            interaction_id=UUID(str(record["interaction_id"])),
+            contact_id=UUID(str(record["contact_id"])),
+            account_id=None if account_id is None else UUID(str(account_id)),
+            first_contact=bool(record["first_contact"]),
+            replayed=True,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateAccount:
+    """Register an organisation the service desk serves, with the mail domains it owns."""
+
+    name: str
+    domains: Sequence[str] = ()
+
+
+async def submit_request(
+    cmd: SubmitRequest,
+    *,
+    uow: IntakeUnitOfWork,
+    now: datetime,
+    idempotency: IdempotencyKey | None = None,
+    new_id: Callable[[], UUID] = uuid4,
+) -> Accepted:
+    """Identify the sender, record the interaction and announce it, once per key or submission."""
+    async with uow:
+        if idempotency is not None:
+            request_fingerprint = fingerprint(cmd.payload())
+            claimed = await uow.idempotency.claim(
+                owner=idempotency.owner,
+                key=idempotency.key,
+                fingerprint=request_fingerprint,
+                now=now,
+            )
+            if not claimed:
+                stored = await uow.idempotency.get(owner=idempotency.owner, key=idempotency.key)
+                decision = decide(stored, request_fingerprint)
+                if decision is Decision.REUSED:
+                    raise IdempotencyKeyReused("Idempotency-Key reused with a different payload.")
+                if decision is Decision.REPLAY and stored is not None and stored.response:
+                    return Accepted.from_record(stored.response)
+                # Taken but not answered (or just forgotten): the first request is under way.
+                raise IdempotencyKeyInUse(
+                    "A request with this Idempotency-Key is still being processed."
+                )
+        if cmd.submission_id is not None:
+            known = await uow.interactions.by_submission(cmd.submission_id)
+            if known is not None:
+                return Accepted.of(known, replayed=True)
+        sender = await _identify(cmd, uow=uow, now=now, new_id=new_id)
+        interaction, event = record_interaction(
+            interaction_id=new_id(),
+            channel=cmd.channel,
+            sender=sender,
+            subject=cmd.subject,
+            body=cmd.body,
+            now=now,
+            request_type=cmd.request_type,
+            parameters=cmd.parameters,
+            locale=cmd.locale,
+            submission_id=cmd.submission_id,
+        )
+        await uow.customers.save_identification(sender)
+        await uow.interactions.add(interaction)
+        accepted = Accepted.of(interaction)
+        if idempotency is not None:
+            await uow.idempotency.complete(
+                owner=idempotency.owner, key=idempotency.key, response=accepted.as_record()
+            )
+        uow.emit(event)
+        await uow.commit()
+    return accepted
+
+
+async def _identify(
+    cmd: SubmitRequest, *, uow: IntakeUnitOfWork, now: datetime, new_id: Callable[[], UUID]
+) -> Identification:
+    email = normalize_email(cmd.email)
+    # Two first requests from one address at once must not make two contacts.
+    await uow.customers.lock_email(email)
+    by_email = await uow.customers.contact_by_email(email)
+    phone = normalize_phone(cmd.phone) if cmd.phone else None
+    # Two contacts are enough to know a number identifies nobody.
+    by_phone = (
+        await uow.customers.contacts_by_phone(phone, limit=2) if by_email is None and phone else []
+    )
+    domain = account_domain(email)
+    account = await uow.customers.account_by_domain(domain) if by_email is None and domain else None
+    return identify(
+        name=cmd.name,
+        email=email,
+        phone=cmd.phone,
+        by_email=by_email,
+        by_phone=by_phone,
+        account=account,
+        new_contact_id=new_id(),
+        now=now,
+    )
+
+
+async def create_account(
+    cmd: CreateAccount,
+    *,
+    uow: IntakeUnitOfWork,
+    now: datetime,
+    new_id: Callable[[], UUID] = uuid4,
+) -> Account:
+    """Register an account; its mail domains then identify its people's first contacts."""
+    account = new_account(account_id=new_id(), name=cmd.name, domains=cmd.domains, now=now)
+    async with uow:
+        taken = await uow.customers.add_account(account)
+        if taken:
+            raise DomainTaken(
+                f"These domains already belong to another account: {', '.join(taken)}."
+            )
+        await uow.commit()
+    return account

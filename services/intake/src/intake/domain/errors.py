@@ -1,0 +1,39 @@
+"""Errors raised by the intake domain.
+
+All of them derive from one base, so callers can catch the family at once::
+
+    IntakeError
+    ├── SubmissionRejected          a request that breaks a rule: no subject, a NUL character
+    ├── AccountRejected             an account that breaks a rule: no name, a public domain
+    ├── DomainTaken                 a mail domain that already belongs to another account
+    ├── IdempotencyKeyReused        an Idempotency-Key sent again with a different payload
+    └── IdempotencyKeyInUse         an Idempotency-Key whose first request is still under way
+
+``SubmissionRejected`` and ``AccountRejected`` are also ``ValueError``: the caller's input is wrong.
+"""
+
+from __future__ import annotations
+
+
+class IntakeError(Exception):
+    """Base of every error the intake domain raises."""
+
+
+class SubmissionRejected(IntakeError, ValueError):
+    """A customer submission that cannot be recorded as it is."""
+
+
+class AccountRejected(IntakeError, ValueError):
+    """An account whose details break a rule."""
+
+
+class DomainTaken(IntakeError):
+    """A mail domain that another account already claims."""
+
+
+class IdempotencyKeyReused(IntakeError):
+    """An Idempotency-Key already used for a request with a different payload."""
+
+
+class IdempotencyKeyInUse(IntakeError):
+    """An Idempotency-Key whose first request has not finished yet."""

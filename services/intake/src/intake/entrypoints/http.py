@@ -1,0 +1,283 @@
+"""The intake HTTP API: the web form and REST intake, customers and interactions."""
+
+# No `from __future__ import annotations` here: FastAPI reads the `Annotated` dependencies
+# of the routes below at definition time, and they refer to locals of `router`.
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Role
+from intake.adapters.uow import SqlIntakeUnitOfWork
+from intake.app.handlers import (
+    Accepted,
+    CreateAccount,
+    IdempotencyKey,
+    SubmitRequest,
+    create_account,
+    submit_request,
+)
+from intake.domain.customers import Account, Contact, normalize_email
+from intake.domain.idempotency import MAX_KEY_LENGTH
+from intake.domain.interactions import (
+    MAX_BODY_LENGTH,
+    MAX_PARAMETERS,
+    MAX_SUBJECT_LENGTH,
+    Channel,
+    Interaction,
+)
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and no honest form sends one.
+    if "\x00" in value:
+        msg = "NUL characters are not allowed"
+        raise ValueError(msg)
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+ParameterName = Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul]
+ParameterValue = Annotated[str, StringConstraints(max_length=2000), NoNul]
+
+
+class WebSubmission(BaseModel):
+    """A request as the web form or a REST client sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
+    ]
+    email: EmailStr
+    phone: Annotated[str, StringConstraints(max_length=50), NoNul] | None = None
+    subject: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_LENGTH),
+        NoNul,
+    ]
+    body: Annotated[str, StringConstraints(max_length=MAX_BODY_LENGTH), NoNul]
+    request_type: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul] | None = (
+        None
+    )
+    parameters: dict[ParameterName, ParameterValue] = Field(
+        default_factory=dict, max_length=MAX_PARAMETERS
+    )
+    locale: Annotated[str, StringConstraints(max_length=35), NoNul] | None = None
+
+
+class InteractionAccepted(BaseModel):
+    """The answer to a request taken in."""
+
+    interaction_id: UUID
+    contact_id: UUID
+    account_id: UUID | None
+    first_contact: bool
+    status: Literal["accepted"] = "accepted"
+
+    @classmethod
+    def of(cls, accepted: Accepted) -> "InteractionAccepted":
+        return cls(
+            interaction_id=accepted.interaction_id,
+            contact_id=accepted.contact_id,
+            account_id=accepted.account_id,
+            first_contact=accepted.first_contact,
+        )
+
+
+class InteractionView(BaseModel):
+    """An interaction as the API shows it."""
+
+    interaction_id: UUID
+    channel: str
+    contact_id: UUID
+    account_id: UUID | None
+    first_contact: bool
+    subject: str
+    body: str
+    request_type: str | None
+    parameters: dict[str, str]
+    follow_up_of: str | None
+    language: str | None
+    submission_id: UUID | None
+    received_at: datetime
+
+    @classmethod
+    def of(cls, interaction: Interaction) -> "InteractionView":
+        return cls(
+            interaction_id=interaction.interaction_id,
+            channel=interaction.channel.value,
+            contact_id=interaction.contact_id,
+            account_id=interaction.account_id,
+            first_contact=interaction.first_contact,
+            subject=interaction.subject,
+            body=interaction.body,
+            request_type=interaction.request_type,
+            parameters=dict(interaction.parameters),
+            follow_up_of=interaction.follow_up_of,
+            language=interaction.language,
+            submission_id=interaction.submission_id,
+            received_at=interaction.received_at,
+        )
+
+
+class ContactView(BaseModel):
+    """A contact as the API shows it."""
+
+    contact_id: UUID
+    name: str
+    account_id: UUID | None
+    emails: list[str]
+    phones: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, contact: Contact) -> "ContactView":
+        return cls(
+            contact_id=contact.contact_id,
+            name=contact.name,
+            account_id=contact.account_id,
+            emails=list(contact.emails),
+            phones=list(contact.phones),
+            created_at=contact.created_at,
+        )
+
+
+class ContactList(BaseModel):
+    items: list[ContactView]
+
+
+class NewAccount(BaseModel):
+    """An organisation to register, with the mail domains it owns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
+    ]
+    domains: list[Annotated[str, StringConstraints(min_length=1, max_length=253), NoNul]] = Field(
+        default_factory=list, max_length=50
+    )
+
+
+class AccountView(BaseModel):
+    """An account as the API shows it."""
+
+    account_id: UUID
+    name: str
+    domains: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> "AccountView":
+        return cls(
+            account_id=account.account_id,
+            name=account.name,
+            domains=list(account.domains),
+            created_at=account.created_at,
+        )
+
+
+def router(
+    *, uow_factory: Callable[[], SqlIntakeUnitOfWork], auth: Authenticator, clock: Clock
+) -> APIRouter:
+    """Routes for taking requests in and reading customers and interactions."""
+    api = APIRouter()
+    submitter = Depends(auth.requires(Role.CHANNEL, Role.AGENT))
+    agent = Depends(auth.requires(Role.AGENT))
+    supervisor = Depends(auth.requires(Role.SUPERVISOR))
+
+    @api.post(
+        "/web-submissions",
+        status_code=202,
+        response_model=InteractionAccepted,
+        tags=["intake"],
+        responses={409: {"description": "The Idempotency-Key was used for another payload."}},
+    )
+    async def submit_web_request(
+        submission: WebSubmission,
+        principal: Annotated[Principal, submitter],
+        idempotency_key: Annotated[
+            str | None,
+            Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH),
+        ] = None,
+    ) -> InteractionAccepted:
+        """Take a customer's request in; a repeat under the same Idempotency-Key is answered
+        as the first and changes nothing."""
+        accepted = await submit_request(
+            SubmitRequest(
+                # A channel's key means the public web form; a person's token, the REST intake.
+                channel=Channel.WEB if principal.channel is not None else Channel.API,
+                name=submission.name,
+                email=str(submission.email),
+                phone=submission.phone,
+                subject=submission.subject,
+                body=submission.body,
+                request_type=submission.request_type,
+                parameters=submission.parameters,
+                locale=submission.locale,
+            ),
+            uow=uow_factory(),
+            now=clock.now(),
+            idempotency=None
+            if idempotency_key is None
+            else IdempotencyKey(owner=principal.subject, key=idempotency_key),
+        )
+        return InteractionAccepted.of(accepted)
+
+    @api.get("/interactions/{interaction_id}", response_model=InteractionView, tags=["intake"])
+    async def get_interaction(
+        interaction_id: UUID, _: Annotated[Principal, agent]
+    ) -> InteractionView:
+        """One received interaction."""
+        async with uow_factory() as uow:
+            interaction = await uow.interactions.get(interaction_id)
+        if interaction is None:
+            raise NotFound(f"There is no interaction {interaction_id}.")
+        return InteractionView.of(interaction)
+
+    @api.get("/contacts/{contact_id}", response_model=ContactView, tags=["customers"])
+    async def get_contact(contact_id: UUID, _: Annotated[Principal, agent]) -> ContactView:
+        """One contact with its emails and phone numbers."""
+        async with uow_factory() as uow:
+            contact = await uow.customers.get_contact(contact_id)
+        if contact is None:
+            raise NotFound(f"There is no contact {contact_id}.")
+        return ContactView.of(contact)
+
+    @api.get("/contacts", response_model=ContactList, tags=["customers"])
+    async def find_contacts(
+        _: Annotated[Principal, agent],
+        email: Annotated[str, Query(min_length=3, max_length=320)],
+    ) -> ContactList:
+        """The contact owning an email address (in any letter case), if there is one."""
+        async with uow_factory() as uow:
+            contact = await uow.customers.contact_by_email(normalize_email(email))
+        return ContactList(items=[] if contact is None else [ContactView.of(contact)])
+
+    @api.post("/accounts", status_code=201, response_model=AccountView, tags=["customers"])
+    async def register_account(
+        account: NewAccount, _: Annotated[Principal, supervisor]
+    ) -> AccountView:
+        """Register an organisation; first contacts from its domains are linked to it."""
+        created = await create_account(
+            CreateAccount(name=account.name, domains=account.domains),
+            uow=uow_factory(),
+            now=clock.now(),
+        )
+        return AccountView.of(created)
+
+    @api.get("/accounts/{account_id}", response_model=AccountView, tags=["customers"])
+    async def get_account(account_id: UUID, _: Annotated[Principal, agent]) -> AccountView:
+        """One account with its mail domains."""
+        async with uow_factory() as uow:
+            found = await uow.customers.get_account(account_id)
+        if found is None:
+            raise NotFound(f"There is no account {account_id}.")
+        return AccountView.of(found)
+
+    return api

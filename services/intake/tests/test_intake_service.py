@@ -1,0 +1,364 @@
+"""The intake service with a real PostgreSQL, its subscriber driven through TestKafkaBroker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy import func, select
+
+import caseflow_contracts as c
+from caseflow_contracts import topics
+from caseflow_servicekit import ServiceApp
+from caseflow_servicekit.testing import bearer, eventually, publish_event, running
+from intake.adapters.tables import contacts, idempotency_keys, interactions, metadata
+from intake.bootstrap import MIGRATIONS, build
+from intake.settings import IntakeSettings
+
+pytestmark = pytest.mark.service
+
+NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+WEB_KEY = "web-form-key-123"
+CHANNEL = {"X-Api-Key": WEB_KEY}
+PROBLEM_JSON = "application/problem+json"
+outbox_table = metadata.tables["outbox"]
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+@dataclass
+class Published:
+    event: c.Event
+    key: bytes | None
+    headers: dict[str, str]
+
+
+@dataclass
+class Service:
+    app: ServiceApp
+    client: httpx.AsyncClient
+    broker: KafkaBroker
+    published: list[Published] = field(default_factory=list)
+    dead_letters: list[dict[str, str]] = field(default_factory=list)
+
+    async def count(self, table: Any) -> int:
+        async with self.app.kit.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+    async def all_published(self) -> list[Published]:
+        """What was published once the outbox has drained."""
+
+        async def drained() -> bool | None:
+            return True if await self.count(outbox_table) == 0 else None
+
+        await eventually(drained)
+        return list(self.published)
+
+
+@pytest.fixture
+async def service(fresh_database: str) -> AsyncIterator[Service]:
+    settings = IntakeSettings(
+        database_url=fresh_database,
+        kafka_bootstrap_servers="test:9092",
+        channel_api_keys=f"web:{WEB_KEY}",
+    )
+    app = build(settings, clock=FixedClock(), configure_process=False)
+    published: list[Published] = []
+    dead_letters: list[dict[str, str]] = []
+
+    @app.kit.kafka.subscriber(topics.INTAKE_INTERACTIONS, group_id="probe")
+    async def probe(message: KafkaMessage) -> None:
+        headers = dict(message.headers)
+        event = c.decode(headers["ce_type"], message.body)
+        record = message.raw_message
+        assert not isinstance(record, tuple)  # one message per call, not a batch
+        published.append(Published(event, record.key, headers))
+
+    @app.kit.kafka.subscriber(topics.dlq(topics.CHANNELS_WEB), group_id="probe")
+    async def dead_letter_probe(message: KafkaMessage) -> None:
+        dead_letters.append(dict(message.headers))
+
+    async with (
+        TestKafkaBroker(app.kit.kafka) as broker,
+        running(app, migrations=MIGRATIONS) as client,
+    ):
+        yield Service(app, client, broker, published, dead_letters)
+
+
+def submission(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Marta Kowalska",
+        "email": "Marta.Kowalska@Acme.example",
+        "phone": "+48 601 234 567",
+        "subject": "Invoice 2024-0456 charged twice",
+        "body": "My card was charged twice. Could you refund the duplicate?",
+        "request_type": "billing.refund",
+        "parameters": {"invoice_number": "2024-0456"},
+        "locale": "pl-PL",
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_a_submission_makes_a_contact_an_interaction_and_one_event(
+    service: Service,
+) -> None:
+    r = await service.client.post("/web-submissions", json=submission(), headers=CHANNEL)
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    assert accepted["status"] == "accepted"
+    assert accepted["first_contact"] is True
+    assert accepted["account_id"] is None
+
+    [message] = await service.all_published()
+    event = message.event
+    assert isinstance(event, c.InteractionReceived)
+    assert str(event.interaction_id) == accepted["interaction_id"]
+    assert str(event.contact_id) == accepted["contact_id"]
+    assert (event.channel, event.first_contact, event.language) == (c.Channel.WEB, True, "pl")
+    # Keyed by the contact, so one customer's interactions stay in order.
+    assert message.key == accepted["contact_id"].encode()
+    assert "ce_subject" not in message.headers
+    assert (await service.count(contacts), await service.count(interactions)) == (1, 1)
+
+    agent = bearer(service.app, "agent")
+    got = await service.client.get(f"/interactions/{accepted['interaction_id']}", headers=agent)
+    assert got.status_code == 200, got.text
+    assert got.json()["subject"] == "Invoice 2024-0456 charged twice"
+    assert got.json()["parameters"] == {"invoice_number": "2024-0456"}
+    contact = (
+        await service.client.get(f"/contacts/{accepted['contact_id']}", headers=agent)
+    ).json()
+    assert contact["emails"] == ["marta.kowalska@acme.example"]
+    assert contact["phones"] == ["+48601234567"]
+    found = await service.client.get(
+        "/contacts", params={"email": " MARTA.kowalska@acme.EXAMPLE"}, headers=agent
+    )
+    assert [c["contact_id"] for c in found.json()["items"]] == [accepted["contact_id"]]
+    none = await service.client.get("/contacts", params={"email": "x@y.z"}, headers=agent)
+    assert none.json() == {"items": []}
+
+
+async def test_the_same_address_again_is_the_same_contact_and_a_follow_up_is_noted(
+    service: Service,
+) -> None:
+    first = (
+        await service.client.post("/web-submissions", json=submission(), headers=CHANNEL)
+    ).json()
+    again = await service.client.post(
+        "/web-submissions",
+        json=submission(email="marta.kowalska@acme.EXAMPLE", subject="Re: [CAS-2026-000001]"),
+        headers=bearer(service.app, "agent"),
+    )
+    assert again.status_code == 202, again.text
+    assert again.json()["contact_id"] == first["contact_id"]
+    assert again.json()["first_contact"] is False
+    events = [p.event for p in await service.all_published()]
+    assert len(events) == 2
+    second = events[1]
+    assert isinstance(second, c.InteractionReceived)
+    # An agent's token is the REST intake, a channel's key the web form.
+    assert (second.channel, second.follow_up_of) == (c.Channel.API, "CAS-2026-000001")
+    assert await service.count(contacts) == 1
+
+
+async def test_a_first_contact_from_a_registered_domain_joins_the_account(
+    service: Service,
+) -> None:
+    supervisor = bearer(service.app, "supervisor")
+    r = await service.client.post(
+        "/accounts", json={"name": "Acme", "domains": ["ACME.example"]}, headers=supervisor
+    )
+    assert r.status_code == 201, r.text
+    account_id = r.json()["account_id"]
+    accepted = (
+        await service.client.post("/web-submissions", json=submission(), headers=CHANNEL)
+    ).json()
+    assert accepted["account_id"] == account_id
+    taken = await service.client.post(
+        "/accounts", json={"name": "Copycat", "domains": ["acme.example"]}, headers=supervisor
+    )
+    assert taken.status_code == 409
+    public = await service.client.post(
+        "/accounts", json={"name": "Mail", "domains": ["gmail.com"]}, headers=supervisor
+    )
+    assert public.status_code == 422
+    assert public.headers["content-type"] == PROBLEM_JSON
+    agent_cannot = await service.client.post(
+        "/accounts", json={"name": "X"}, headers=bearer(service.app, "agent")
+    )
+    assert agent_cannot.status_code == 403
+
+
+async def test_the_same_idempotency_key_twice_gives_one_interaction_and_the_same_answer(
+    service: Service,
+) -> None:
+    headers = {**CHANNEL, "Idempotency-Key": "form-7f3a"}
+    first = await service.client.post("/web-submissions", json=submission(), headers=headers)
+    again = await service.client.post("/web-submissions", json=submission(), headers=headers)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json() == first.json()
+    assert await service.count(interactions) == 1
+    assert len(await service.all_published()) == 1
+
+
+async def test_concurrent_duplicates_under_one_key_create_once(service: Service) -> None:
+    headers = {**CHANNEL, "Idempotency-Key": "double-click"}
+    answers = await asyncio.gather(
+        *(
+            service.client.post("/web-submissions", json=submission(), headers=headers)
+            for _ in range(4)
+        )
+    )
+    assert [a.status_code for a in answers] == [202] * 4
+    assert len({a.json()["interaction_id"] for a in answers}) == 1
+    assert await service.count(interactions) == 1
+    assert len(await service.all_published()) == 1
+
+
+async def test_concurrent_first_requests_from_one_address_make_one_contact(
+    service: Service,
+) -> None:
+    answers = await asyncio.gather(
+        *(
+            service.client.post(
+                "/web-submissions", json=submission(subject=f"Request {i}"), headers=CHANNEL
+            )
+            for i in range(4)
+        )
+    )
+    assert [a.status_code for a in answers] == [202] * 4
+    assert len({a.json()["contact_id"] for a in answers}) == 1
+    assert sorted(a.json()["first_contact"] for a in answers) == [False, False, False, True]
+    assert (await service.count(contacts), await service.count(interactions)) == (1, 4)
+
+
+async def test_the_same_key_with_another_body_is_a_409_problem(service: Service) -> None:
+    headers = {**CHANNEL, "Idempotency-Key": "form-7f3a"}
+    await service.client.post("/web-submissions", json=submission(), headers=headers)
+    r = await service.client.post(
+        "/web-submissions", json=submission(body="Another text"), headers=headers
+    )
+    assert r.status_code == 409
+    assert r.headers["content-type"] == PROBLEM_JSON
+    assert r.json()["detail"] == "Idempotency-Key reused with a different payload."
+    assert await service.count(interactions) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        submission(email="not-an-address"),
+        submission(unexpected="field"),
+        submission(subject=""),
+        submission(subject="x" * 501),
+        submission(body="b" * 100_001),
+        submission(body="nul \x00 inside"),
+        submission(parameters={"k": "v\x00"}),
+        {k: v for k, v in submission().items() if k != "subject"},
+    ],
+    ids=[
+        "email",
+        "extra-field",
+        "empty-subject",
+        "long-subject",
+        "long-body",
+        "nul",
+        "nul-parameter",
+        "missing-subject",
+    ],
+)
+async def test_a_malformed_submission_is_a_422_problem_and_stores_nothing(
+    service: Service, body: dict[str, Any]
+) -> None:
+    r = await service.client.post(
+        "/web-submissions", json=body, headers={**CHANNEL, "Idempotency-Key": "bad-1"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == PROBLEM_JSON
+    assert r.json()["status"] == 422
+    for table in (contacts, interactions, idempotency_keys, outbox_table):
+        assert await service.count(table) == 0
+
+
+async def test_missing_or_wrong_credentials_are_401_problems(service: Service) -> None:
+    for headers in ({}, {"X-Api-Key": "wrong"}, {"Authorization": "Bearer nonsense"}):
+        r = await service.client.post("/web-submissions", json=submission(), headers=headers)
+        assert r.status_code == 401
+        assert r.headers["content-type"] == PROBLEM_JSON
+    assert (
+        await service.client.get(f"/contacts/{uuid.uuid4()}", headers=CHANNEL)
+    ).status_code == 403
+    missing = await service.client.get(
+        f"/interactions/{uuid.uuid4()}", headers=bearer(service.app, "agent")
+    )
+    assert missing.status_code == 404
+    assert await service.count(interactions) == 0
+
+
+async def test_a_web_submitted_event_is_recorded_once_and_announced(service: Service) -> None:
+    submitted = c.sample("web.submitted").model_copy(
+        update={"submission_id": uuid.uuid4(), "occurred_at": NOW}
+    )
+    assert isinstance(submitted, c.WebSubmitted)
+    await publish_event(service.broker, submitted, topic=topics.CHANNELS_WEB, event_id="ev-1")
+    await publish_event(service.broker, submitted, topic=topics.CHANNELS_WEB, event_id="ev-1")
+    # A channel's retry under a new event id is recognised by the submission id.
+    await publish_event(service.broker, submitted, topic=topics.CHANNELS_WEB, event_id="ev-2")
+
+    async def one_published() -> list[Published] | None:
+        return list(service.published) or None
+
+    [message] = await eventually(one_published)
+    event = message.event
+    assert isinstance(event, c.InteractionReceived)
+    assert (event.channel, event.subject, event.language) == (
+        c.Channel.WEB,
+        submitted.subject,
+        "pl",
+    )
+    assert event.parameters == submitted.parameters
+    assert len(await service.all_published()) == 1
+    assert await service.count(interactions) == 1
+    agent = bearer(service.app, "agent")
+    stored = (
+        await service.client.get(f"/interactions/{event.interaction_id}", headers=agent)
+    ).json()
+    assert stored["submission_id"] == str(submitted.submission_id)
+
+
+async def test_a_web_submission_breaking_a_rule_is_dead_lettered_at_once(
+    service: Service,
+) -> None:
+    # The contract lets a NUL through; intake's rules do not, and retrying cannot help.
+    submitted = c.sample("web.submitted").model_copy(
+        update={"submission_id": uuid.uuid4(), "body": "nul \x00 inside", "occurred_at": NOW}
+    )
+    await publish_event(service.broker, submitted, topic=topics.CHANNELS_WEB)
+
+    async def dead_lettered() -> list[dict[str, str]] | None:
+        return list(service.dead_letters) or None
+
+    [headers] = await eventually(dead_lettered)
+    assert headers["x-dlq-error-type"] == "SubmissionRejected"
+    assert headers["x-dlq-attempts"] == "1"
+    assert (await service.count(contacts), await service.count(interactions)) == (0, 0)
+    assert await service.all_published() == []
+
+
+async def test_health_and_asyncapi(service: Service) -> None:
+    ready = await service.client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+    doc = (await service.client.get("/asyncapi.json")).json()
+    assert set(doc["channels"]) == {"channels.web.v1:consume", "intake.interaction.v1:publish"}

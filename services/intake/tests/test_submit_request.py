@@ -1,0 +1,293 @@
+"""The submit_request and create_account use cases with fakes: no database, no broker."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+import pytest
+
+from intake.app.handlers import (
+    CreateAccount,
+    IdempotencyKey,
+    SubmitRequest,
+    create_account,
+    submit_request,
+)
+from intake.domain.customers import Account, Contact, Identification
+from intake.domain.errors import (
+    DomainTaken,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    SubmissionRejected,
+)
+from intake.domain.idempotency import StoredRequest, fingerprint
+from intake.domain.interactions import Channel, Interaction, InteractionReceived
+
+NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+
+
+class State:
+    """Everything the fakes keep, copied at `async with` and restored unless committed."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[UUID, Contact] = {}
+        self.accounts: dict[UUID, Account] = {}
+        self.interactions: dict[UUID, Interaction] = {}
+        self.keys: dict[tuple[str, str], StoredRequest] = {}
+        self.published: list[InteractionReceived] = []
+
+
+class FakeCustomerRepository:
+    def __init__(self, uow: FakeIntakeUnitOfWork) -> None:
+        self._uow = uow
+        self.locked: list[str] = []
+
+    @property
+    def _s(self) -> State:
+        return self._uow.state
+
+    async def lock_email(self, email: str) -> None:
+        self.locked.append(email)
+
+    async def contact_by_email(self, email: str) -> Contact | None:
+        return next((c for c in self._s.contacts.values() if email in c.emails), None)
+
+    async def contacts_by_phone(self, phone: str, *, limit: int) -> list[Contact]:
+        return [c for c in self._s.contacts.values() if phone in c.phones][:limit]
+
+    async def account_by_domain(self, domain: str) -> Account | None:
+        return next((a for a in self._s.accounts.values() if domain in a.domains), None)
+
+    async def get_contact(self, contact_id: UUID) -> Contact | None:
+        return self._s.contacts.get(contact_id)
+
+    async def get_account(self, account_id: UUID) -> Account | None:
+        return self._s.accounts.get(account_id)
+
+    async def save_identification(self, identification: Identification) -> None:
+        self._s.contacts[identification.contact.contact_id] = identification.contact
+
+    async def add_account(self, account: Account) -> list[str]:
+        claimed = {d for a in self._s.accounts.values() for d in a.domains}
+        self._s.accounts[account.account_id] = account
+        return [d for d in account.domains if d in claimed]
+
+
+class FakeInteractionRepository:
+    def __init__(self, uow: FakeIntakeUnitOfWork) -> None:
+        self._uow = uow
+
+    async def add(self, interaction: Interaction) -> None:
+        self._uow.state.interactions[interaction.interaction_id] = interaction
+
+    async def get(self, interaction_id: UUID) -> Interaction | None:
+        return self._uow.state.interactions.get(interaction_id)
+
+    async def by_submission(self, submission_id: UUID) -> Interaction | None:
+        found = self._uow.state.interactions.values()
+        return next((i for i in found if i.submission_id == submission_id), None)
+
+
+class FakeIdempotencyStore:
+    def __init__(self, uow: FakeIntakeUnitOfWork) -> None:
+        self._uow = uow
+
+    async def claim(self, *, owner: str, key: str, fingerprint: str, now: datetime) -> bool:
+        if (owner, key) in self._uow.state.keys:
+            return False
+        self._uow.state.keys[owner, key] = StoredRequest(fingerprint=fingerprint, response=None)
+        return True
+
+    async def get(self, *, owner: str, key: str) -> StoredRequest | None:
+        return self._uow.state.keys.get((owner, key))
+
+    async def complete(self, *, owner: str, key: str, response: Mapping[str, object]) -> None:
+        stored = self._uow.state.keys[owner, key]
+        self._uow.state.keys[owner, key] = StoredRequest(
+            fingerprint=stored.fingerprint, response=dict(response)
+        )
+
+
+class FakeIntakeUnitOfWork:
+    def __init__(self) -> None:
+        self.state = State()
+        self._saved: State | None = None
+        self._pending: list[InteractionReceived] = []
+        self.customers = FakeCustomerRepository(self)
+        self.interactions = FakeInteractionRepository(self)
+        self.idempotency = FakeIdempotencyStore(self)
+        self.commits = 0
+
+    async def __aenter__(self) -> Self:
+        self._saved = copy.deepcopy(self.state)
+        self._pending = []
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._saved is not None:  # not committed: roll back
+            self.state = self._saved
+        self._saved = None
+
+    def emit(self, event: InteractionReceived) -> None:
+        self._pending.append(event)
+
+    async def commit(self) -> None:
+        self.state.published.extend(self._pending)
+        self._pending = []
+        self._saved = None
+        self.commits += 1
+
+
+def ids() -> Iterator[UUID]:
+    n = 100
+    while True:
+        n += 1
+        yield UUID(int=n)
+
+
+@pytest.fixture
+def uow() -> FakeIntakeUnitOfWork:
+    return FakeIntakeUnitOfWork()
+
+
+def request(**overrides: Any) -> SubmitRequest:
+    values: dict[str, Any] = {
+        "channel": Channel.WEB,
+        "name": "Marta Kowalska",
+        "email": "Marta@Acme.example",
+        "phone": "+48 601 234 567",
+        "subject": "Invoice charged twice",
+        "body": "Please refund.",
+        "parameters": {"invoice": "2024-0456"},
+        "locale": "pl-PL",
+    }
+    values.update(overrides)
+    return SubmitRequest(**values)
+
+
+async def test_a_first_request_makes_a_contact_an_interaction_and_one_event(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    new_id = ids()
+    accepted = await submit_request(request(), uow=uow, now=NOW, new_id=lambda: next(new_id))
+    assert accepted.first_contact is True
+    assert accepted.replayed is False
+    contact = uow.state.contacts[accepted.contact_id]
+    assert contact.emails == ("marta@acme.example",)
+    assert contact.phones == ("+48601234567",)
+    [event] = uow.state.published
+    assert event.interaction_id == accepted.interaction_id
+    assert event.contact_id == accepted.contact_id
+    assert uow.state.interactions[accepted.interaction_id].language == "pl"
+    assert uow.customers.locked == ["marta@acme.example"]
+
+
+async def test_the_same_address_again_is_the_same_contact(uow: FakeIntakeUnitOfWork) -> None:
+    first = await submit_request(request(), uow=uow, now=NOW)
+    second = await submit_request(
+        request(email=" MARTA@acme.EXAMPLE", subject="Re: CAS-2026-000001"), uow=uow, now=NOW
+    )
+    assert second.contact_id == first.contact_id
+    assert second.first_contact is False
+    assert second.interaction_id != first.interaction_id
+    assert len(uow.state.contacts) == 1
+    assert [e.follow_up_of for e in uow.state.published] == [None, "CAS-2026-000001"]
+
+
+async def test_a_first_contact_from_an_accounts_domain_joins_it(uow: FakeIntakeUnitOfWork) -> None:
+    account = await create_account(
+        CreateAccount(name="Acme", domains=["acme.example"]), uow=uow, now=NOW
+    )
+    accepted = await submit_request(request(), uow=uow, now=NOW)
+    assert accepted.account_id == account.account_id
+    assert uow.state.published[0].account_id == account.account_id
+
+
+async def test_a_key_repeated_with_the_same_payload_replays_the_answer(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    key = IdempotencyKey(owner="channel:web", key="k-1")
+    first = await submit_request(request(), uow=uow, now=NOW, idempotency=key)
+    again = await submit_request(request(), uow=uow, now=NOW, idempotency=key)
+    assert again.replayed is True
+    assert (again.interaction_id, again.contact_id, again.first_contact) == (
+        first.interaction_id,
+        first.contact_id,
+        True,
+    )
+    assert len(uow.state.interactions) == 1
+    assert len(uow.state.published) == 1
+
+
+async def test_a_key_is_scoped_to_its_caller(uow: FakeIntakeUnitOfWork) -> None:
+    await submit_request(
+        request(), uow=uow, now=NOW, idempotency=IdempotencyKey(owner="a", key="k")
+    )
+    other = await submit_request(
+        request(), uow=uow, now=NOW, idempotency=IdempotencyKey(owner="b", key="k")
+    )
+    assert other.replayed is False
+    assert len(uow.state.interactions) == 2
+
+
+async def test_a_key_reused_for_another_payload_is_refused_and_changes_nothing(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    key = IdempotencyKey(owner="channel:web", key="k-1")
+    await submit_request(request(), uow=uow, now=NOW, idempotency=key)
+    with pytest.raises(IdempotencyKeyReused):
+        await submit_request(request(body="Something else"), uow=uow, now=NOW, idempotency=key)
+    assert len(uow.state.interactions) == 1
+    assert len(uow.state.published) == 1
+
+
+async def test_a_key_taken_but_not_answered_is_in_use(uow: FakeIntakeUnitOfWork) -> None:
+    key = IdempotencyKey(owner="channel:web", key="k-1")
+    # The same payload's key, taken by a request still under way (no answer kept yet).
+    uow.state.keys[key.owner, key.key] = StoredRequest(
+        fingerprint=fingerprint(request().payload()), response=None
+    )
+    with pytest.raises(IdempotencyKeyInUse):
+        await submit_request(request(), uow=uow, now=NOW, idempotency=key)
+    assert uow.state.interactions == {}
+
+
+async def test_a_rejected_request_stores_nothing_and_frees_its_key(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    key = IdempotencyKey(owner="channel:web", key="k-1")
+    with pytest.raises(SubmissionRejected):
+        await submit_request(request(subject="   "), uow=uow, now=NOW, idempotency=key)
+    assert uow.state.contacts == {}
+    assert uow.state.interactions == {}
+    assert uow.state.keys == {}
+    assert uow.state.published == []
+    accepted = await submit_request(request(), uow=uow, now=NOW, idempotency=key)
+    assert accepted.replayed is False
+
+
+async def test_a_web_submission_is_recorded_once(uow: FakeIntakeUnitOfWork) -> None:
+    submission_id = UUID(int=42)
+    first = await submit_request(request(submission_id=submission_id), uow=uow, now=NOW)
+    again = await submit_request(request(submission_id=submission_id), uow=uow, now=NOW)
+    assert again.replayed is True
+    assert again.interaction_id == first.interaction_id
+    assert len(uow.state.published) == 1
+
+
+async def test_a_domain_claimed_twice_is_refused(uow: FakeIntakeUnitOfWork) -> None:
+    await create_account(CreateAccount(name="Acme", domains=["acme.example"]), uow=uow, now=NOW)
+    with pytest.raises(DomainTaken):
+        await create_account(
+            CreateAccount(name="Acme 2", domains=["other.example", "ACME.example"]),
+            uow=uow,
+            now=NOW,
+        )
+    assert [a.name for a in uow.state.accounts.values()] == ["Acme"]

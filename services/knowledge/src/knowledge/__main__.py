@@ -1,0 +1,3 @@
+from knowledge.bootstrap import main
+
+raise SystemExit(main())

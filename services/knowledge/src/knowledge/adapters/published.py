@@ -1,0 +1,42 @@
+"""Domain events of the knowledge base, translated to the contracts of `knowledge.article.v1`."""
+
+from __future__ import annotations
+
+import caseflow_contracts as c
+from knowledge.domain import events as d
+
+
+def to_contract(event: d.KnowledgeEvent) -> c.Event:
+    """The contract event that tells other services about `event`."""
+    match event:
+        case d.ArticlePublished():
+            return c.ArticlePublished(
+                occurred_at=event.occurred_at,
+                article_id=event.article_id,
+                number=event.number,
+                version=event.version,
+                title=event.title,
+                language=event.language,
+                keywords=list(event.keywords),
+            )
+        case d.ArticleLinked():
+            return c.ArticleLinked(
+                occurred_at=event.occurred_at,
+                case_id=event.case_id,
+                article_id=event.article_id,
+                number=event.number,
+                linked_by=event.linked_by,
+            )
+        case d.ArticlesSuggested():
+            return c.ArticlesSuggested(
+                occurred_at=event.occurred_at,
+                case_id=event.case_id,
+                suggestions=[
+                    c.ArticleSuggestion(
+                        article_id=s.article_id, number=s.number, title=s.title, score=s.score
+                    )
+                    for s in event.suggestions
+                ],
+            )
+    msg = f"no contract for {type(event).__name__}"
+    raise TypeError(msg)

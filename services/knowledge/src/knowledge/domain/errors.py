@@ -1,0 +1,29 @@
+"""Errors raised by the knowledge domain.
+
+All of them derive from one base, so callers can catch the family at once::
+
+    KnowledgeError
+    ├── KnowledgeValidationError   bad input: empty title, unreadable language tag, ...
+    ├── ArticleStateError          the article's status does not allow it (publish twice, ...)
+    └── UnknownArticle             no article has the id asked for
+
+``KnowledgeValidationError`` is also a ``ValueError``: it is the caller's input that is wrong.
+"""
+
+from __future__ import annotations
+
+
+class KnowledgeError(Exception):
+    """Base of every error the knowledge domain raises."""
+
+
+class KnowledgeValidationError(KnowledgeError, ValueError):
+    """Input that breaks a rule of the article model."""
+
+
+class ArticleStateError(KnowledgeError):
+    """A change the article's status does not allow."""
+
+
+class UnknownArticle(KnowledgeError):
+    """No article has the id asked for."""

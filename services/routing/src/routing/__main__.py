@@ -1,0 +1,3 @@
+from routing.bootstrap import main
+
+raise SystemExit(main())

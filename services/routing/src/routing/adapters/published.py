@@ -1,0 +1,48 @@
+"""Routing's domain events, translated to the published contracts of `routing.queue-item.v1`."""
+
+from __future__ import annotations
+
+import caseflow_contracts as c
+from routing.domain import (
+    CaseAssigned,
+    CaseQueued,
+    CaseReleased,
+    CaseTransferred,
+    Queue,
+    RoutingEvent,
+)
+
+
+def to_contract(event: RoutingEvent, *, queue: Queue) -> c.Event:
+    """The contract event telling other services about `event`; `queue` holds the item now."""
+    common = {
+        "case_id": event.case_id,
+        "queue_item_id": event.queue_item_id,
+        "occurred_at": event.occurred_at,
+    }
+    match event:
+        case CaseQueued():
+            if queue.queue_id != event.queue_id:
+                msg = f"case queued in {event.queue_id} but described with queue {queue.queue_id}"
+                raise ValueError(msg)
+            return c.CaseQueued(
+                **common, queue_id=event.queue_id, queue_name=queue.name, rule=event.rule_name
+            )
+        case CaseAssigned():
+            return c.CaseAssigned(
+                **common,
+                queue_id=event.queue_id,
+                agent_id=event.agent_id,
+                strategy=event.strategy.value,
+            )
+        case CaseReleased():
+            return c.CaseReleased(**common, queue_id=event.queue_id, agent_id=event.agent_id)
+        case CaseTransferred():
+            return c.CaseTransferred(
+                **common,
+                from_queue_id=event.from_queue_id,
+                to_queue_id=event.to_queue_id,
+                by=event.transferred_by,
+            )
+    msg = f"no contract for {type(event).__name__}"
+    raise TypeError(msg)

@@ -1,0 +1,460 @@
+"""The routing use cases with fakes: no database, no broker."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+import pytest
+
+from routing.app.errors import (
+    NameTakenError,
+    NotPermittedError,
+    QueueItemNotFound,
+    QueueNotFound,
+    UnknownQueueError,
+)
+from routing.app.handlers import (
+    AddRoutingRule,
+    Caller,
+    CreateQueue,
+    PickQueueItem,
+    ReleaseQueueItem,
+    RouteCase,
+    TransferQueueItem,
+    add_routing_rule,
+    agent_id_of,
+    create_queue,
+    pick_queue_item,
+    release_queue_item,
+    route_case,
+    transfer_queue_item,
+)
+from routing.app.ports import StoredRule
+from routing.domain import (
+    Agent,
+    AgentAtCapacityError,
+    CaseAssigned,
+    CaseFacts,
+    CaseQueued,
+    CaseReleased,
+    CaseTransferred,
+    ItemAlreadyWorkedError,
+    Presence,
+    Queue,
+    QueueItem,
+    QueueItemStatus,
+    RoutingEvent,
+    RoutingRule,
+    RoutingValidationError,
+    SameQueueError,
+)
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+LATER = NOW + timedelta(minutes=5)
+DEFAULT = Queue(queue_id=UUID(int=1), name="Default", is_default=True)
+BILLING = Queue(queue_id=UUID(int=2), name="Billing")
+ANNA = Caller(agent_id=agent_id_of("anna"), name="anna")
+BORIS = Caller(agent_id=agent_id_of("boris"), name="boris")
+SUE = Caller(agent_id=agent_id_of("sue"), name="sue", supervises=True)
+
+
+class FakeQueueRepository:
+    def __init__(self, queues: Iterable[Queue]) -> None:
+        self.queues = {q.queue_id: q for q in queues}
+
+    async def get(self, queue_id: UUID) -> Queue | None:
+        return self.queues.get(queue_id)
+
+    async def get_default(self) -> Queue | None:
+        return next((q for q in self.queues.values() if q.is_default), None)
+
+    async def find_by_name(self, name: str) -> Queue | None:
+        wanted = name.strip().lower()
+        return next((q for q in self.queues.values() if q.name.lower() == wanted), None)
+
+    async def add(self, queue: Queue) -> None:
+        self.queues[queue.queue_id] = queue
+
+
+class FakeRuleRepository:
+    def __init__(self) -> None:
+        self.rules: dict[UUID, StoredRule] = {}
+
+    async def all(self) -> list[StoredRule]:
+        return sorted(self.rules.values(), key=lambda s: (s.rule.order, s.rule.name))
+
+    async def find_by_name(self, name: str) -> StoredRule | None:
+        wanted = name.strip().lower()
+        return next((s for s in self.rules.values() if s.rule.name.lower() == wanted), None)
+
+    async def add(self, rule: StoredRule) -> None:
+        self.rules[rule.rule_id] = rule
+
+
+class FakeQueueItemRepository:
+    """Hands out copies, so a use case that forgets to save changes nothing."""
+
+    def __init__(self) -> None:
+        self.items: dict[UUID, QueueItem] = {}
+
+    async def get(self, queue_item_id: UUID, *, for_update: bool = False) -> QueueItem | None:
+        item = self.items.get(queue_item_id)
+        return None if item is None else copy.copy(item)
+
+    async def active_for_case(self, case_id: UUID) -> QueueItem | None:
+        found = [i for i in self.items.values() if i.case_id == case_id and i.is_active]
+        return copy.copy(found[0]) if found else None
+
+    async def add(self, item: QueueItem) -> None:
+        assert item.queue_item_id not in self.items
+        self.items[item.queue_item_id] = copy.copy(item)
+
+    async def save(self, item: QueueItem) -> None:
+        assert item.queue_item_id in self.items
+        self.items[item.queue_item_id] = copy.copy(item)
+
+
+class FakeAgentRepository:
+    def __init__(self, items: FakeQueueItemRepository) -> None:
+        self._items = items
+        self.agents: dict[UUID, Agent] = {}
+
+    async def enroll(self, agent_id: UUID, *, name: str, capacity: int) -> Agent:
+        known = self.agents.setdefault(
+            agent_id,
+            Agent(agent_id=agent_id, name=name, capacity=capacity, presence=Presence.AVAILABLE),
+        )
+        active = sum(
+            1
+            for i in self._items.items.values()
+            if i.worked_by == agent_id and i.status is QueueItemStatus.ASSIGNED
+        )
+        return Agent(
+            agent_id=known.agent_id,
+            name=known.name,
+            capacity=known.capacity,
+            presence=known.presence,
+            active_items=active,
+            last_assigned_at=known.last_assigned_at,
+        )
+
+    async def mark_assigned(self, agent_id: UUID, *, at: datetime) -> None:
+        agent = self.agents[agent_id]
+        self.agents[agent_id] = Agent(
+            agent_id=agent.agent_id,
+            name=agent.name,
+            capacity=agent.capacity,
+            presence=agent.presence,
+            last_assigned_at=at,
+        )
+
+
+class FakeCaseProjection:
+    def __init__(self) -> None:
+        self.cases: dict[UUID, tuple[CaseFacts, str]] = {}
+
+    async def remember(self, facts: CaseFacts, *, number: str, opened_at: datetime) -> None:
+        self.cases.setdefault(facts.case_id, (facts, number))
+
+
+class FakeRoutingUnitOfWork:
+    """Events reach `published` only on commit; leaving without commit forgets them."""
+
+    def __init__(self, *queues: Queue) -> None:
+        self.queues = FakeQueueRepository(queues or (DEFAULT, BILLING))
+        self.rules = FakeRuleRepository()
+        self.queue_items = FakeQueueItemRepository()
+        self.agents = FakeAgentRepository(self.queue_items)
+        self.cases = FakeCaseProjection()
+        self.published: list[tuple[RoutingEvent, Queue]] = []
+        self._pending: list[tuple[RoutingEvent, Queue]] = []
+
+    async def __aenter__(self) -> Self:
+        self._pending = []
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._pending = []
+
+    def emit(self, events: Iterable[RoutingEvent], *, queue: Queue) -> None:
+        self._pending.extend((event, queue) for event in events)
+
+    async def commit(self) -> None:
+        self.published.extend(self._pending)
+        self._pending = []
+
+    def events(self) -> list[RoutingEvent]:
+        return [event for event, _ in self.published]
+
+
+def _opened(**overrides: object) -> RouteCase:
+    values: dict[str, object] = {
+        "case_id": uuid.uuid4(),
+        "number": "CAS-2026-000001",
+        "channel": "email",
+        "priority": "normal",
+        "subject": "Invoice 42 charged twice",
+        "opened_at": NOW,
+    }
+    values.update(overrides)
+    return RouteCase(**values)  # type: ignore[arg-type]
+
+
+async def _queued(uow: FakeRoutingUnitOfWork, **overrides: object) -> QueueItem:
+    return await route_case(_opened(**overrides), uow=uow, now=NOW)
+
+
+async def _add_billing_rule(uow: FakeRoutingUnitOfWork) -> None:
+    await add_routing_rule(
+        AddRoutingRule(
+            name="billing", order=1, queue_id=BILLING.queue_id, request_types=frozenset({"billing"})
+        ),
+        uow=uow,
+    )
+
+
+# -- routing an opened case ---------------------------------------------------------------------
+
+
+async def test_a_case_no_rule_places_waits_in_the_default_queue_and_is_announced() -> None:
+    uow = FakeRoutingUnitOfWork()
+    cmd = _opened()
+    item = await route_case(cmd, uow=uow, now=LATER)
+
+    stored = uow.queue_items.items[item.queue_item_id]
+    assert (stored.case_id, stored.queue_id, stored.status) == (
+        cmd.case_id,
+        DEFAULT.queue_id,
+        QueueItemStatus.WAITING,
+    )
+    assert stored.entered_at == LATER
+    [(event, queue)] = uow.published
+    assert isinstance(event, CaseQueued)
+    assert (event.case_id, event.queue_id, event.rule_name) == (cmd.case_id, DEFAULT.queue_id, None)
+    assert queue == DEFAULT
+    facts, number = uow.cases.cases[cmd.case_id]
+    assert (number, facts.subject, facts.priority) == (cmd.number, cmd.subject, "normal")
+
+
+async def test_routing_the_same_case_again_keeps_one_item_and_one_event() -> None:
+    uow = FakeRoutingUnitOfWork()
+    cmd = _opened()
+    first = await route_case(cmd, uow=uow, now=NOW)
+    again = await route_case(cmd, uow=uow, now=LATER)
+    assert again.queue_item_id == first.queue_item_id
+    assert len(uow.queue_items.items) == 1
+    assert len(uow.published) == 1
+
+
+async def test_the_first_matching_rule_chooses_the_queue() -> None:
+    uow = FakeRoutingUnitOfWork()
+    await _add_billing_rule(uow)
+    billed = await _queued(uow, request_type="Billing")
+    other = await _queued(uow, request_type="hardware")
+    assert billed.queue_id == BILLING.queue_id
+    assert other.queue_id == DEFAULT.queue_id
+    first = uow.published[0]
+    assert isinstance(first[0], CaseQueued) and first[0].rule_name == "billing"
+    assert first[1] == BILLING
+
+
+async def test_without_a_default_queue_a_case_cannot_be_routed() -> None:
+    uow = FakeRoutingUnitOfWork(BILLING)
+    with pytest.raises(QueueNotFound):
+        await _queued(uow)
+    assert uow.queue_items.items == {} and uow.published == []
+
+
+# -- pick, release, transfer ----------------------------------------------------------------------
+
+
+async def test_an_agent_picks_a_waiting_item_and_works_it() -> None:
+    uow = FakeRoutingUnitOfWork()
+    item = await _queued(uow)
+    picked = await pick_queue_item(
+        PickQueueItem(queue_item_id=item.queue_item_id, by=ANNA), uow=uow, now=LATER
+    )
+    stored = uow.queue_items.items[item.queue_item_id]
+    assert (stored.status, stored.worked_by, stored.worked_since) == (
+        QueueItemStatus.ASSIGNED,
+        ANNA.agent_id,
+        LATER,
+    )
+    assert picked.worked_by == ANNA.agent_id
+    event = uow.events()[-1]
+    assert isinstance(event, CaseAssigned)
+    assert (event.agent_id, event.picked, event.queue_id) == (ANNA.agent_id, True, DEFAULT.queue_id)
+    assert uow.agents.agents[ANNA.agent_id].last_assigned_at == LATER
+
+
+async def test_picking_an_item_one_already_works_announces_nothing_more() -> None:
+    uow = FakeRoutingUnitOfWork()
+    item = await _queued(uow)
+    cmd = PickQueueItem(queue_item_id=item.queue_item_id, by=ANNA)
+    await pick_queue_item(cmd, uow=uow, now=NOW)
+    await pick_queue_item(cmd, uow=uow, now=LATER)
+    assert [type(e) for e in uow.events()] == [CaseQueued, CaseAssigned]
+
+
+async def test_an_item_another_agent_works_cannot_be_picked() -> None:
+    uow = FakeRoutingUnitOfWork()
+    item = await _queued(uow)
+    await pick_queue_item(
+        PickQueueItem(queue_item_id=item.queue_item_id, by=ANNA), uow=uow, now=NOW
+    )
+    with pytest.raises(ItemAlreadyWorkedError):
+        await pick_queue_item(
+            PickQueueItem(queue_item_id=item.queue_item_id, by=BORIS), uow=uow, now=NOW
+        )
+    assert uow.queue_items.items[item.queue_item_id].worked_by == ANNA.agent_id
+    assert len(uow.published) == 2
+
+
+async def test_an_agent_at_capacity_cannot_pick_more() -> None:
+    uow = FakeRoutingUnitOfWork()
+    first = await _queued(uow)
+    second = await _queued(uow)
+    await pick_queue_item(
+        PickQueueItem(queue_item_id=first.queue_item_id, by=ANNA),
+        uow=uow,
+        now=NOW,
+        new_agent_capacity=1,
+    )
+    with pytest.raises(AgentAtCapacityError):
+        await pick_queue_item(
+            PickQueueItem(queue_item_id=second.queue_item_id, by=ANNA), uow=uow, now=NOW
+        )
+    assert uow.queue_items.items[second.queue_item_id].status is QueueItemStatus.WAITING
+
+
+async def test_an_unknown_queue_item_cannot_be_picked() -> None:
+    uow = FakeRoutingUnitOfWork()
+    with pytest.raises(QueueItemNotFound):
+        await pick_queue_item(PickQueueItem(queue_item_id=uuid.uuid4(), by=ANNA), uow=uow, now=NOW)
+
+
+async def test_the_agent_working_an_item_or_a_supervisor_may_release_it() -> None:
+    uow = FakeRoutingUnitOfWork()
+    item = await _queued(uow)
+    pick = PickQueueItem(queue_item_id=item.queue_item_id, by=ANNA)
+    await pick_queue_item(pick, uow=uow, now=NOW)
+
+    with pytest.raises(NotPermittedError):
+        await release_queue_item(
+            ReleaseQueueItem(queue_item_id=item.queue_item_id, by=BORIS), uow=uow, now=LATER
+        )
+    assert uow.queue_items.items[item.queue_item_id].worked_by == ANNA.agent_id
+
+    await release_queue_item(
+        ReleaseQueueItem(queue_item_id=item.queue_item_id, by=ANNA), uow=uow, now=LATER
+    )
+    stored = uow.queue_items.items[item.queue_item_id]
+    assert (stored.status, stored.worked_by) == (QueueItemStatus.RELEASED, None)
+    released = uow.events()[-1]
+    assert isinstance(released, CaseReleased) and released.agent_id == ANNA.agent_id
+
+    await pick_queue_item(pick, uow=uow, now=LATER)
+    await release_queue_item(
+        ReleaseQueueItem(queue_item_id=item.queue_item_id, by=SUE), uow=uow, now=LATER
+    )
+    assert uow.queue_items.items[item.queue_item_id].status is QueueItemStatus.RELEASED
+
+
+async def test_a_transferred_item_waits_unworked_in_the_other_queue() -> None:
+    uow = FakeRoutingUnitOfWork()
+    item = await _queued(uow)
+    await pick_queue_item(
+        PickQueueItem(queue_item_id=item.queue_item_id, by=ANNA), uow=uow, now=NOW
+    )
+    await transfer_queue_item(
+        TransferQueueItem(queue_item_id=item.queue_item_id, to_queue_id=BILLING.queue_id, by=ANNA),
+        uow=uow,
+        now=LATER,
+    )
+    stored = uow.queue_items.items[item.queue_item_id]
+    assert (stored.queue_id, stored.status, stored.worked_by, stored.entered_at) == (
+        BILLING.queue_id,
+        QueueItemStatus.WAITING,
+        None,
+        LATER,
+    )
+    event, queue = uow.published[-1]
+    assert isinstance(event, CaseTransferred)
+    assert (event.from_queue_id, event.to_queue_id, event.released_agent_id) == (
+        DEFAULT.queue_id,
+        BILLING.queue_id,
+        ANNA.agent_id,
+    )
+    assert event.transferred_by == ANNA.agent_id
+    assert queue == BILLING
+
+
+async def test_transfers_are_refused_to_others_to_unknown_queues_and_to_the_same_queue() -> None:
+    uow = FakeRoutingUnitOfWork()
+    item = await _queued(uow)
+
+    def transfer(to: UUID, by: Caller) -> TransferQueueItem:
+        return TransferQueueItem(queue_item_id=item.queue_item_id, to_queue_id=to, by=by)
+
+    with pytest.raises(NotPermittedError):
+        await transfer_queue_item(transfer(BILLING.queue_id, BORIS), uow=uow, now=NOW)
+    with pytest.raises(UnknownQueueError):
+        await transfer_queue_item(transfer(uuid.uuid4(), SUE), uow=uow, now=NOW)
+    with pytest.raises(SameQueueError):
+        await transfer_queue_item(transfer(DEFAULT.queue_id, SUE), uow=uow, now=NOW)
+    assert uow.queue_items.items[item.queue_item_id].queue_id == DEFAULT.queue_id
+    assert [type(e) for e in uow.events()] == [CaseQueued]
+
+    await transfer_queue_item(transfer(BILLING.queue_id, SUE), uow=uow, now=NOW)
+    assert uow.queue_items.items[item.queue_item_id].queue_id == BILLING.queue_id
+
+
+# -- queues and rules ---------------------------------------------------------------------------
+
+
+async def test_a_queue_is_created_under_a_name_not_taken_whatever_the_case() -> None:
+    uow = FakeRoutingUnitOfWork()
+    queue = await create_queue(CreateQueue(name="  Printers "), uow=uow)
+    assert uow.queues.queues[queue.queue_id].name == "Printers"
+    assert not queue.is_default
+    with pytest.raises(NameTakenError):
+        await create_queue(CreateQueue(name="printers"), uow=uow)
+    with pytest.raises(RoutingValidationError):
+        await create_queue(CreateQueue(name="   "), uow=uow)
+    assert len(uow.queues.queues) == 3
+
+
+async def test_a_rule_must_name_an_existing_queue_a_free_name_and_a_valid_order() -> None:
+    uow = FakeRoutingUnitOfWork()
+    await _add_billing_rule(uow)
+    with pytest.raises(NameTakenError):
+        await add_routing_rule(
+            AddRoutingRule(name="BILLING", order=2, queue_id=BILLING.queue_id), uow=uow
+        )
+    with pytest.raises(UnknownQueueError):
+        await add_routing_rule(AddRoutingRule(name="lost", order=2, queue_id=uuid.uuid4()), uow=uow)
+    with pytest.raises(RoutingValidationError):
+        await add_routing_rule(
+            AddRoutingRule(name="early", order=-1, queue_id=BILLING.queue_id), uow=uow
+        )
+    [stored] = await uow.rules.all()
+    assert stored.rule == RoutingRule(
+        name="billing", order=1, queue_id=BILLING.queue_id, request_types=frozenset({"billing"})
+    )
+
+
+def test_an_agent_id_is_the_subject_when_it_is_a_uuid_and_stable_otherwise() -> None:
+    known = uuid.uuid4()
+    assert agent_id_of(str(known)) == known
+    assert agent_id_of("anna") == agent_id_of("anna")
+    assert agent_id_of("anna") != agent_id_of("boris")

@@ -1,0 +1,3 @@
+from scheduling.bootstrap import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from sla.bootstrap import main
+
+raise SystemExit(main())

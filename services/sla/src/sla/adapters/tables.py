@@ -1,0 +1,140 @@
+"""The SLA service's tables (plus the kit's outbox and inbox)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Interval,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from caseflow_servicekit import new_metadata
+
+metadata = new_metadata()
+
+calendars = Table(
+    "calendars",
+    metadata,
+    Column("calendar_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("time_zone", String(64), nullable=False),
+    # Seven lists, Monday first, of working hours written "HH:MM-HH:MM" in local time.
+    Column("week", JSONB, nullable=False),
+    # ISO dates closed all day, and ISO dates -> working hours replacing the weekly ones.
+    Column("holidays", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("special_days", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+policies = Table(
+    "sla_policies",
+    metadata,
+    Column("policy_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("calendar_id", Uuid, ForeignKey("calendars.calendar_id"), nullable=False),
+    # Policies are tried in this order; the first that applies to a case is chosen.
+    Column("position", Integer, nullable=False, server_default="0"),
+    Column("is_default", Boolean, nullable=False, server_default="false"),
+    # {"priorities": [...], "channels": [...], "request_types": [...]}; empty lists accept all.
+    Column("applies_to", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # At most one default policy.
+    Index(
+        "uq_sla_policies_default",
+        "is_default",
+        unique=True,
+        postgresql_where=text("is_default"),
+    ),
+)
+
+policy_kpis = Table(
+    "sla_policy_kpis",
+    metadata,
+    Column("kpi_definition_id", Uuid, primary_key=True),
+    Column(
+        "policy_id",
+        Uuid,
+        ForeignKey("sla_policies.policy_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("target", Interval, nullable=False),
+    Column("warn_before", Interval, nullable=True),
+    Column("position", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("policy_id", "name"),
+)
+
+case_slas = Table(
+    "case_slas",
+    metadata,
+    # Every case SLA has seen open, with the policy and calendar its KPIs are measured on
+    # (both null when no policy applied to it).
+    Column("case_id", Uuid, primary_key=True),
+    Column("policy_id", Uuid, nullable=True),
+    Column("calendar_id", Uuid, nullable=True),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+parked_changes = Table(
+    "parked_case_changes",
+    metadata,
+    # Changes to a case that arrived before its opening; applied when the opening arrives.
+    Column("parked_id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", Uuid, nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+kpi_instances = Table(
+    "kpi_instances",
+    metadata,
+    Column("instance_id", Uuid, primary_key=True),
+    Column("case_id", Uuid, nullable=False),
+    Column("policy_id", Uuid, nullable=False),
+    Column("kpi", String(100), nullable=False),
+    Column("target", Interval, nullable=False),
+    Column("warn_after", Interval, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("consumed", Interval, nullable=False),
+    Column("running_since", DateTime(timezone=True), nullable=True),
+    Column("due_at", DateTime(timezone=True), nullable=True),
+    Column("warn_at", DateTime(timezone=True), nullable=True),
+    Column("paused_at", DateTime(timezone=True), nullable=True),
+    Column("warned_at", DateTime(timezone=True), nullable=True),
+    Column("breached_at", DateTime(timezone=True), nullable=True),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    # When the timer next has something to fire for this KPI; null when nothing is pending.
+    Column("next_check_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # A case has each KPI once, however often its opening is delivered.
+    UniqueConstraint("case_id", "kpi"),
+    Index(
+        "ix_kpi_instances_next_check_at",
+        "next_check_at",
+        postgresql_where=text("next_check_at IS NOT NULL"),
+    ),
+    Index("ix_kpi_instances_kpi_ended_at", "kpi", "ended_at"),
+    Index(
+        "ix_kpi_instances_kpi_breached_at",
+        "kpi",
+        "breached_at",
+        postgresql_where=text("breached_at IS NOT NULL"),
+    ),
+)

@@ -1,0 +1,72 @@
+"""What the SLA service is asked to do: the commands its use cases carry out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartKpis:
+    """A case was opened: start the KPIs of the policy that applies to it."""
+
+    case_id: UUID
+    opened_at: datetime
+    status: str
+    priority: str | None = None
+    channel: str | None = None
+    request_type: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordStatusChange:
+    """A case moved to `status`: waiting statuses stop its KPI clocks, working ones run them."""
+
+    case_id: UUID
+    at: datetime
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordFirstResponse:
+    """An agent worked on the case for the first time (or again)."""
+
+    case_id: UUID
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordResolution:
+    """The case was resolved."""
+
+    case_id: UUID
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordCancellation:
+    """The case was cancelled."""
+
+    case_id: UUID
+    at: datetime
+
+
+CaseChange = RecordStatusChange | RecordFirstResponse | RecordResolution | RecordCancellation
+"""A change to an open case that moves its KPIs."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateCalendar:
+    """Add a business-hours calendar.
+
+    `week` maps weekday numbers (0 is Monday) to working hours written "HH:MM-HH:MM";
+    missing weekdays are closed. `special_days` replace the weekly hours of their date.
+    """
+
+    name: str
+    time_zone: str
+    week: Mapping[int, Sequence[str]]
+    holidays: Sequence[date] = ()
+    special_days: Mapping[date, Sequence[str]] = field(default_factory=dict)

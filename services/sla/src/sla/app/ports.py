@@ -1,0 +1,105 @@
+"""What the SLA use cases need from the outside world, and the records they keep there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from sla.app.commands import CaseChange
+from sla.domain import Calendar, KpiEvent, KpiInstance, SlaPolicy
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseSla:
+    """A case SLA has seen open: the policy and calendar its KPIs are measured on, both None
+    when no policy applied to it."""
+
+    case_id: UUID
+    policy_id: UUID | None
+    calendar_id: UUID | None
+    opened_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class NamedCalendar:
+    """A business-hours calendar as it is kept and named."""
+
+    calendar_id: UUID
+    name: str
+    calendar: Calendar
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiCompliance:
+    """How often one KPI was met in time and how often it was breached, over a period."""
+
+    kpi: str
+    met: int
+    breached: int
+
+
+class CaseSlaRepository(Protocol):
+    """Which cases SLA has seen open, and the changes that came before their opening."""
+
+    async def get(self, case_id: UUID) -> CaseSla | None: ...
+    async def add(self, sla: CaseSla) -> None: ...
+    async def park(self, change: CaseChange) -> None: ...
+    async def take_parked(self, case_id: UUID) -> list[CaseChange]: ...
+
+
+class KpiRepository(Protocol):
+    """Where KPI instances are kept."""
+
+    async def of_case(self, case_id: UUID, *, for_update: bool = False) -> list[KpiInstance]: ...
+    async def add(self, instance: KpiInstance) -> None: ...
+    async def save(self, instance: KpiInstance) -> None: ...
+    async def claim_due(self, now: datetime, *, limit: int) -> list[KpiInstance]: ...
+    async def compliance(self, *, since: datetime, until: datetime) -> list[KpiCompliance]: ...
+
+
+class PolicyRepository(Protocol):
+    """Where SLA policies are kept."""
+
+    async def list(self) -> list[SlaPolicy]: ...
+
+
+class CalendarRepository(Protocol):
+    """Where business-hours calendars are kept."""
+
+    async def get(self, calendar_id: UUID) -> NamedCalendar | None: ...
+    async def get_by_name(self, name: str) -> NamedCalendar | None: ...
+    async def list(self) -> list[NamedCalendar]: ...
+    async def add(self, calendar: NamedCalendar) -> None: ...
+
+
+class SlaUnitOfWork(Protocol):
+    """One transaction over SLA state and the KPI events its changes imply."""
+
+    @property
+    def cases(self) -> CaseSlaRepository: ...
+    @property
+    def kpis(self) -> KpiRepository: ...
+    @property
+    def policies(self) -> PolicyRepository: ...
+    @property
+    def calendars(self) -> CalendarRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def emit(
+        self,
+        events: Iterable[KpiEvent],
+        *,
+        calendar_id: UUID | None = None,
+        due_at: datetime | None = None,
+    ) -> None: ...
+    async def commit(self) -> None: ...

@@ -1,0 +1,89 @@
+"""The composition root of the SLA service: the one place real adapters are wired in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from caseflow_contracts import topics
+from caseflow_servicekit import Clock, Kit, ServiceApp, SystemClock, run_service
+from sla.adapters.metrics import SlaMetrics
+from sla.adapters.repository import ReferenceCache
+from sla.adapters.tables import metadata
+from sla.adapters.uow import SqlSlaUnitOfWork
+from sla.app.handlers import (
+    CalendarNameTaken,
+    CalendarNotFound,
+    CaseNotKnown,
+    InvalidPeriodError,
+    tick_kpis,
+)
+from sla.domain import (
+    InvalidCalendarError,
+    InvalidPolicyError,
+    InvalidTimeError,
+    InvalidTransitionError,
+    SlaError,
+)
+from sla.entrypoints import consumers, http
+from sla.entrypoints.timer import KpiTimer
+from sla.settings import SlaSettings
+
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
+ERRORS: dict[type[Exception], int] = {
+    CaseNotKnown: 404,
+    CalendarNotFound: 404,
+    CalendarNameTaken: 409,
+    InvalidCalendarError: 422,
+    InvalidPolicyError: 422,
+    InvalidTimeError: 422,
+    InvalidPeriodError: 422,
+    InvalidTransitionError: 409,
+    SlaError: 400,
+}
+
+
+def build(
+    settings: SlaSettings, *, clock: Clock | None = None, configure_process: bool = True
+) -> ServiceApp:
+    """The SLA service, wired."""
+    clock = clock or SystemClock()
+    kit = Kit(
+        service="sla", settings=settings, metadata=metadata, configure_process=configure_process
+    )
+    kit.publishes.append(topics.SLA)
+
+    metrics = SlaMetrics.create(kit.registry)
+    cache = ReferenceCache(settings.reference_cache_seconds)
+
+    def uow_factory() -> SqlSlaUnitOfWork:
+        return SqlSlaUnitOfWork(kit.sessions, kit.outbox, metrics=metrics, cache=cache)
+
+    async def tick(now: datetime) -> int:
+        return await tick_kpis(uow=uow_factory(), now=now, limit=settings.timer_batch_size)
+
+    timer = KpiTimer(tick=tick, clock=clock, interval=settings.timer_interval_seconds)
+    consumers.register(kit.consumers, uow_factory=uow_factory)
+    app = kit.http_app(
+        routers=[http.router(uow_factory=uow_factory, auth=kit.auth, clock=clock)],
+        errors=ERRORS,
+        description="SLA: policies, calendars, KPI instances and timers, compliance.",
+        on_startup=[timer.start],
+        on_shutdown=[timer.stop],
+    )
+    # At hand for operations and tests, which run single passes with a clock they move.
+    app.fastapi.state.kpi_timer = timer
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m sla`."""
+    return run_service(
+        service="sla",
+        settings_factory=SlaSettings,  # type: ignore[arg-type]
+        app_factory=build,  # type: ignore[arg-type]
+        migrations=MIGRATIONS,
+        argv=argv,
+    )

@@ -1,0 +1,337 @@
+"""KPI instances: one KPI of one case measured against its target in working time.
+
+Statuses and the commands that move between them::
+
+    in_progress ──tick──▶ nearing_breach ──tick──▶ breached
+    in_progress or nearing_breach ──pause──▶ paused ──resume──▶ the status it was paused in
+    any open status (the four above) ──succeed──▶ succeeded
+    any open status (the four above) ──cancel───▶ cancelled
+
+Every command takes `now` and returns the events it caused, oldest first. Before acting,
+pause, succeed and cancel catch up on the warning and breach moments that have already
+passed, so each of them is reported exactly once however late the timer runs. A breached
+KPI ignores pause and resume: its deadline has passed, so its clock no longer matters.
+A deadline is reached at `due_at` itself: meeting the KPI at that moment is late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TypedDict
+from uuid import UUID
+
+from sla.domain.calendar import Calendar, add_working_time, require_aware, working_time_between
+from sla.domain.errors import InvalidTimeError, InvalidTransitionError
+from sla.domain.policy import KpiDefinition
+
+_ZERO = timedelta(0)
+
+
+class KpiStatus(StrEnum):
+    """Where a KPI instance stands."""
+
+    IN_PROGRESS = "in_progress"
+    PAUSED = "paused"
+    NEARING_BREACH = "nearing_breach"
+    BREACHED = "breached"
+    SUCCEEDED = "succeeded"
+    CANCELLED = "cancelled"
+
+
+_RUNNING = frozenset({KpiStatus.IN_PROGRESS, KpiStatus.NEARING_BREACH})
+_OPEN = _RUNNING | {KpiStatus.PAUSED, KpiStatus.BREACHED}
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiEvent:
+    """Something that happened to one KPI of one case at one moment."""
+
+    instance_id: UUID
+    case_id: UUID
+    kpi: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiStarted(KpiEvent):
+    """A KPI started counting for a case under a policy."""
+
+    policy_id: UUID
+    target: timedelta
+    due_at: datetime
+    warn_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiPaused(KpiEvent):
+    """A KPI's clock stopped while the case waits; `consumed` working time is used so far."""
+
+    consumed: timedelta
+    remaining: timedelta
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiResumed(KpiEvent):
+    """A KPI's clock runs again, towards a deadline moved by the wait."""
+
+    due_at: datetime
+    warn_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiNearingBreach(KpiEvent):
+    """A KPI reached its warning point; `occurred_at` is that point, `due_at` the deadline."""
+
+    due_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiBreached(KpiEvent):
+    """A KPI was not met by its deadline, which is `occurred_at`."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiSucceeded(KpiEvent):
+    """A KPI was met; `breached` tells whether that was after its deadline."""
+
+    breached: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiCancelled(KpiEvent):
+    """A KPI stopped counting without being met, for example because the case was cancelled."""
+
+
+class _EventIdentity(TypedDict):
+    instance_id: UUID
+    case_id: UUID
+    kpi: str
+    occurred_at: datetime
+
+
+@dataclass(kw_only=True)
+class KpiInstance:
+    """One KPI of one case, measured in working time against its target.
+
+    `consumed` is the working time used before the current running stretch, which began at
+    `running_since` (None while paused). `due_at` is the deadline while the clock runs (None
+    while paused). `warn_at` is the warning moment: None for a KPI without a warning, and
+    None while paused before the warning fired. `warned_at` and `breached_at` record when
+    the warning and the breach happened; `ended_at` when the KPI succeeded or was cancelled.
+    """
+
+    instance_id: UUID
+    case_id: UUID
+    policy_id: UUID
+    kpi: str
+    target: timedelta
+    warn_after: timedelta | None
+    started_at: datetime
+    status: KpiStatus
+    consumed: timedelta
+    running_since: datetime | None
+    due_at: datetime | None
+    warn_at: datetime | None
+    paused_at: datetime | None = None
+    warned_at: datetime | None = None
+    breached_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the clock runs towards a deadline that has not yet been reached."""
+        return self.status in _RUNNING
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the KPI still waits to be met or cancelled."""
+        return self.status in _OPEN
+
+    @property
+    def breached(self) -> bool:
+        """Whether the deadline passed before the KPI was met."""
+        return self.breached_at is not None
+
+    @property
+    def next_check_at(self) -> datetime | None:
+        """The next moment a tick has something to fire, or None when nothing is pending."""
+        if not self.is_running:
+            return None
+        if self.warn_at is not None and self.warned_at is None:
+            return self.warn_at
+        return self.due_at
+
+    def consumed_at(self, now: datetime, calendar: Calendar) -> timedelta:
+        """The working time used by `now`, or by the end for a succeeded or cancelled KPI."""
+        require_aware(now, "now")
+        if self.running_since is None:
+            return self.consumed
+        until = self.ended_at if self.ended_at is not None else now
+        if until <= self.running_since:
+            return self.consumed
+        return self.consumed + working_time_between(self.running_since, until, calendar)
+
+    def remaining_at(self, now: datetime, calendar: Calendar) -> timedelta:
+        """The working time left before the deadline at `now` (negative once overdue)."""
+        return self.target - self.consumed_at(now, calendar)
+
+    def tick(self, now: datetime) -> list[KpiEvent]:
+        """Fire the warning and the breach whose moments have come, each once, in order."""
+        require_aware(now, "now")
+        if not self.is_running:
+            return []
+        events: list[KpiEvent] = []
+        if self.warn_at is not None and self.warned_at is None and now >= self.warn_at:
+            self.warned_at = self.warn_at
+            self.status = KpiStatus.NEARING_BREACH
+            events.append(KpiNearingBreach(**self._about(self.warn_at), due_at=self._deadline()))
+        if now >= self._deadline():
+            self.breached_at = self._deadline()
+            self.status = KpiStatus.BREACHED
+            events.append(KpiBreached(**self._about(self._deadline())))
+        return events
+
+    def pause(self, now: datetime, calendar: Calendar) -> list[KpiEvent]:
+        """Stop the clock while the case waits, keeping the working time used so far."""
+        require_aware(now, "now")
+        if self.status is KpiStatus.BREACHED:
+            return []
+        self._require(_RUNNING, "pause")
+        self._require_not_before(now)
+        events = self.tick(now)
+        if not self.is_running:
+            return events
+        self.consumed += working_time_between(self._running_since(), now, calendar)
+        self.running_since = None
+        self.paused_at = now
+        self.due_at = None
+        if self.warned_at is None:
+            self.warn_at = None
+        self.status = KpiStatus.PAUSED
+        events.append(
+            KpiPaused(
+                **self._about(now),
+                consumed=self.consumed,
+                remaining=self.target - self.consumed,
+            )
+        )
+        return events
+
+    def resume(self, now: datetime, calendar: Calendar) -> list[KpiEvent]:
+        """Restart the clock after a wait; the deadline moves by the working time waited."""
+        require_aware(now, "now")
+        if self.status is KpiStatus.BREACHED:
+            return []
+        self._require({KpiStatus.PAUSED}, "resume")
+        self._require_not_before(now)
+        self.due_at = add_working_time(now, max(self.target - self.consumed, _ZERO), calendar)
+        if self.warn_after is not None and self.warned_at is None:
+            self.warn_at = add_working_time(
+                now, max(self.warn_after - self.consumed, _ZERO), calendar
+            )
+        self.running_since = now
+        self.paused_at = None
+        self.status = KpiStatus.IN_PROGRESS if self.warned_at is None else KpiStatus.NEARING_BREACH
+        return [KpiResumed(**self._about(now), due_at=self.due_at, warn_at=self.warn_at)]
+
+    def succeed(self, now: datetime) -> list[KpiEvent]:
+        """Record that the KPI was met, late if its deadline had already come."""
+        events = self._close(now, "succeed", KpiStatus.SUCCEEDED)
+        events.append(KpiSucceeded(**self._about(now), breached=self.breached))
+        return events
+
+    def cancel(self, now: datetime) -> list[KpiEvent]:
+        """Stop measuring the KPI without it being met."""
+        events = self._close(now, "cancel", KpiStatus.CANCELLED)
+        events.append(KpiCancelled(**self._about(now)))
+        return events
+
+    def _close(self, now: datetime, command: str, status: KpiStatus) -> list[KpiEvent]:
+        require_aware(now, "now")
+        self._require(_OPEN, command)
+        self._require_not_before(now)
+        events = self.tick(now)
+        self.status = status
+        self.ended_at = now
+        return events
+
+    def _about(self, moment: datetime) -> _EventIdentity:
+        return {
+            "instance_id": self.instance_id,
+            "case_id": self.case_id,
+            "kpi": self.kpi,
+            "occurred_at": moment,
+        }
+
+    def _require(self, allowed: Collection[KpiStatus], command: str) -> None:
+        if self.status not in allowed:
+            raise InvalidTransitionError(
+                f"cannot {command} KPI {self.kpi!r} of case {self.case_id}: "
+                f"it is {self.status.value}"
+            )
+
+    def _require_not_before(self, now: datetime) -> None:
+        last = max(
+            moment
+            for moment in (self.started_at, self.running_since, self.paused_at)
+            if moment is not None
+        )
+        if now < last:
+            raise InvalidTimeError(
+                f"KPI {self.kpi!r} of case {self.case_id} last changed at {last.isoformat()}, "
+                f"after {now.isoformat()}"
+            )
+
+    def _deadline(self) -> datetime:
+        if self.due_at is None:
+            raise InvalidTransitionError(f"KPI {self.kpi!r} runs without a deadline")
+        return self.due_at
+
+    def _running_since(self) -> datetime:
+        if self.running_since is None:
+            raise InvalidTransitionError(f"KPI {self.kpi!r} runs without a start")
+        return self.running_since
+
+
+def start_kpi(
+    *,
+    instance_id: UUID,
+    case_id: UUID,
+    policy_id: UUID,
+    definition: KpiDefinition,
+    calendar: Calendar,
+    now: datetime,
+) -> tuple[KpiInstance, list[KpiEvent]]:
+    """Start measuring a KPI of a case from `now`, with its deadline on the calendar."""
+    require_aware(now, "now")
+    due_at = add_working_time(now, definition.target, calendar)
+    warn_after = definition.warn_after
+    warn_at = None if warn_after is None else add_working_time(now, warn_after, calendar)
+    instance = KpiInstance(
+        instance_id=instance_id,
+        case_id=case_id,
+        policy_id=policy_id,
+        kpi=definition.name,
+        target=definition.target,
+        warn_after=warn_after,
+        started_at=now,
+        status=KpiStatus.IN_PROGRESS,
+        consumed=_ZERO,
+        running_since=now,
+        due_at=due_at,
+        warn_at=warn_at,
+    )
+    started = KpiStarted(
+        instance_id=instance_id,
+        case_id=case_id,
+        kpi=definition.name,
+        occurred_at=now,
+        policy_id=policy_id,
+        target=definition.target,
+        due_at=due_at,
+        warn_at=warn_at,
+    )
+    return instance, [started]

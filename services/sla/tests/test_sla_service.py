@@ -1,0 +1,409 @@
+"""The SLA service with a real PostgreSQL, its subscriber driven through TestKafkaBroker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+import caseflow_contracts as c
+from caseflow_contracts import topics
+from caseflow_devstack.broker import create_topics
+from caseflow_servicekit import ServiceApp
+from caseflow_servicekit.migrations import upgrade
+from caseflow_servicekit.testing import bearer, eventually, publish_event, running
+from sla.bootstrap import MIGRATIONS, build
+from sla.entrypoints.timer import KpiTimer
+from sla.settings import SlaSettings
+
+pytestmark = pytest.mark.service
+
+OPENED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+CALENDAR_24X7 = "1c2d0001-5a1a-4c00-8000-000000000001"
+DEFAULT_POLICY = "1c2d0002-5a1a-4c00-8000-000000000001"
+
+
+class MovableClock:
+    def __init__(self, now: datetime) -> None:
+        self.moment = now
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+class Service:
+    def __init__(
+        self,
+        app: ServiceApp,
+        client: httpx.AsyncClient,
+        broker: KafkaBroker,
+        clock: MovableClock,
+        published: list[c.Event],
+    ) -> None:
+        self.app, self.client, self.broker = app, client, broker
+        self.clock, self.published = clock, published
+
+    async def case_event(self, event: c.Event, *, event_id: str | None = None) -> None:
+        await publish_event(self.broker, event, topic=topics.CASES, event_id=event_id)
+
+    async def tick(self, at: datetime) -> int:
+        """One timer pass with the clock moved to `at`."""
+        self.clock.moment = at
+        timer: KpiTimer = self.app.fastapi.state.kpi_timer
+        return await timer.run_once()
+
+    async def kpis(self, case_id: uuid.UUID) -> dict[str, dict[str, Any]]:
+        r = await self.client.get(f"/cases/{case_id}/kpis", headers=bearer(self.app, "agent"))
+        assert r.status_code == 200, r.text
+        return {kpi["kpi"]: kpi for kpi in r.json()}
+
+    async def published_count(self, n: int) -> list[c.Event]:
+        """The events published so far, once there are at least `n`."""
+
+        async def probe() -> list[c.Event] | None:
+            return list(self.published) if len(self.published) >= n else None
+
+        return await eventually(probe)
+
+
+@pytest.fixture
+async def service(fresh_database: str) -> AsyncIterator[Service]:
+    settings = SlaSettings(database_url=fresh_database, kafka_bootstrap_servers="test:9092")
+    clock = MovableClock(OPENED)
+    app = build(settings, clock=clock, configure_process=False)
+    published: list[c.Event] = []
+
+    @app.kit.kafka.subscriber(topics.SLA, group_id="probe")
+    async def probe(message: KafkaMessage) -> None:
+        published.append(c.decode(message.headers["ce_type"], message.body))
+
+    async with (
+        TestKafkaBroker(app.kit.kafka) as broker,
+        running(app, migrations=MIGRATIONS) as client,
+    ):
+        yield Service(app, client, broker, clock, published)
+
+
+def opened(case_id: uuid.UUID, *, at: datetime = OPENED) -> c.CaseOpened:
+    event = c.sample("case.opened").model_copy(
+        update={"case_id": case_id, "occurred_at": at, "status": c.CaseStatus.NEW}
+    )
+    assert isinstance(event, c.CaseOpened)
+    return event
+
+
+def status_changed(case_id: uuid.UUID, to: c.CaseStatus, *, at: datetime) -> c.Event:
+    return c.sample("case.status_changed").model_copy(
+        update={"case_id": case_id, "occurred_at": at, "to_status": to}
+    )
+
+
+def resolved(case_id: uuid.UUID, *, at: datetime) -> c.Event:
+    return c.sample("case.resolved").model_copy(update={"case_id": case_id, "occurred_at": at})
+
+
+def of_type(events: list[c.Event], kind: type[c.Event]) -> list[Any]:
+    return [event for event in events if isinstance(event, kind)]
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def same_moment(text: str | None, moment: datetime) -> bool:
+    return text is not None and datetime.fromisoformat(text) == moment
+
+
+async def test_the_migration_seeds_the_24x7_calendar_and_the_default_policy(
+    service: Service,
+) -> None:
+    agent = bearer(service.app, "agent")
+
+    r = await service.client.get("/calendars", headers=agent)
+    assert r.status_code == 200, r.text
+    calendars = r.json()
+    policies = (await service.client.get("/policies", headers=agent)).json()
+
+    [always] = [cal for cal in calendars if cal["name"] == "24x7"]
+    assert always["calendar_id"] == CALENDAR_24X7
+    assert always["time_zone"] == "UTC"
+    assert len(always["week"]) == 7
+    assert all(hours == ["00:00-24:00"] for hours in always["week"].values())
+    [default] = policies
+    assert (default["policy_id"], default["calendar_id"], default["is_default"]) == (
+        DEFAULT_POLICY,
+        CALENDAR_24X7,
+        True,
+    )
+    assert [
+        (k["name"], k["target_seconds"], k["warn_before_seconds"]) for k in default["kpis"]
+    ] == [
+        ("first_response", 8 * 3600, 2 * 3600),
+        ("resolution", 5 * 24 * 3600, None),
+    ]
+
+
+async def test_an_opened_case_starts_its_kpis_once_however_often_delivered(
+    service: Service,
+) -> None:
+    case_id = uuid.uuid4()
+    event = opened(case_id)
+
+    await service.case_event(event, event_id="opening")
+    await service.case_event(event, event_id="opening")  # redelivered
+    await service.case_event(event)  # replayed under another id
+
+    started = of_type(await service.published_count(2), c.KpiStarted)
+    kpis = await service.kpis(case_id)
+    assert set(kpis) == {"first_response", "resolution"}
+    first = kpis["first_response"]
+    assert first["status"] == "in_progress"
+    assert same_moment(first["due_at"], OPENED + timedelta(hours=8))
+    assert same_moment(first["warn_at"], OPENED + timedelta(hours=6))
+    assert same_moment(kpis["resolution"]["due_at"], OPENED + timedelta(days=5))
+    assert sorted((s.kpi, s.due_at) for s in started) == [
+        ("first_response", OPENED + timedelta(hours=8)),
+        ("resolution", OPENED + timedelta(days=5)),
+    ]
+    assert {(s.case_id, str(s.calendar_id), str(s.policy_id)) for s in started} == {
+        (case_id, CALENDAR_24X7, DEFAULT_POLICY)
+    }
+    # Nothing more is published for the repeated openings.
+    await service.case_event(opened(uuid.uuid4()))
+    assert len(await service.published_count(4)) == 4
+
+
+async def test_the_timer_fires_the_warning_then_the_breach_once_each(service: Service) -> None:
+    case_id = uuid.uuid4()
+    await service.case_event(opened(case_id))
+    await service.published_count(2)
+
+    assert await service.tick(OPENED + timedelta(hours=5, minutes=59)) == 0
+    assert await service.tick(OPENED + timedelta(hours=6)) == 1
+    assert await service.tick(OPENED + timedelta(hours=7)) == 0
+    assert await service.tick(OPENED + timedelta(hours=8)) == 1
+    assert await service.tick(OPENED + timedelta(hours=9)) == 0
+
+    events = await service.published_count(4)
+    [warning] = of_type(events, c.KpiNearingBreach)
+    [breach] = of_type(events, c.KpiBreached)
+    assert (warning.kpi, warning.occurred_at, warning.due_at) == (
+        "first_response",
+        OPENED + timedelta(hours=6),
+        OPENED + timedelta(hours=8),
+    )
+    assert (breach.kpi, breach.due_at) == ("first_response", OPENED + timedelta(hours=8))
+    assert events.index(warning) < events.index(breach)
+    first = (await service.kpis(case_id))["first_response"]
+    assert (first["status"], first["breached"]) == ("breached", True)
+    metrics = (await service.client.get("/metrics")).text
+    assert 'caseflow_sla_kpi_events_total{event="kpi.breached",kpi="first_response"} 1.0' in metrics
+
+
+async def test_waiting_for_the_customer_pauses_and_coming_back_moves_the_deadline(
+    service: Service,
+) -> None:
+    case_id = uuid.uuid4()
+    await service.case_event(opened(case_id))
+    await service.case_event(
+        status_changed(case_id, c.CaseStatus.WAITING_FOR_CUSTOMER, at=OPENED + timedelta(hours=1))
+    )
+
+    service.clock.moment = OPENED + timedelta(hours=2)
+    paused = (await service.kpis(case_id))["first_response"]
+    assert (paused["status"], paused["due_at"], paused["consumed_seconds"]) == (
+        "paused",
+        None,
+        3600,
+    )
+    # A paused KPI is not due: the timer passes over it even after its old deadline.
+    assert await service.tick(OPENED + timedelta(hours=9)) == 0
+
+    await service.case_event(
+        status_changed(case_id, c.CaseStatus.IN_PROGRESS, at=OPENED + timedelta(hours=9))
+    )
+    service.clock.moment = OPENED + timedelta(hours=10)
+    resumed = (await service.kpis(case_id))["first_response"]
+    assert resumed["status"] == "in_progress"
+    assert same_moment(resumed["due_at"], OPENED + timedelta(hours=16))
+    assert (resumed["consumed_seconds"], resumed["paused_seconds"]) == (2 * 3600, 8 * 3600)
+
+    events = await service.published_count(6)
+    assert {e.kpi for e in of_type(events, c.KpiPaused)} == {"first_response", "resolution"}
+    resumes = {e.kpi: e.due_at for e in of_type(events, c.KpiResumed)}
+    assert resumes == {
+        "first_response": OPENED + timedelta(hours=16),
+        "resolution": OPENED + timedelta(days=5, hours=8),
+    }
+
+
+async def test_a_resolution_before_the_opening_is_applied_once_the_case_opens(
+    service: Service,
+) -> None:
+    case_id = uuid.uuid4()
+    await service.case_event(resolved(case_id, at=OPENED + timedelta(hours=2)))
+    missing = await service.client.get(
+        f"/cases/{case_id}/kpis", headers=bearer(service.app, "agent")
+    )
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+    await service.case_event(opened(case_id))
+
+    kpis = await service.kpis(case_id)
+    assert {name: kpi["status"] for name, kpi in kpis.items()} == {
+        "first_response": "succeeded",
+        "resolution": "succeeded",
+    }
+    events = await service.published_count(4)
+    assert [type(e) for e in events] == [c.KpiStarted, c.KpiStarted, c.KpiSucceeded, c.KpiSucceeded]
+    assert await service.tick(OPENED + timedelta(days=30)) == 0
+
+
+async def test_only_work_logged_by_an_agent_is_a_first_response(service: Service) -> None:
+    case_id = uuid.uuid4()
+    await service.case_event(opened(case_id))
+    logged = c.sample("activity.logged").model_copy(
+        update={"case_id": case_id, "occurred_at": OPENED + timedelta(hours=1)}
+    )
+
+    await service.case_event(logged.model_copy(update={"agent_id": None}))
+    assert (await service.kpis(case_id))["first_response"]["status"] == "in_progress"
+
+    await service.case_event(logged)
+    kpis = await service.kpis(case_id)
+    assert (kpis["first_response"]["status"], kpis["resolution"]["status"]) == (
+        "succeeded",
+        "in_progress",
+    )
+    [met] = of_type(await service.published_count(3), c.KpiSucceeded)
+    assert (met.kpi, met.succeeded_at, met.due_at) == (
+        "first_response",
+        OPENED + timedelta(hours=1),
+        OPENED + timedelta(hours=8),
+    )
+
+
+async def test_health_and_the_api_documents(service: Service) -> None:
+    assert (await service.client.get("/health/live")).json() == {"status": "ok"}
+    ready = await service.client.get("/health/ready")
+    assert ready.json()["checks"]["database"] == "ok"
+    paths = (await service.client.get("/openapi.json")).json()["paths"]
+    assert {
+        "/cases/{case_id}/kpis",
+        "/calendars",
+        "/policies",
+        "/reports/compliance",
+    } <= set(paths)
+    doc = (await service.client.get("/asyncapi.json")).json()
+    assert set(doc["channels"]) == {"cases.case.v1:consume", "sla.kpi.v1:publish"}
+    assert (await service.client.get("/policies")).status_code == 401
+
+
+async def test_the_compliance_report_counts_met_and_breached_kpis(service: Service) -> None:
+    late, quick = uuid.uuid4(), uuid.uuid4()
+    await service.case_event(opened(late))
+    await service.case_event(opened(quick))
+    agent_call = c.sample("activity.logged").model_copy(
+        update={"case_id": quick, "occurred_at": OPENED + timedelta(hours=1)}
+    )
+    await service.case_event(agent_call)
+    await service.tick(OPENED + timedelta(hours=12))
+    await service.case_event(resolved(late, at=OPENED + timedelta(hours=20)))
+
+    supervisor = bearer(service.app, "supervisor")
+    period = {"from": iso(OPENED), "to": iso(OPENED + timedelta(days=1))}
+    r = await service.client.get("/reports/compliance", params=period, headers=supervisor)
+
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert same_moment(report["from"], OPENED)
+    assert {k["kpi"]: (k["met"], k["breached"], k["compliance"]) for k in report["kpis"]} == {
+        "first_response": (1, 1, 0.5),
+        "resolution": (1, 0, 1.0),
+    }
+    earlier = {"from": iso(OPENED - timedelta(days=2)), "to": iso(OPENED)}
+    r = await service.client.get("/reports/compliance", params=earlier, headers=supervisor)
+    assert r.json()["kpis"] == []
+    agent = bearer(service.app, "agent")
+    assert (
+        await service.client.get("/reports/compliance", params=period, headers=agent)
+    ).status_code == 403
+    backwards = {"from": period["to"], "to": period["from"]}
+    r = await service.client.get("/reports/compliance", params=backwards, headers=supervisor)
+    assert r.status_code == 422
+
+
+async def test_an_admin_adds_a_calendar(service: Service) -> None:
+    body = {
+        "name": "Vilnius office",
+        "time_zone": "Europe/Vilnius",
+        "week": {day: ["08:00-12:00", "13:00-17:00"] for day in ("monday", "tuesday")},
+        "holidays": ["2026-02-16"],
+        "special_days": {"2026-03-07": ["10:00-14:00"]},
+    }
+    admin, agent = bearer(service.app, "admin"), bearer(service.app, "agent")
+
+    assert (await service.client.post("/calendars", json=body, headers=agent)).status_code == 403
+    r = await service.client.post("/calendars", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["week"]["monday"] == ["08:00-12:00", "13:00-17:00"]
+    assert created["week"]["friday"] == []
+    assert created["holidays"] == ["2026-02-16"]
+    assert created["special_days"] == {"2026-03-07": ["10:00-14:00"]}
+    listed = (await service.client.get("/calendars", headers=agent)).json()
+    assert [cal["name"] for cal in listed] == ["24x7", "Vilnius office"]
+    assert [cal for cal in listed if cal["name"] == "Vilnius office"] == [created]
+
+    again = await service.client.post("/calendars", json=body, headers=admin)
+    assert again.status_code == 409
+    bad = await service.client.post(
+        "/calendars", json={**body, "name": "Nowhere", "time_zone": "Mars/Olympus"}, headers=admin
+    )
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_with_a_real_broker_the_service_starts_kpis_and_its_timer_fires(
+    fresh_database: str, kafka_bootstrap: str
+) -> None:
+    await create_topics(kafka_bootstrap, [topics.CASES, topics.SLA, topics.dlq(topics.CASES)])
+    settings = SlaSettings(
+        database_url=fresh_database,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        timer_interval_seconds=0.05,
+    )
+    # The clock stands past the first response's warning time and before its deadline.
+    app = build(settings, clock=MovableClock(OPENED + timedelta(hours=7)), configure_process=False)
+    published: list[c.Event] = []
+    case_id = uuid.uuid4()
+
+    @app.kit.kafka.subscriber(topics.SLA, group_id=f"probe-{uuid.uuid4().hex}")
+    async def probe(message: KafkaMessage) -> None:
+        event = c.decode(message.headers["ce_type"], message.body)
+        # The broker is shared by the whole test run: other tests' cases pass by too.
+        if getattr(event, "case_id", None) == case_id:
+            published.append(event)
+
+    async def warned() -> list[c.Event] | None:
+        return list(published) if of_type(published, c.KpiNearingBreach) else None
+
+    await asyncio.to_thread(upgrade, fresh_database, MIGRATIONS)
+    async with app.fastapi.router.lifespan_context(app.fastapi):
+        await publish_event(app.kit.kafka, opened(case_id), topic=topics.CASES)
+        events = await eventually(warned, timeout=25)
+
+    assert [(type(e), e.kpi) for e in events if isinstance(e, c.KpiStarted)] == [
+        (c.KpiStarted, "first_response"),
+        (c.KpiStarted, "resolution"),
+    ]
+    [warning] = of_type(events, c.KpiNearingBreach)
+    assert (warning.case_id, warning.occurred_at) == (case_id, OPENED + timedelta(hours=6))

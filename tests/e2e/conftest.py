@@ -1,0 +1,71 @@
+"""The whole stack as processes, started once for the end-to-end tests of this folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from caseflow_devstack import PgServer, Stack
+from caseflow_devstack.ports import free_port
+from caseflow_devstack.processes import ServiceSpec
+from caseflow_devstack.stack import SERVICE_NAMES
+
+API_KEY = "e2e-web-key"
+
+
+@dataclass
+class Suite:
+    """The running stack and an HTTP client for each service."""
+
+    stack: Stack
+    http: dict[str, httpx.AsyncClient]
+    token: str
+
+    def agent(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(scope="package")
+async def suite(
+    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, pg_server: PgServer
+) -> AsyncIterator[Suite]:
+    home: Path = tmp_path_factory.mktemp("stack")
+    environ = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "CASEFLOW_DATABASE_URL": pg_server.url("postgres"),
+        "CASEFLOW_CHANNEL_API_KEYS": f"web:{API_KEY}",
+        "CASEFLOW_LOG_JSON": "true",
+        # A killed member's partitions move on within seconds; a failing event gives up soon.
+        "KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        "KAFKA_REBALANCE_TIMEOUT_MS": "3000",
+        "CONSUMER_MAX_ATTEMPTS": "3",
+        "RETRY_BACKOFF_SECONDS": "0.05",
+        "SLA_TIMER_INTERVAL_SECONDS": "1",
+    }
+    # Each run gets its own databases on the shared test server.
+    environ.update(
+        {
+            f"{name.upper()}_DATABASE_URL": pg_server.create_database(f"e2e_{name}")
+            for name in SERVICE_NAMES
+        }
+    )
+    services = [ServiceSpec(name, free_port()) for name in SERVICE_NAMES]
+    async with Stack(home=home, services=services, environ=environ, ready_timeout=90) as stack:
+        token = stack.admin_token()
+        assert token is not None
+        clients = {
+            name: httpx.AsyncClient(base_url=stack.base_url(name), timeout=30)
+            for name in SERVICE_NAMES
+        }
+        try:
+            yield Suite(stack, clients, token)
+        finally:
+            for client in clients.values():
+                await client.aclose()
