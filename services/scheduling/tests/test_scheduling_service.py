@@ -183,7 +183,11 @@ async def test_concurrent_reschedules_into_one_slot_exactly_one_succeeds(
         )
     )
     assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
-    stmt = select(func.count()).select_from(bookings).where(bookings.c.starts_at == datetime.fromisoformat(at("12:00")))
+    stmt = (
+        select(func.count())
+        .select_from(bookings)
+        .where(bookings.c.starts_at == datetime.fromisoformat(at("12:00")))
+    )
     assert await service.count(stmt) == 1
 
 
