@@ -153,14 +153,14 @@ async def _send(
         await producer.stop()
 
 
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
 def _message(
-    event: c.CaseOpened, *, event_id: str | None = None
+    event: c.CaseOpened, *, event_id: str | None = None, trace_id: str = TRACE_ID
 ) -> tuple[bytes, dict[str, str], bytes]:
     envelope = c.new_envelope(event, source="/tests", id=event_id)
-    headers = {
-        **c.to_headers(envelope),
-        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    }
+    headers = {**c.to_headers(envelope), "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
     return c.encode(event), headers, str(event.case_id).encode()
 
 
@@ -189,7 +189,7 @@ async def test_events_are_applied_once_relayed_in_order_and_a_poison_goes_to_the
     assert [c.decode("case.escalated", r.value).reason for r in out] == [e.subject for e in good]  # type: ignore[attr-defined,union-attr]
     assert all(r.key == str(case_id).encode() for r in out)  # type: ignore[attr-defined]
     trace_ids = {dict(r.headers)["traceparent"].decode().split("-")[1] for r in out}  # type: ignore[attr-defined]
-    assert trace_ids == {"4bf92f3577b34da6a3ce929d0e0e4736"}, "the trace goes on through the outbox"
+    assert trace_ids == {TRACE_ID}, "the trace goes on through the outbox"
 
     dead = await _drain(kafka_bootstrap, c.dlq(kit.topic_in), 1)
     headers = {k: v.decode() for k, v in dead[0].headers}  # type: ignore[attr-defined]
@@ -203,6 +203,25 @@ async def test_events_are_applied_once_relayed_in_order_and_a_poison_goes_to_the
     text = generate_latest(kit.kit.registry).decode()
     assert 'caseflow_event_duplicates_total{consumer="' in text
     assert 'reason="handler_failed"' in text
+
+
+async def test_each_event_of_a_batch_goes_on_in_its_own_trace(
+    kit: _Kit, kafka_bootstrap: str
+) -> None:
+    # Good events only: they are applied in batches, whose transaction writes the outbox
+    # rows at its end, after every event's own span has closed.
+    traces = {uuid.uuid4().hex: _opened(f"request {i}") for i in range(20)}
+    await _send(
+        kafka_bootstrap,
+        kit.topic_in,
+        [_message(event, trace_id=trace_id) for trace_id, event in traces.items()],
+    )
+    out = await _drain(kafka_bootstrap, kit.topic_out, len(traces))
+    trace_of_each = {
+        c.decode("case.escalated", r.value).reason: dict(r.headers)["traceparent"].split(b"-")[1]  # type: ignore[attr-defined,union-attr]
+        for r in out
+    }
+    assert trace_of_each == {e.subject: t.encode() for t, e in traces.items()}
 
 
 async def test_bad_envelopes_and_payloads_are_dead_lettered_and_unknown_types_skipped(

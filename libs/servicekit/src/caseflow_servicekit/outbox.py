@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import asyncpg
@@ -54,7 +54,6 @@ class Outbox:
         """Queue several events with one statement, in order."""
         if not items:
             return []
-        trace_headers = current_trace_headers()
         rows: list[dict[str, object]] = []
         envelopes: list[Envelope] = []
         for item in items:
@@ -67,7 +66,7 @@ class Outbox:
                     "topic": item.topic or topic_of(item.event.type),
                     "key": item.key,
                     "payload": encode(item.event),
-                    "headers": to_headers(envelope) | trace_headers,
+                    "headers": to_headers(envelope) | item.trace_headers,
                 }
             )
         await session.execute(insert(self._table), rows)
@@ -76,13 +75,18 @@ class Outbox:
 
 @dataclass(frozen=True)
 class Pending:
-    """An event to publish, with the key and subject it goes out under."""
+    """An event to publish, with the key and subject it goes out under.
+
+    It keeps the trace context active when it was recorded: a consumer applying a batch
+    writes every event's rows at the batch's end, and each must go on in its own trace.
+    """
 
     event: Event
     key: str
     subject: str | None = None
     event_id: str | None = None
     topic: str | None = None
+    trace_headers: dict[str, str] = field(default_factory=current_trace_headers)
 
 
 class Transport(Protocol):
