@@ -105,15 +105,23 @@ def _submission(i: int) -> dict[str, Any]:
     }
 
 
-async def _submit(client: httpx.AsyncClient, i: int) -> tuple[str, float]:
+async def _submit(client: httpx.AsyncClient, i: int, attempts: int = 3) -> tuple[str, float]:
+    """Send one submission as a channel should: a connection lost on the way is retried
+    with the same Idempotency-Key, which makes intake answer the first request's result."""
     sent = time.perf_counter()
-    r = await client.post(
-        "/web-submissions",
-        json=_submission(i),
-        headers={"X-Api-Key": API_KEY, "Idempotency-Key": str(uuid.uuid4())},
-    )
-    r.raise_for_status()
-    return str(r.json()["interaction_id"]), sent
+    body = _submission(i)
+    headers = {"X-Api-Key": API_KEY, "Idempotency-Key": str(uuid.uuid4())}
+    attempt = 1
+    while True:
+        try:
+            r = await client.post("/web-submissions", json=body, headers=headers)
+        except httpx.TransportError:
+            if attempt == attempts:
+                raise
+            attempt += 1
+            continue
+        r.raise_for_status()
+        return str(r.json()["interaction_id"]), sent
 
 
 async def _wait_all(observer: Observer, interactions: list[str], timeout: float) -> float:
@@ -255,9 +263,13 @@ async def baseline(bootstrap: str, n: int) -> float:
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="caseflow-bench-"))
     try:
-        return await _measure(args, home)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+        result = await _measure(args, home)
+    except BaseException:
+        # The services' and brokers' logs tell why a run failed: keep them.
+        print(f"the run failed; its logs are kept in {home}", file=sys.stderr, flush=True)
+        raise
+    shutil.rmtree(home, ignore_errors=True)
+    return result
 
 
 async def _measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
@@ -275,8 +287,12 @@ async def _measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         ready = asyncio.Event()
         watcher = asyncio.create_task(observer.run(ready))
         await ready.wait()
+        # Idle connections are dropped well before the services' keep-alive timeout can
+        # close them under a request in flight.
         limits = httpx.Limits(
-            max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+            max_connections=args.concurrency,
+            max_keepalive_connections=args.concurrency,
+            keepalive_expiry=2.0,
         )
         async with httpx.AsyncClient(
             base_url=stack.base_url("intake"), timeout=60, limits=limits

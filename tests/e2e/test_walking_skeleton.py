@@ -314,3 +314,29 @@ async def test_a_message_cases_cannot_process_is_dead_lettered_and_the_flow_goes
     assert "character" in headers["x-dlq-error"].lower() or "0x00" in headers["x-dlq-error"]
     metrics = await suite.http["cases"].get("/metrics")
     assert 'caseflow_dead_letters_total{consumer="cases"' in metrics.text
+
+
+async def test_an_idle_connection_stays_open_past_a_proxys_reuse(suite: Suite) -> None:
+    # A proxy in front reuses an idle upstream connection for up to its own idle timeout;
+    # the service must not close it first (HTTP_KEEP_ALIVE_SECONDS, 75 by default).
+    url = httpx.URL(suite.stack.base_url("intake"))
+    assert url.host is not None and url.port is not None
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    request = f"GET /health/live HTTP/1.1\r\nHost: {url.host}\r\n\r\n".encode()
+    try:
+        for pause in (0.0, 6.0):  # uvicorn's own default would close it after 5 s
+            await asyncio.sleep(pause)
+            writer.write(request)
+            await writer.drain()
+            status = await asyncio.wait_for(reader.readline(), timeout=10)
+            assert status.startswith(b"HTTP/1.1 200"), status
+            headers = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in headers.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+    finally:
+        writer.close()
+        await writer.wait_closed()

@@ -361,6 +361,7 @@ def run_service(
         http="httptools",
         lifespan="on",
         timeout_graceful_shutdown=15,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
     )
     uvicorn.Server(config).run()
     return 0

@@ -18,6 +18,10 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
     http_host: str = Field(default="127.0.0.1")
     http_port: int = Field(default=8080)
+    # Longer than the idle timeout of the proxies in front (60 s for most ingresses and load
+    # balancers), so that it is always they who close an idle connection: a server closing
+    # one as the proxy sends a request on it turns that request into a 502.
+    http_keep_alive_seconds: int = Field(default=75, ge=1)
     environment: str = Field(default="prod", validation_alias="CASEFLOW_ENV")
 
     # Tansu, the embedded broker, has no InitProducerId: no idempotent producer, no
