@@ -287,12 +287,8 @@ async def _measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         ready = asyncio.Event()
         watcher = asyncio.create_task(observer.run(ready))
         await ready.wait()
-        # Idle connections are dropped well before the services' keep-alive timeout can
-        # close them under a request in flight.
         limits = httpx.Limits(
-            max_connections=args.concurrency,
-            max_keepalive_connections=args.concurrency,
-            keepalive_expiry=2.0,
+            max_connections=args.concurrency, max_keepalive_connections=args.concurrency
         )
         async with httpx.AsyncClient(
             base_url=stack.base_url("intake"), timeout=60, limits=limits

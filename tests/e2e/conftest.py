@@ -61,12 +61,7 @@ async def suite(
         token = stack.admin_token()
         assert token is not None
         clients = {
-            name: httpx.AsyncClient(
-                base_url=stack.base_url(name),
-                timeout=30,
-                # Closed by us well before the services' keep-alive timeout closes them.
-                limits=httpx.Limits(keepalive_expiry=2.0),
-            )
+            name: httpx.AsyncClient(base_url=stack.base_url(name), timeout=30)
             for name in SERVICE_NAMES
         }
         try:

@@ -23,7 +23,7 @@ from caseflow_servicekit.testing import bearer, eventually, running
 from scheduling.adapters.tables import booking_resources, bookings
 from scheduling.adapters.uow import SqlSchedulingUnitOfWork
 from scheduling.bootstrap import MIGRATIONS, build
-from scheduling.domain import BookingConflict, Period, book
+from scheduling.domain import Booking, BookingConflict, Period, book
 from scheduling.settings import SchedulingSettings
 
 pytestmark = pytest.mark.service
@@ -191,44 +191,73 @@ async def test_concurrent_reschedules_into_one_slot_exactly_one_succeeds(
     assert await service.count(stmt) == 1
 
 
+def unchecked(resource_id: uuid.UUID, start: str, end: str) -> Booking:
+    """A booking made with `existing=[]`: as if its request had read an empty calendar."""
+    booking, _ = book(
+        booking_id=uuid.uuid4(),
+        service_id=SERVICE_ID,
+        resource_ids=[resource_id],
+        period=Period(datetime.fromisoformat(at(start)), datetime.fromisoformat(at(end))),
+        case_id=None,
+        existing=[],
+        now=NOW,
+    )
+    return booking
+
+
+async def someone_waits_on_a_lock(service: Service) -> bool | None:
+    waiting = await service.count(
+        text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    )
+    return True if waiting else None
+
+
+@pytest.mark.parametrize("second_request", ["book", "reschedule"])
+async def test_a_request_waits_for_a_booking_in_progress_on_its_resource_then_sees_it(
+    service: Service, second_request: str
+) -> None:
+    engineer = await service.resource()
+    if second_request == "book":
+        request = service.book([engineer], "09:30", "10:30")
+    else:
+        moving = (await service.book([engineer], "14:00", "15:00")).json()
+        request = service.client.post(
+            f"/bookings/{moving['booking_id']}/reschedule",
+            json={"starts_at": at("09:30"), "ends_at": at("10:30")},
+            headers=service.agent,
+        )
+    async with service.uow() as uow:
+        # A first request as far as make_booking takes it before committing.
+        await uow.resources.get_many([uuid.UUID(engineer)], for_update=True)
+        await uow.bookings.add(unchecked(uuid.UUID(engineer), "09:00", "10:00"))
+        second = asyncio.create_task(request)
+        await eventually(lambda: someone_waits_on_a_lock(service))
+        await uow.commit()
+    refused = await second
+    assert refused.status_code == 409, refused.text
+    # Refused by the calendar it read once the first had committed, which names the booking
+    # in the way, and not by the exclusion constraint after racing it.
+    assert f"from {at('09:00')} to {at('10:00')}" in refused.json()["detail"]
+
+
 async def test_the_database_refuses_an_overlap_the_application_did_not_see(
     service: Service,
 ) -> None:
     engineer = uuid.UUID(await service.resource())
 
-    def unchecked(start: str, end: str) -> Any:
-        # `existing=[]`: as if each request had read the calendar before the other wrote.
-        booking, _ = book(
-            booking_id=uuid.uuid4(),
-            service_id=SERVICE_ID,
-            resource_ids=[engineer],
-            period=Period(datetime.fromisoformat(at(start)), datetime.fromisoformat(at(end))),
-            case_id=None,
-            existing=[],
-            now=NOW,
-        )
-        return booking
-
     async def second_writer() -> None:
         async with service.uow() as uow:
-            await uow.bookings.add(unchecked("09:30", "10:30"))
+            await uow.bookings.add(unchecked(engineer, "09:30", "10:30"))
             await uow.commit()
 
     async with service.uow() as uow:
-        await uow.bookings.add(unchecked("09:00", "10:00"))
+        await uow.bookings.add(unchecked(engineer, "09:00", "10:00"))
         racing = asyncio.create_task(second_writer())
-
-        async def waiting_on_a_lock() -> bool | None:
-            waiting = await service.count(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            return True if waiting else None
-
         # The second insert waits for the first transaction to decide, then is refused.
-        await eventually(waiting_on_a_lock)
+        await eventually(lambda: someone_waits_on_a_lock(service))
         await uow.commit()
     with pytest.raises(BookingConflict):
         await racing

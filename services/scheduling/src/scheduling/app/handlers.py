@@ -109,6 +109,7 @@ async def reschedule_booking(
     period = Period(cmd.starts_at, cmd.ends_at)
     async with uow:
         booking = await _booking(uow, cmd.booking_id)
+        # Locked, so that a concurrent booking of the same resources waits for this one.
         await uow.resources.get_many(booking.resource_ids, for_update=True)
         others = await uow.bookings.overlapping(booking.resource_ids, period)
         events = booking.reschedule(period=period, others=others, now=now)
