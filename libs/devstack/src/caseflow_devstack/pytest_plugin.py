@@ -45,10 +45,15 @@ KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
 
 
 class PgServer:
-    """A PostgreSQL server tests may create databases on."""
+    """A PostgreSQL server tests may create databases on.
 
-    def __init__(self, server_url: str) -> None:
+    `embedded` is the server process when this run started it (so fault tests may restart
+    it), None when it came from the environment or a container.
+    """
+
+    def __init__(self, server_url: str, *, embedded: Any = None) -> None:
         self.server_url = as_libpq(server_url)
+        self.embedded = embedded
 
     def url(self, database: str, *, driver: str | None = None) -> str:
         """The URL of `database`: `postgresql://...`, or `postgresql+asyncpg://...` for
@@ -134,15 +139,33 @@ def open_pg_server(
             directory / "data", log_file=directory / "postgres.log", exit_with_parent=True
         )
     )
-    return PgServer(server.url())
+    return PgServer(server.url(), embedded=server)
+
+
+class TestBroker:
+    """The test Kafka broker: its bootstrap address and, when this run started it, the
+    embedded broker process (so fault tests may restart it)."""
+
+    __test__ = False  # not a test class, whatever its name says to pytest
+
+    def __init__(self, bootstrap: str, *, embedded: Any = None) -> None:
+        self.bootstrap = bootstrap
+        self.embedded = embedded
 
 
 def open_kafka(
     resources: ExitStack, *, environ: Mapping[str, str], workdir: Callable[[], Path]
 ) -> str:
     """The test Kafka bootstrap address, from the first source that has one."""
+    return open_broker(resources, environ=environ, workdir=workdir).bootstrap
+
+
+def open_broker(
+    resources: ExitStack, *, environ: Mapping[str, str], workdir: Callable[[], Path]
+) -> TestBroker:
+    """The test Kafka broker, from the first source that has one."""
     if bootstrap := environ.get(KAFKA_BOOTSTRAP_VARIABLE):
-        return bootstrap
+        return TestBroker(bootstrap)
     if docker_available(environ):
         from caseflow_devstack.broker import wait_for_kafka
 
@@ -150,13 +173,13 @@ def open_kafka(
         container = resources.enter_context(_kafka_container(image))
         bootstrap = str(container.get_bootstrap_server())
         run_blocking(wait_for_kafka(bootstrap, within=60.0))
-        return bootstrap
+        return TestBroker(bootstrap)
     from caseflow_devstack.broker import EmbeddedKafka
 
     broker = resources.enter_context(
         EmbeddedKafka(log_file=workdir() / "tansu.log", exit_with_parent=True)
     )
-    return broker.bootstrap_servers
+    return TestBroker(broker.bootstrap_servers, embedded=broker)
 
 
 @pytest.fixture(scope="session")
@@ -171,14 +194,20 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The bootstrap address of a Kafka broker for the whole test session."""
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestBroker]:
+    """The Kafka broker for the whole test session."""
     with ExitStack() as resources:
-        yield open_kafka(
+        yield open_broker(
             resources,
             environ=os.environ,
             workdir=lambda: tmp_path_factory.mktemp("kafka", numbered=True),
         )
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: TestBroker) -> str:
+    """The bootstrap address of the Kafka broker for the whole test session."""
+    return kafka_broker.bootstrap
 
 
 @pytest.fixture

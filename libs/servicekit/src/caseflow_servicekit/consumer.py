@@ -38,6 +38,7 @@ from caseflow_contracts import (
     decode,
     from_headers,
 )
+from caseflow_servicekit.db import UNAVAILABLE_SQLSTATE_CLASSES, sqlstate
 from caseflow_servicekit.deadletter import DeadLetters
 from caseflow_servicekit.metrics import KitMetrics
 from caseflow_servicekit.settings import ServiceSettings
@@ -58,6 +59,10 @@ class EventHandler(Protocol[U_contra]):
 def is_transient(exc: BaseException) -> bool:
     """True for failures of the infrastructure rather than of the message."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # "the database system is shutting down / starting up" arrives as a plain DBAPIError.
+    code = sqlstate(exc)
+    if code is not None and code.startswith(UNAVAILABLE_SQLSTATE_CLASSES):
         return True
     return isinstance(
         exc, OperationalError | InterfaceError | ConnectionError | TimeoutError | OSError
@@ -93,6 +98,7 @@ class EventConsumers:
         self._dead_letters = dead_letters
         self._tracer = trace.get_tracer("caseflow.consumer")
         self.subscriptions: list[tuple[str, frozenset[str] | None]] = []
+        self._subscribers: list[Any] = []
 
     def subscribe(
         self,
@@ -119,7 +125,7 @@ class EventConsumers:
             await self._deliver(records, route)
             await message.ack()
 
-        self._broker.subscriber(
+        subscriber = self._broker.subscriber(
             topic,
             group_id=consumer,
             batch=True,
@@ -134,7 +140,30 @@ class EventConsumers:
             max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
             title=f"{consumer}:{topic}",
             include_in_schema=False,
-        )(on_batch)
+        )
+        subscriber(on_batch)
+        self._subscribers.append(subscriber)
+
+    async def rewind(self) -> None:
+        """Read every assigned partition again from its start: the broker lost its log.
+
+        A new cluster has none of the groups' offsets, but until a consumer rejoins its group
+        it fetches at the positions it had on the old log, which may be past events the new
+        log holds; they would be skipped. The inbox drops what was applied already.
+        """
+        for subscriber in self._subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            partitions = consumer.assignment()
+            if not partitions:
+                continue  # rejoining: the new group has no offsets, it starts at the earliest
+            try:
+                await consumer.seek_to_beginning(*partitions)
+            except Exception as exc:  # reassigned meanwhile: the rejoin starts it over anyway
+                log.info("consumer.rewind_skipped", error=repr(exc))
+                continue
+            log.warning("consumer.rewound", partitions=len(partitions))
 
     async def _deliver(self, records: Sequence[Any], route: _Route[U]) -> None:
         ready = [d for d in [await self._prepare(r, route) for r in records] if d is not None]

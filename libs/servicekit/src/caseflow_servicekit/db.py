@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -55,17 +56,26 @@ def new_metadata() -> MetaData:
     outbox = Table(
         OUTBOX_TABLE,
         metadata,
-        # Rows are relayed in id order and deleted once Kafka has them.
+        # Rows are relayed in id order, then kept for the retention window, marked with when
+        # and to which Kafka cluster they went: a cluster that lost them is sent them again.
         Column("id", BigInteger, Identity(always=False), primary_key=True),
         Column("topic", String(255), nullable=False),
         Column("key", String(255), nullable=False),
         Column("payload", LargeBinary, nullable=False),
         Column("headers", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("relayed_at", DateTime(timezone=True), nullable=True),
+        Column("cluster_id", String(255), nullable=True),
+    )
+    # The relay looks only for rows not relayed yet, however many relayed ones are kept.
+    Index(
+        "ix_outbox_unrelayed",
+        outbox.c.id,
+        postgresql_where=outbox.c.relayed_at.is_(None),
     )
     for statement in OUTBOX_NOTIFY_DDL:
         event.listen(outbox, "after_create", DDL(statement))  # type: ignore[no-untyped-call]
-    Table(
+    inbox = Table(
         INBOX_TABLE,
         metadata,
         # The consumer (its group) and the CloudEvents id it has applied.
@@ -76,7 +86,27 @@ def new_metadata() -> MetaData:
         Column("offset", BigInteger, nullable=True),
         Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+    Index("ix_inbox_received_at", inbox.c.received_at)  # what retention deletes by
     return metadata
+
+
+# SQLSTATE classes of a database that does not answer now but will: connection exceptions,
+# insufficient resources, operator intervention (shutting down, starting up).
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, whichever driver layer carries it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for attribute in ("sqlstate", "pgcode"):
+            code = getattr(current, attribute, None)
+            if isinstance(code, str) and code:
+                return code
+        current = getattr(current, "orig", None) or current.__cause__
+    return None
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

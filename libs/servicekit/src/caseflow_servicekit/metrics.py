@@ -22,6 +22,8 @@ class KitMetrics:
     duplicates: Counter
     relayed: Counter
     relay_failures: Counter
+    republished: Counter
+    retention_deleted: Counter
     http_requests: Counter
     http_seconds: Histogram
 
@@ -72,6 +74,18 @@ class KitMetrics:
                 "caseflow_outbox_relay_failures",
                 "Failed attempts at publishing an outbox row.",
                 ["topic"],
+                registry=registry,
+            ),
+            republished=Counter(
+                "caseflow_outbox_republished",
+                "Relayed outbox rows sent again because the Kafka cluster changed (lost them).",
+                ["topic"],
+                registry=registry,
+            ),
+            retention_deleted=Counter(
+                "caseflow_retention_deleted",
+                "Rows deleted once older than their table's retention window.",
+                ["table"],
                 registry=registry,
             ),
             http_requests=Counter(

@@ -2,9 +2,17 @@
 
 `Outbox.add_many` inserts rows in the caller's open transaction; a trigger on the table sends a
 `NOTIFY` that PostgreSQL delivers only if the transaction commits. `OutboxRelay` wakes on that
-notification (or every `poll_interval` at the latest), takes a batch of rows in id order,
-hands them all to the Kafka producer at once, waits until Kafka has acknowledged every one,
-and deletes them in the same transaction: at-least-once, and in order per key.
+notification (or every `poll_interval` at the latest), takes a batch of rows not relayed yet in
+id order, hands them all to the Kafka producer at once, waits until Kafka has acknowledged
+every one, and in the same transaction marks them relayed, with the id of the Kafka cluster
+they went to: at-least-once, and in order per key. (With a retention of 0 they are deleted
+instead.)
+
+A broker can lose what it acknowledged: the embedded one keeps its log in memory, and starts as
+a new cluster. The relay asks the cluster id before each batch (and every
+`cluster_check_interval` when idle); when it changes, it runs its `on_new_cluster` hooks
+(create the topics, rewind the consumers), then marks the rows it kept for another cluster as
+not relayed, and they go out again in id order. Consumers' inboxes make the repeats harmless.
 
 One relay works at a time per database (a transaction-scoped advisory lock), so several
 replicas of a service never publish one aggregate's events out of order.
@@ -14,17 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.protocol.metadata import MetadataRequest
 from faststream.kafka import KafkaBroker
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, bindparam, delete, insert, select, text
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from caseflow_contracts import Envelope, Event, encode, new_envelope, to_headers, topic_of
@@ -34,6 +44,7 @@ from caseflow_servicekit.telemetry import current_trace_headers
 
 # Any constant works; it names "the outbox relay" among the database's advisory locks.
 _RELAY_LOCK = 0x0CA5EF10
+_CLUSTER_ID_TIMEOUT = 5.0
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +110,13 @@ class Transport(Protocol):
         self, topic: str, payload: bytes, *, key: bytes, headers: dict[str, str]
     ) -> Awaitable[Any]: ...
 
+    async def cluster_id(self) -> str | None:
+        """The id of the Kafka cluster messages go to; None when it cannot tell."""
+        ...
+
+
+NewClusterHook = Callable[[str], Awaitable[None]]
+
 
 class ProducerTransport:
     """Sends through an aiokafka producer, many messages in flight at once."""
@@ -129,6 +147,22 @@ class ProducerTransport:
         )
         return future
 
+    async def cluster_id(self) -> str | None:
+        # A metadata request for no topic, on the producer's own connection: the broker the
+        # messages go to answers, and the answer is a few dozen bytes (about 1 ms here).
+        if self._producer is None:
+            msg = "the transport is not started"
+            raise RuntimeError(msg)
+        client = self._producer.client
+        node = client.get_random_node()
+        if node is None:
+            msg = "no Kafka broker is known"
+            raise ConnectionError(msg)
+        async with asyncio.timeout(_CLUSTER_ID_TIMEOUT):
+            response = await client.send(node, MetadataRequest([]))
+        cluster: str | None = getattr(response, "cluster_id", None)  # from v2 on
+        return cluster
+
 
 class BrokerTransport:
     """Sends through a FastStream broker, one message at a time (in-memory test brokers)."""
@@ -150,9 +184,16 @@ class BrokerTransport:
         done.set_result(None)
         return done
 
+    async def cluster_id(self) -> str | None:
+        return None  # an in-memory test broker never loses what it was given
+
 
 class OutboxRelay:
-    """Publishes outbox rows to Kafka in batches, in id order, deleting them once acknowledged."""
+    """Publishes outbox rows to Kafka in batches, in id order, marking them once acknowledged.
+
+    Relayed rows are kept `retention` seconds (deleted by the kit's retention task), or deleted
+    at once when `retention` is 0.
+    """
 
     def __init__(
         self,
@@ -163,6 +204,8 @@ class OutboxRelay:
         metrics: KitMetrics,
         batch_size: int = 200,
         poll_interval: float = 1.0,
+        retention: float = 0,
+        cluster_check_interval: float = 1.0,
     ) -> None:
         self._engine = engine
         self._table = table
@@ -170,18 +213,43 @@ class OutboxRelay:
         self._metrics = metrics
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._retention = retention
+        self._cluster_check_interval = cluster_check_interval
+        self.on_new_cluster: list[NewClusterHook] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
         self._tracer = trace.get_tracer("caseflow.outbox")
+        # The cluster id as last asked (and when), the last one the hooks ran for, and the
+        # last one the kept rows were reconciled with.
+        self._cluster: str | None = None
+        self._cluster_asked_at = -float("inf")
+        self._announced: str | None = None
+        self._reconciled: str | None = None
         t = table
         self._claim = (
             select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
+            .where(t.c.relayed_at.is_(None))
             .order_by(t.c.id)
             .limit(bindparam("limit"))
             .with_for_update(skip_locked=True)
         )
-        self._delete = delete(t).where(t.c.id.in_(bindparam("ids", expanding=True)))
+        ids = t.c.id.in_(bindparam("ids", expanding=True))
+        self._done = (
+            update(t).where(ids).values(relayed_at=func.now(), cluster_id=bindparam("cluster"))
+            if retention > 0
+            else delete(t).where(ids)
+        )
+        # Rows kept for another cluster (or for an unknown one) go out again, in id order.
+        republished = (
+            update(t)
+            .where(t.c.relayed_at.is_not(None))
+            .where(t.c.cluster_id.is_distinct_from(bindparam("cluster")))
+            .values(relayed_at=None, cluster_id=None)
+            .returning(t.c.topic)
+            .cte("republished")
+        )
+        self._republish = select(republished.c.topic, func.count()).group_by(republished.c.topic)
 
     async def start(self) -> None:
         """Listen for new rows and start relaying."""
@@ -207,30 +275,74 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch; how many rows went out (0: none, or another relay has the lock)."""
+        republished: Sequence[Any] | None = None
         async with self._engine.begin() as conn:
             locked = await conn.scalar(select(text(f"pg_try_advisory_xact_lock({_RELAY_LOCK})")))
+            rows = (
+                (await conn.execute(self._claim, {"limit": self._batch_size})).all()
+                if locked
+                else []
+            )
+            # Asked afresh for every batch, so that what goes out is marked with the cluster
+            # it really went to; when idle, once per `cluster_check_interval`.
+            cluster = await self._current_cluster(fresh=bool(rows))
+            if cluster is not None and cluster != self._announced:
+                for hook in self.on_new_cluster:
+                    await hook(cluster)
+                self._announced = cluster
             if not locked:
                 return 0
-            rows = (await conn.execute(self._claim, {"limit": self._batch_size})).all()
-            if not rows:
-                return 0
-            pending = [await self._send(row) for row in rows]
-            # Wait for every acknowledgement, so no send is left unobserved; any failure
-            # rolls the batch back and it is sent again (the inbox absorbs repeats).
-            results = await asyncio.gather(*pending, return_exceptions=True)
-            failed = [
-                (row, r)
-                for row, r in zip(rows, results, strict=True)
-                if isinstance(r, BaseException)
-            ]
-            if failed:
-                for row, _ in failed:
-                    self._metrics.relay_failures.labels(topic=row.topic).inc()
-                raise failed[0][1]
-            await conn.execute(self._delete, {"ids": [row.id for row in rows]})
+            if cluster is not None and cluster != self._reconciled:
+                republished = (await conn.execute(self._republish, {"cluster": cluster})).all()
+                if republished:
+                    rows = (await conn.execute(self._claim, {"limit": self._batch_size})).all()
+            if rows:
+                await self._publish(rows)
+                # Marked with the cluster id asked *before* the sends: had the broker been
+                # replaced in between, the rows carry the old id and go out again.
+                await conn.execute(
+                    self._done, {"ids": [row.id for row in rows], "cluster": cluster}
+                )
+        if republished is not None:
+            self._reconciled = cluster
+            self._report_republished(cluster, republished)
         for row in rows:
             self._metrics.relayed.labels(topic=row.topic).inc()
         return len(rows)
+
+    async def _publish(self, rows: Sequence[Any]) -> None:
+        pending = [await self._send(row) for row in rows]
+        # Wait for every acknowledgement, so no send is left unobserved; any failure
+        # rolls the batch back and it is sent again (the inbox absorbs repeats).
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        failed = [
+            (row, r) for row, r in zip(rows, results, strict=True) if isinstance(r, BaseException)
+        ]
+        if failed:
+            for row, _ in failed:
+                self._metrics.relay_failures.labels(topic=row.topic).inc()
+            raise failed[0][1]
+
+    async def _current_cluster(self, *, fresh: bool) -> str | None:
+        now = time.monotonic()
+        if fresh or now - self._cluster_asked_at >= self._cluster_check_interval:
+            self._cluster = await self.transport.cluster_id()
+            self._cluster_asked_at = now
+        return self._cluster
+
+    def _report_republished(self, cluster: str | None, counts: Sequence[Any]) -> None:
+        total = sum(n for _, n in counts)
+        for topic, n in counts:
+            self._metrics.republished.labels(topic=topic).inc(n)
+        if total:
+            log.warning(
+                "outbox.republishing",
+                cluster_id=cluster,
+                rows=total,
+                topics=sorted(topic for topic, _ in counts),
+            )
+        else:
+            log.info("outbox.cluster_known", cluster_id=cluster)
 
     async def _send(self, row: Any) -> Awaitable[Any]:
         headers: dict[str, str] = dict(row.headers)
@@ -257,6 +369,8 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 failures += 1
+                # A broker that went away may come back as another cluster: ask again.
+                self._cluster_asked_at = -float("inf")
                 delay = min(0.1 * 2**failures, 10.0)
                 log.warning("outbox.relay_failed", error=repr(exc), retry_in=delay)
                 await asyncio.sleep(delay)

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Union
 
@@ -32,17 +33,21 @@ from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import MetaData, text
 
-from caseflow_contracts import EVENT_TYPES, topic_of
+from caseflow_contracts import EVENT_TYPES, dlq, topic_of
+from caseflow_servicekit import openapi
 from caseflow_servicekit.auth import Authenticator
 from caseflow_servicekit.consumer import EventConsumers
-from caseflow_servicekit.db import OUTBOX_TABLE, create_engine, session_factory
+from caseflow_servicekit.db import INBOX_TABLE, OUTBOX_TABLE, create_engine, session_factory
 from caseflow_servicekit.deadletter import DeadLetters
+from caseflow_servicekit.edge import EdgeGuard
 from caseflow_servicekit.logs import configure_logging
 from caseflow_servicekit.metrics import KitMetrics
 from caseflow_servicekit.outbox import BrokerTransport, Outbox, OutboxRelay, ProducerTransport
 from caseflow_servicekit.problems import install_problem_handlers, problem_response
+from caseflow_servicekit.retention import Retention
 from caseflow_servicekit.settings import ServiceSettings
 from caseflow_servicekit.telemetry import configure_tracing
+from caseflow_servicekit.topics import create_topics
 
 log = structlog.get_logger(__name__)
 
@@ -104,7 +109,23 @@ class Kit:
             ),
             metrics=self.metrics,
             batch_size=settings.outbox_batch_size,
+            retention=settings.outbox_retention_seconds,
         )
+        self.relay.on_new_cluster.append(self._on_new_cluster)
+        self._cluster: str | None = None
+        self.retention = Retention(
+            self.engine,
+            metrics=self.metrics,
+            batch_size=settings.retention_batch_size,
+            interval=settings.retention_interval_seconds,
+        )
+        self.retention.add(
+            INBOX_TABLE, "received_at", timedelta(seconds=settings.inbox_retention_seconds)
+        )
+        if settings.outbox_retention_seconds > 0:
+            self.retention.add(
+                OUTBOX_TABLE, "relayed_at", timedelta(seconds=settings.outbox_retention_seconds)
+            )
         self.dead_letters = DeadLetters(self.kafka, self.metrics)
         self.consumers = EventConsumers(
             self.kafka,
@@ -113,28 +134,60 @@ class Kit:
             metrics=self.metrics,
             dead_letters=self.dead_letters,
         )
-        self.auth = Authenticator(settings.auth_secret.get_secret_value(), settings.api_keys())
+        self.auth = Authenticator.from_settings(settings)
         self.publishes: list[str] = []
         self._started = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect to Kafka, start consumers and the outbox relay."""
+        """Create the topics, connect to Kafka, start consumers, the relay and retention."""
+        if isinstance(self.relay.transport, ProducerTransport):
+            try:
+                await self.create_topics()
+            except Exception as exc:
+                # Not fatal: the relay creates them as soon as it reaches the cluster.
+                log.warning("kafka.topics_not_created", error=repr(exc))
         await self.kafka.start()
         await self.relay.transport.start()
         await self.relay.start()
+        await self.retention.start()
         self._started = True
         log.info("service.started", kafka=self.settings.kafka_bootstrap_servers)
 
     async def stop(self) -> None:
         """Stop taking work, finish what is in hand, close connections."""
         if self._started:
+            await self.retention.stop()
             await self.relay.stop()
             await self.relay.transport.stop()
             await self.kafka.stop()
             self._started = False
         await self.engine.dispose()
+        await self.auth.aclose()
+
+    def topics(self) -> list[str]:
+        """The topics this service publishes to and consumes, with their dead-letter topics."""
+        consumed = {topic for topic, _ in self.consumers.subscriptions}
+        return sorted({*self.publishes, *consumed, *(dlq(topic) for topic in consumed)})
+
+    async def create_topics(self) -> list[str]:
+        """Create this service's topics where the cluster lacks them; the ones created."""
+        return await create_topics(
+            self.settings.kafka_bootstrap_servers,
+            self.topics(),
+            partitions=self.settings.kafka_topic_partitions,
+            client_id=f"caseflow-{self.service}-admin",
+        )
+
+    async def _on_new_cluster(self, cluster: str) -> None:
+        # The relay met a cluster it has not published to: at start, or after the broker
+        # was replaced (the embedded one loses everything when it restarts).
+        await self.create_topics()
+        if self._cluster is not None:
+            log.warning("kafka.new_cluster", cluster_id=cluster, previous=self._cluster)
+            await self.consumers.rewind()
+        self._cluster = cluster  # only now: a failed hook runs again, rewind included
 
     def relay_through_broker(self) -> None:
         """Relay the outbox through the FastStream broker, e.g. FastStream's TestKafkaBroker."""
@@ -229,6 +282,7 @@ class Kit:
         install_problem_handlers(app, errors)
         for router in routers:
             app.include_router(router)
+        openapi.install(app, domain_statuses=(errors or {}).values())
         kit = self
 
         @app.get("/health/live", tags=["operations"])
@@ -236,7 +290,11 @@ class Kit:
             """The process is up."""
             return {"status": "ok"}
 
-        @app.get("/health/ready", tags=["operations"])
+        @app.get(
+            "/health/ready",
+            tags=["operations"],
+            responses={503: {"description": "The database or the broker does not answer."}},
+        )
         async def ready(request: Request) -> Response:
             """The database and the broker answer."""
             checks = await kit.check_ready()
@@ -255,6 +313,7 @@ class Kit:
             """The AsyncAPI document of the service's events."""
             return kit.asyncapi()
 
+        app.add_middleware(EdgeGuard)
         app.add_middleware(_HttpMetricsMiddleware, metrics=self.metrics)
         # One server span per request; the per-chunk send/receive spans cost more than they tell.
         asgi = OpenTelemetryMiddleware(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,17 @@ class ServiceSettings(BaseSettings):
     retry_backoff_max_seconds: float = Field(default=5.0, ge=0)
 
     outbox_batch_size: int = Field(default=100, ge=1)
+    # Relayed outbox rows are kept this long (0: deleted as soon as Kafka has them), so that
+    # a broker that lost its log (the embedded one keeps it in memory) is sent them again.
+    outbox_retention_seconds: int = Field(default=3600, ge=0)
+    # Applied event ids are kept this long. At least the outbox window: an event republished
+    # after a broker loss must still be recognised by every consumer that applied it.
+    inbox_retention_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    # Expired rows are deleted every interval, a short transaction per batch.
+    retention_interval_seconds: float = Field(default=60.0, gt=0)
+    retention_batch_size: int = Field(default=1000, ge=1)
+    # Partitions of the topics a service creates at start and on a new cluster.
+    kafka_topic_partitions: int = Field(default=3, ge=1)
 
     auth_secret: SecretStr = Field(
         default=SecretStr("caseflow-development-secret-change-me-please"),
@@ -53,6 +64,31 @@ class ServiceSettings(BaseSettings):
     )
     # Channel API keys as `name:key` pairs separated by commas, e.g. "web:abc,cti:def".
     channel_api_keys: str = Field(default="", validation_alias="CASEFLOW_CHANNEL_API_KEYS")
+
+    # -- Production identity: OpenID Connect ---------------------------------------------------
+    # On when OIDC_ISSUER is set: RS256/ES256 bearer tokens signed with the keys the issuer
+    # publishes (its JWKS, at OIDC_JWKS_URL or found through its discovery document) are then
+    # accepted. Roles are read from the claim at OIDC_ROLES_CLAIM, dot-separated for nested
+    # claims (Keycloak: "realm_access.roles"). The HS256 tokens signed with
+    # CASEFLOW_AUTH_SECRET are for development; production sets CASEFLOW_AUTH_DEV_TOKENS=false.
+    oidc_issuer: str | None = Field(default=None, validation_alias="OIDC_ISSUER")
+    oidc_audience: str | None = Field(default=None, validation_alias="OIDC_AUDIENCE")
+    oidc_jwks_url: str | None = Field(default=None, validation_alias="OIDC_JWKS_URL")
+    oidc_roles_claim: str = Field(default="roles", validation_alias="OIDC_ROLES_CLAIM")
+    # Comma-separated; asymmetric algorithms only (the authenticator refuses HS*, none).
+    oidc_algorithms: str = Field(default="RS256,ES256", validation_alias="OIDC_ALGORITHMS")
+    auth_dev_tokens: bool = Field(default=True, validation_alias="CASEFLOW_AUTH_DEV_TOKENS")
+
+    @model_validator(mode="after")
+    def _oidc_needs_an_audience(self) -> ServiceSettings:
+        # Without an audience check, a token the issuer minted for any other application
+        # of the realm would be accepted here.
+        if self.oidc_issuer and not self.oidc_audience:
+            msg = "OIDC_AUDIENCE is required when OIDC_ISSUER is set"
+            raise ValueError(msg)
+        return self
+
+    # -- end of OpenID Connect -----------------------------------------------------------------
 
     log_level: str = Field(default="INFO", validation_alias="CASEFLOW_LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="CASEFLOW_LOG_JSON")
@@ -66,6 +102,17 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _asyncpg_driver(cls, value: str) -> str:
         return async_database_url(value)
+
+    @model_validator(mode="after")
+    def _inbox_outlives_outbox(self) -> ServiceSettings:
+        if self.inbox_retention_seconds < self.outbox_retention_seconds:
+            msg = (
+                f"INBOX_RETENTION_SECONDS ({self.inbox_retention_seconds}) is shorter than "
+                f"OUTBOX_RETENTION_SECONDS ({self.outbox_retention_seconds}): an event "
+                "republished after a broker loss would no longer be recognised"
+            )
+            raise ValueError(msg)
+        return self
 
     def api_keys(self) -> dict[str, str]:
         """The channel API keys by key value → channel name."""

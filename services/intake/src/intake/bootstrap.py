@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
+from fastapi import Request
+from fastapi.responses import Response
+
 from caseflow_contracts import topics
-from caseflow_servicekit import Clock, Kit, ServiceApp, ServiceSettings, SystemClock, run_service
+from caseflow_servicekit import Clock, Kit, ServiceApp, SystemClock, run_service
+from caseflow_servicekit.problems import problem_response
+from intake.adapters.rate_limits import SqlRateLimitCounter
 from intake.adapters.tables import metadata
 from intake.adapters.uow import SqlIntakeUnitOfWork
 from intake.domain.errors import (
@@ -15,8 +21,10 @@ from intake.domain.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     IntakeError,
+    RateLimited,
     SubmissionRejected,
 )
+from intake.domain.rate_limits import RateLimits
 from intake.entrypoints import consumers, http
 from intake.settings import IntakeSettings
 
@@ -32,25 +40,56 @@ ERRORS: dict[type[Exception], int] = {
 }
 
 
+async def _too_many_requests(request: Request, exc: Exception) -> Response:
+    # RateLimited is the one error whose answer carries a header, which ERRORS cannot say.
+    assert isinstance(exc, RateLimited)
+    return problem_response(
+        429,
+        str(exc),
+        request=request,
+        title=type(exc).__name__,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 def build(
-    settings: ServiceSettings, *, clock: Clock | None = None, configure_process: bool = True
+    settings: IntakeSettings, *, clock: Clock | None = None, configure_process: bool = True
 ) -> ServiceApp:
     """The intake service, wired."""
     kit = Kit(
         service="intake", settings=settings, metadata=metadata, configure_process=configure_process
     )
     kit.publishes.append(topics.INTAKE_INTERACTIONS)
+    kit.retention.add(
+        "idempotency_keys",
+        "created_at",
+        timedelta(seconds=settings.idempotency_retention_seconds),
+    )
     clock = clock or SystemClock()
 
     def uow_factory() -> SqlIntakeUnitOfWork:
         return SqlIntakeUnitOfWork(kit.sessions, kit.outbox)
 
     consumers.register(kit.consumers, uow_factory=uow_factory, clock=clock)
-    return kit.http_app(
-        routers=[http.router(uow_factory=uow_factory, auth=kit.auth, clock=clock)],
+    router = http.router(
+        uow_factory=uow_factory,
+        auth=kit.auth,
+        clock=clock,
+        rate_limit_counter=SqlRateLimitCounter(kit.engine),
+        rate_limits=RateLimits(
+            per_address=settings.rate_limit_per_address,
+            per_key=settings.rate_limit_per_key,
+            window=timedelta(seconds=settings.rate_limit_window_seconds),
+        ),
+        trusted_proxies=settings.trusted_proxy_networks(),
+    )
+    app = kit.http_app(
+        routers=[router],
         errors=ERRORS,
         description="Intake: inbound requests, customer identification, accounts and contacts.",
     )
+    app.fastapi.add_exception_handler(RateLimited, _too_many_requests)
+    return app
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_service(
         service="intake",
         settings_factory=IntakeSettings,  # type: ignore[arg-type]
-        app_factory=build,
+        app_factory=build,  # type: ignore[arg-type]
         migrations=MIGRATIONS,
         argv=argv,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from ipaddress import IPv4Network, IPv6Network, ip_network
+
+from pydantic import Field, field_validator
 
 from caseflow_servicekit import ServiceSettings
 
@@ -12,3 +14,40 @@ class IntakeSettings(ServiceSettings):
 
     database_url: str = Field(validation_alias="INTAKE_DATABASE_URL")
     http_port: int = Field(default=8081, validation_alias="HTTP_PORT")
+    # Idempotency keys (and the responses they replay) are forgotten after this long.
+    idempotency_retention_seconds: int = Field(
+        default=86_400, ge=1, validation_alias="INTAKE_IDEMPOTENCY_RETENTION_SECONDS"
+    )
+
+    # Anti-abuse limits on POST /web-submissions: requests per window from one client address
+    # and under one channel key (all its addresses together); 0 turns a limit off.
+    rate_limit_per_address: int = Field(
+        default=30, ge=0, validation_alias="INTAKE_RATE_LIMIT_PER_ADDRESS"
+    )
+    rate_limit_per_key: int = Field(default=600, ge=0, validation_alias="INTAKE_RATE_LIMIT_PER_KEY")
+    rate_limit_window_seconds: int = Field(
+        default=60, ge=1, validation_alias="INTAKE_RATE_LIMIT_WINDOW_SECONDS"
+    )
+    # The proxies in front (addresses or CIDRs, comma-separated) whose X-Forwarded-For is
+    # believed; from any other peer the header is ignored, since a client can write anything.
+    trusted_proxies: str = Field(default="", validation_alias="INTAKE_TRUSTED_PROXIES")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        _parse_networks(value)  # fail at start-up, not on the first request through a proxy
+        return value
+
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """`INTAKE_TRUSTED_PROXIES` as networks (a lone address is a network of one)."""
+        return _parse_networks(self.trusted_proxies)
+
+
+def _parse_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    try:
+        return tuple(
+            ip_network(part, strict=False) for part in (p.strip() for p in value.split(",")) if part
+        )
+    except ValueError as exc:
+        msg = f"INTAKE_TRUSTED_PROXIES: {exc}"
+        raise ValueError(msg) from None

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from caseflow_servicekit import Authenticator, NotFound, Role
+from caseflow_servicekit.edge import Limit, Offset
 from cases.adapters.uow import SqlCasesUnitOfWork
 from cases.domain.case import Case
 
@@ -123,8 +124,8 @@ def router(*, uow_factory: Callable[[], SqlCasesUnitOfWork], auth: Authenticator
     async def list_cases(
         status: str | None = None,
         contact_id: UUID | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[Limit, Query()] = 50,
+        offset: Annotated[Offset, Query()] = 0,
     ) -> dict[str, Any]:
         """Cases, newest first, optionally by status or contact."""
         async with uow_factory() as uow:

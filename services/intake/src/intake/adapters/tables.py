@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -111,4 +112,18 @@ idempotency_keys = Table(
     # Set in the transaction that claims the key, so other transactions never see it empty.
     Column("response", JSONB, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Retention finds expired keys by age.
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+rate_limit_hits = Table(
+    "rate_limit_hits",
+    metadata,
+    # Requests counted per bucket ("address:…", "channel:…") and fixed window, shared by every
+    # replica. The window leads the primary key so that its index also finds old windows to
+    # delete, with no second index to keep up on every new row.
+    Column("bucket", Text, nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("hits", Integer, nullable=False),
+    PrimaryKeyConstraint("window_start", "bucket"),
 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from intake.app.ports import IntakeUnitOfWork
+from intake.app.ports import IntakeUnitOfWork, RateLimitCounter
 from intake.domain.customers import (
     Account,
     Identification,
@@ -17,9 +17,10 @@ from intake.domain.customers import (
     normalize_email,
     normalize_phone,
 )
-from intake.domain.errors import DomainTaken, IdempotencyKeyInUse, IdempotencyKeyReused
+from intake.domain.errors import DomainTaken, IdempotencyKeyInUse, IdempotencyKeyReused, RateLimited
 from intake.domain.idempotency import Decision, decide, fingerprint
 from intake.domain.interactions import Channel, Interaction, record_interaction
+from intake.domain.rate_limits import RateLimits, retry_after, window_at
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +104,14 @@ class Accepted:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AdmitSubmission:
+    """A caller is about to submit a request: from `address`, under `channel`'s key if any."""
+
+    address: str
+    channel: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class CreateAccount:
     """Register an organisation the service desk serves, with the mail domains it owns."""
 
@@ -166,6 +175,27 @@ async def submit_request(
         uow.emit(event)
         await uow.commit()
     return accepted
+
+
+async def admit_submission(
+    cmd: AdmitSubmission, *, counter: RateLimitCounter, limits: RateLimits, now: datetime
+) -> None:
+    """Count a submission against its caller's limits; raises RateLimited once one is spent."""
+    window = window_at(now, limits.window)
+    # The address first, and the key only for requests the address limit lets through: one
+    # abusive address must not spend the budget its channel shares with everyone else.
+    buckets = [(f"address:{cmd.address}", limits.per_address, "this address")]
+    if cmd.channel is not None:
+        buckets.append((f"channel:{cmd.channel}", limits.per_key, "this channel's key"))
+    for bucket, limit, whose in buckets:
+        if limit == 0:
+            continue
+        hits = await counter.hit(bucket, window_start=window.start)
+        wait = retry_after(hits=hits, limit=limit, window=window, now=now)
+        if wait is not None:
+            raise RateLimited(
+                f"Too many requests from {whose}; try again in {wait} seconds.", retry_after=wait
+            )
 
 
 async def _identify(

@@ -57,6 +57,15 @@ class IdempotencyStore(Protocol):
         ...
 
 
+class RateLimitCounter(Protocol):
+    """Counts requests per bucket (a caller) and window, in a store every replica shares."""
+
+    async def hit(self, bucket: str, *, window_start: datetime) -> int:
+        """Count one more request for `bucket` in the window starting at `window_start`, in a
+        transaction of its own; returns the count so far, this request included."""
+        ...
+
+
 class IntakeUnitOfWork(Protocol):
     """One transaction over customers, interactions, keys and the events they imply."""
 

@@ -3,24 +3,28 @@
 # No `from __future__ import annotations` here: FastAPI reads the `Annotated` dependencies
 # of the routes below at definition time, and they refer to locals of `router`.
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Role
 from intake.adapters.uow import SqlIntakeUnitOfWork
 from intake.app.handlers import (
     Accepted,
+    AdmitSubmission,
     CreateAccount,
     IdempotencyKey,
     SubmitRequest,
+    admit_submission,
     create_account,
     submit_request,
 )
+from intake.app.ports import RateLimitCounter
 from intake.domain.customers import Account, Contact, normalize_email
 from intake.domain.idempotency import MAX_KEY_LENGTH
 from intake.domain.interactions import (
@@ -30,6 +34,7 @@ from intake.domain.interactions import (
     Channel,
     Interaction,
 )
+from intake.domain.rate_limits import RateLimits
 
 
 def _no_nul(value: str) -> str:
@@ -182,21 +187,94 @@ class AccountView(BaseModel):
         )
 
 
+IPNetwork = IPv4Network | IPv6Network
+
+
+def client_address(
+    peer: str | None, forwarded_for: Sequence[str], trusted_proxies: Sequence[IPNetwork]
+) -> str:
+    """The address a request came from: its peer's, or, when the peer is a trusted proxy, the
+    right-most address in X-Forwarded-For that is not a trusted proxy itself.
+
+    Each proxy appends the address it was called from, so the entries right of the client are
+    the proxies' own; whatever is left of it the client may have written, and is ignored.
+    """
+    address = _ip(peer)
+    if address is None:
+        return peer or "unknown"
+    hops = [hop.strip() for header in forwarded_for for hop in header.split(",")]
+    while _is_trusted(address, trusted_proxies) and hops:
+        hop = _ip(hops.pop())
+        if hop is None:
+            # No proxy of ours writes that; the proxy that passed it on is what is known.
+            break
+        address = hop
+    return str(address)
+
+
+def _ip(text: str | None) -> IPv4Address | IPv6Address | None:
+    try:
+        address = ip_address((text or "").strip())
+    except ValueError:
+        return None
+    # An IPv4 client seen through a dual-stack socket is the same client.
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_trusted(address: IPv4Address | IPv6Address, proxies: Sequence[IPNetwork]) -> bool:
+    return any(address in network for network in proxies)
+
+
 def router(
-    *, uow_factory: Callable[[], SqlIntakeUnitOfWork], auth: Authenticator, clock: Clock
+    *,
+    uow_factory: Callable[[], SqlIntakeUnitOfWork],
+    auth: Authenticator,
+    clock: Clock,
+    rate_limit_counter: RateLimitCounter,
+    rate_limits: RateLimits,
+    trusted_proxies: Sequence[IPNetwork] = (),
 ) -> APIRouter:
     """Routes for taking requests in and reading customers and interactions."""
     api = APIRouter()
     submitter = Depends(auth.requires(Role.CHANNEL, Role.AGENT))
     agent = Depends(auth.requires(Role.AGENT))
     supervisor = Depends(auth.requires(Role.SUPERVISOR))
+    proxies = tuple(trusted_proxies)
+
+    async def within_rate_limits(
+        request: Request, principal: Annotated[Principal, submitter]
+    ) -> None:
+        """Count the request against its address's and channel key's limits, before anything
+        else is done with it; RateLimited (429) once one is spent."""
+        peer = request.client.host if request.client is not None else None
+        address = client_address(peer, request.headers.getlist("x-forwarded-for"), proxies)
+        await admit_submission(
+            AdmitSubmission(address=address, channel=principal.channel),
+            counter=rate_limit_counter,
+            limits=rate_limits,
+            now=clock.now(),
+        )
 
     @api.post(
         "/web-submissions",
         status_code=202,
         response_model=InteractionAccepted,
         tags=["intake"],
-        responses={409: {"description": "The Idempotency-Key was used for another payload."}},
+        dependencies=[Depends(within_rate_limits)],
+        responses={
+            409: {"description": "The Idempotency-Key was used for another payload."},
+            429: {
+                "description": "Too many requests from this address or under this channel key.",
+                "headers": {
+                    "Retry-After": {
+                        "description": "Whole seconds until the caller may try again.",
+                        "schema": {"type": "integer"},
+                    }
+                },
+            },
+        },
     )
     async def submit_web_request(
         submission: WebSubmission,

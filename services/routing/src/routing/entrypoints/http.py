@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from caseflow_contracts import Channel, Priority
 from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Role
+from caseflow_servicekit.edge import Int32, Limit, Offset
 from routing.adapters.uow import SqlRoutingUnitOfWork
 from routing.app.handlers import (
     AddRoutingRule,
@@ -136,7 +137,7 @@ class NewRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    order: Annotated[int, Field(ge=0)]
+    order: Annotated[Int32, Field(ge=0)]
     queue_id: UUID
     channels: list[Channel] = []
     priorities: list[Priority] = []
@@ -196,8 +197,8 @@ def router(
         queue_id: UUID,
         _: Annotated[Principal, agent],
         status: QueueItemStatus | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[Limit, Query()] = 50,
+        offset: Annotated[Offset, Query()] = 0,
     ) -> dict[str, Any]:
         """A queue's items, longest waiting first; all active ones unless a status is asked."""
         async with uow_factory() as uow:
