@@ -29,7 +29,7 @@ test-unit: install
 
 lint: install
 	$(UV) run ruff check .
-	$(UV) run mypy libs/contracts/src libs/servicekit/src libs/devstack/src $(foreach s,$(SERVICES),services/$(s)/src)
+	$(UV) run mypy libs/contracts/src libs/servicekit/src libs/devstack/src libs/forms/src $(foreach s,$(SERVICES),services/$(s)/src)
 	$(UV) run lint-imports
 
 fmt: install

@@ -11,6 +11,9 @@ from caseflow_contracts.cases import (
     CaseResolved,
     CaseStatusChanged,
     CaseUpdated,
+    CatalogueDecisionDefined,
+    CatalogueRequestTypeDefined,
+    DecisionRecorded,
 )
 from caseflow_contracts.channels import CallAnswered, CallEnded, CallRinging, WebSubmitted
 from caseflow_contracts.envelope import (
@@ -34,6 +37,7 @@ from caseflow_contracts.registry import (
     BookingEvent,
     CallEvent,
     CaseEvent,
+    CatalogueEvent,
     InteractionEvent,
     KpiEvent,
     NotificationEvent,
@@ -44,7 +48,13 @@ from caseflow_contracts.registry import (
     model_of,
     partition_key,
 )
-from caseflow_contracts.routing import CaseAssigned, CaseQueued, CaseReleased, CaseTransferred
+from caseflow_contracts.routing import (
+    CaseAssigned,
+    CaseDequeued,
+    CaseQueued,
+    CaseReleased,
+    CaseTransferred,
+)
 from caseflow_contracts.samples import sample, sample_payload, sample_types
 from caseflow_contracts.scheduling import BookingCancelled, BookingConfirmed, BookingRescheduled
 from caseflow_contracts.sla import (
@@ -64,6 +74,11 @@ from caseflow_contracts.values import (
     CallDisposition,
     CaseStatus,
     Channel,
+    DecisionOutcome,
+    EscalationTarget,
+    ParameterCondition,
+    ParameterSpec,
+    ParameterType,
     Priority,
     Recipient,
     RecipientKind,
@@ -92,6 +107,7 @@ __all__ = [
     "CallRinging",
     "CaseAssigned",
     "CaseCancelled",
+    "CaseDequeued",
     "CaseEscalated",
     "CaseEvent",
     "CaseOpened",
@@ -103,9 +119,15 @@ __all__ = [
     "CaseStatusChanged",
     "CaseTransferred",
     "CaseUpdated",
+    "CatalogueDecisionDefined",
+    "CatalogueEvent",
+    "CatalogueRequestTypeDefined",
     "Channel",
     "ContractError",
+    "DecisionOutcome",
+    "DecisionRecorded",
     "Envelope",
+    "EscalationTarget",
     "Event",
     "InteractionEvent",
     "InteractionReceived",
@@ -121,6 +143,9 @@ __all__ = [
     "KpiSucceeded",
     "NotificationEvent",
     "NotificationRequested",
+    "ParameterCondition",
+    "ParameterSpec",
+    "ParameterType",
     "Priority",
     "QueueItemEvent",
     "Recipient",

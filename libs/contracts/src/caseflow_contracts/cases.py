@@ -8,7 +8,16 @@ from uuid import UUID
 from pydantic import Field, JsonValue, model_validator
 
 from caseflow_contracts.base import Event
-from caseflow_contracts.values import ActivityKind, CaseNumber, CaseStatus, Channel, Priority
+from caseflow_contracts.values import (
+    ActivityKind,
+    CaseNumber,
+    CaseStatus,
+    Channel,
+    DecisionOutcome,
+    EscalationTarget,
+    ParameterSpec,
+    Priority,
+)
 
 
 class CaseEventBase(Event):
@@ -64,6 +73,8 @@ class CaseStatusChanged(CaseEventBase):
     from_status: CaseStatus
     to_status: CaseStatus
     reason: str | None = None
+    by: UUID | None = None
+    """The agent who moved it (who took it into work, for ``in_progress``), when one did."""
 
 
 class ActivityLogged(CaseEventBase):
@@ -76,6 +87,9 @@ class ActivityLogged(CaseEventBase):
     duration_minutes: Annotated[int, Field(ge=0)]
     billable: bool
     description: str
+    to_customer: bool = False
+    """The work was an answer sent to the customer (it meets first response); an internal
+    note is not."""
 
 
 class CaseResolved(CaseEventBase):
@@ -86,6 +100,11 @@ class CaseResolved(CaseEventBase):
     decision_code: str | None = None
     billable_minutes: Annotated[int, Field(ge=0)]
     resolved_by: UUID | None = None
+    total_minutes: Annotated[int, Field(ge=0)] | None = None
+    """All minutes logged on the case, billable or not."""
+    logged_billable_minutes: Annotated[int, Field(ge=0)] | None = None
+    """The billable minutes the activities add up to, when the agent corrected them."""
+    correction_reason: str | None = None
 
 
 class CaseReopened(CaseEventBase):
@@ -109,3 +128,50 @@ class CaseEscalated(CaseEventBase):
     level: Annotated[int, Field(ge=1)]
     reason: str
     escalated_to: UUID | None = None
+    """The manager it went to."""
+    target: EscalationTarget | None = None
+    escalated_by: UUID | None = None
+
+
+class DecisionRecorded(CaseEventBase):
+    """A decision was taken on the request: an entry of the decisions catalogue, and why."""
+
+    type: Literal["decision.recorded"] = "decision.recorded"
+    decision_id: UUID
+    decision_code: Annotated[str, Field(min_length=1, max_length=100)]
+    outcome: DecisionOutcome
+    text: str = ""
+    recorded_by: UUID | None = None
+
+
+class CatalogueEventBase(Event):
+    """Base of the catalogue events, published on ``cases.catalogue.v1`` keyed by code.
+
+    Each carries the entry whole, with a version that grows with every change, so that a
+    projection keeps the highest version it has seen whatever order events arrive in.
+    """
+
+    key_field: ClassVar[str] = "code"
+
+    code: Annotated[str, Field(min_length=1, max_length=100)]
+    version: Annotated[int, Field(ge=1)]
+    names: dict[str, str] = Field(default_factory=dict)
+    """The entry's name by language."""
+
+
+class CatalogueRequestTypeDefined(CatalogueEventBase):
+    """A request type was added or changed, with the questions it asks."""
+
+    type: Literal["catalogue.request_type_defined"] = "catalogue.request_type_defined"
+    default_priority: Priority = Priority.NORMAL
+    parameters: list[ParameterSpec] = Field(default_factory=list)
+    active: bool = True
+
+
+class CatalogueDecisionDefined(CatalogueEventBase):
+    """A decision of the decisions catalogue was added, changed or retired."""
+
+    type: Literal["catalogue.decision_defined"] = "catalogue.decision_defined"
+    outcome: DecisionOutcome
+    requires_text: bool = False
+    retired: bool = False

@@ -18,12 +18,21 @@ from caseflow_contracts.cases import (
     CaseResolved,
     CaseStatusChanged,
     CaseUpdated,
+    CatalogueDecisionDefined,
+    CatalogueRequestTypeDefined,
+    DecisionRecorded,
 )
 from caseflow_contracts.channels import CallAnswered, CallEnded, CallRinging, WebSubmitted
 from caseflow_contracts.errors import InvalidPayload, UnknownEventType
 from caseflow_contracts.intake import InteractionReceived, NotificationRequested
 from caseflow_contracts.knowledge import ArticleLinked, ArticlePublished, ArticlesSuggested
-from caseflow_contracts.routing import CaseAssigned, CaseQueued, CaseReleased, CaseTransferred
+from caseflow_contracts.routing import (
+    CaseAssigned,
+    CaseDequeued,
+    CaseQueued,
+    CaseReleased,
+    CaseTransferred,
+)
 from caseflow_contracts.scheduling import BookingCancelled, BookingConfirmed, BookingRescheduled
 from caseflow_contracts.sla import (
     KpiBreached,
@@ -36,6 +45,7 @@ from caseflow_contracts.sla import (
 )
 from caseflow_contracts.topics import (
     CASES,
+    CATALOGUE,
     CHANNELS_CTI,
     CHANNELS_WEB,
     INTAKE_INTERACTIONS,
@@ -61,11 +71,16 @@ CaseEvent = Annotated[
     | CaseResolved
     | CaseReopened
     | CaseCancelled
-    | CaseEscalated,
+    | CaseEscalated
+    | DecisionRecorded,
     Field(discriminator="type"),
 ]
+CatalogueEvent = Annotated[
+    CatalogueRequestTypeDefined | CatalogueDecisionDefined, Field(discriminator="type")
+]
 QueueItemEvent = Annotated[
-    CaseQueued | CaseAssigned | CaseReleased | CaseTransferred, Field(discriminator="type")
+    CaseQueued | CaseAssigned | CaseReleased | CaseTransferred | CaseDequeued,
+    Field(discriminator="type"),
 ]
 KpiEvent = Annotated[
     KpiStarted
@@ -91,6 +106,7 @@ TOPIC_UNIONS: Mapping[str, Any] = MappingProxyType(
         INTAKE_INTERACTIONS: InteractionEvent,
         INTAKE_NOTIFICATIONS: NotificationEvent,
         CASES: CaseEvent,
+        CATALOGUE: CatalogueEvent,
         ROUTING: QueueItemEvent,
         SLA: KpiEvent,
         KNOWLEDGE: ArticleEvent,

@@ -50,3 +50,11 @@ class CaseTransferred(QueueItemEventBase):
     from_queue_id: UUID
     to_queue_id: UUID
     by: UUID | None = None
+
+
+class CaseDequeued(QueueItemEventBase):
+    """A case left its queue for good: it was resolved or cancelled."""
+
+    type: Literal["case.dequeued"] = "case.dequeued"
+    queue_id: UUID
+    reason: str

@@ -14,6 +14,7 @@ CHANNELS_CTI = "channels.cti.v1"
 INTAKE_INTERACTIONS = "intake.interaction.v1"
 INTAKE_NOTIFICATIONS = "intake.notification.v1"
 CASES = "cases.case.v1"
+CATALOGUE = "cases.catalogue.v1"
 ROUTING = "routing.queue-item.v1"
 SLA = "sla.kpi.v1"
 KNOWLEDGE = "knowledge.article.v1"
@@ -25,6 +26,7 @@ ALL_TOPICS: tuple[str, ...] = (
     INTAKE_INTERACTIONS,
     INTAKE_NOTIFICATIONS,
     CASES,
+    CATALOGUE,
     ROUTING,
     SLA,
     KNOWLEDGE,
@@ -48,12 +50,15 @@ TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
             cases.CaseReopened,
             cases.CaseCancelled,
             cases.CaseEscalated,
+            cases.DecisionRecorded,
         ),
+        CATALOGUE: (cases.CatalogueRequestTypeDefined, cases.CatalogueDecisionDefined),
         ROUTING: (
             routing.CaseQueued,
             routing.CaseAssigned,
             routing.CaseReleased,
             routing.CaseTransferred,
+            routing.CaseDequeued,
         ),
         SLA: (
             sla.KpiStarted,

@@ -16,6 +16,8 @@ class Channel(StrEnum):
     WEB = "web"
     PHONE = "phone"
     API = "api"
+    LETTER = "letter"
+    VISIT = "visit"
 
 
 class Priority(StrEnum):
@@ -46,6 +48,35 @@ class ActivityKind(StrEnum):
     CALL = "call"
     TASK = "task"
     APPOINTMENT = "appointment"
+    LETTER = "letter"
+    MEETING = "meeting"
+
+
+class DecisionOutcome(StrEnum):
+    """What a decision taken on a request means for the customer."""
+
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    OTHER = "other"
+
+
+class EscalationTarget(StrEnum):
+    """Where an escalated case goes."""
+
+    NEXT_LEVEL = "next_level"
+    DEPARTMENT_HEAD = "department_head"
+
+
+class ParameterType(StrEnum):
+    """What kind of answer a request type's parameter takes."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    CHOICE = "choice"
+    BOOLEAN = "boolean"
+    EMAIL = "email"
+    PHONE = "phone"
 
 
 class CallDisposition(StrEnum):
@@ -98,6 +129,26 @@ class Recipient(Value):
     kind: RecipientKind
     id: UUID
     address: str | None = None
+
+
+class ParameterCondition(Value):
+    """A parameter is asked only when an earlier answer has one of these values."""
+
+    parameter: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    equals: Annotated[list[str], Field(min_length=1)]
+
+
+class ParameterSpec(Value):
+    """One question a request type asks, and what a valid answer is."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    labels: dict[str, str] = Field(default_factory=dict)
+    """The question's label by language (``en``, ``de``…)."""
+    type: ParameterType = ParameterType.TEXT
+    choices: list[str] = Field(default_factory=list)
+    required: bool = False
+    when: ParameterCondition | None = None
+    """Asked only when this holds; ``None``: always asked."""
 
 
 class ArticleSuggestion(Value):

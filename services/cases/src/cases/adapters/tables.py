@@ -45,8 +45,31 @@ cases = Table(
     Column("reopen_count", Integer, nullable=False, server_default="0"),
     Column("escalation_level", Integer, nullable=False, server_default="0"),
     Column("entitlement_id", Uuid, nullable=True),
+    # Optimistic concurrency: the ETag of the case; every change increments it.
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("first_contact", Boolean, nullable=False, server_default="false"),
+    # The customer's language, for what the customer is told.
+    Column("language", String(16), nullable=True),
+    Column("accepted_by", Uuid, nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("reopened_at", DateTime(timezone=True), nullable=True),
+    Column("resolution_code", String(100), nullable=True),
+    # Time totals kept with every activity (and with the resolution), for reports.
+    Column("billable_minutes", Integer, nullable=False, server_default="0"),
+    Column("total_minutes", Integer, nullable=False, server_default="0"),
+    Column("call_minutes", Integer, nullable=False, server_default="0"),
+    # What cases last learnt from routing and SLA events (projections, never calls).
+    Column("queue_id", Uuid, nullable=True),
+    Column("queue_name", Text, nullable=True),
+    Column("assignee_id", Uuid, nullable=True),
+    Column("sla", JSONB, nullable=False, server_default="{}"),
+    Column("overdue", Boolean, nullable=False, server_default="false"),
     Index("ix_cases_contact_status", "contact_id", "status"),
     Index("ix_cases_status_opened", "status", "opened_at"),
+    Index("ix_cases_opened_case", "opened_at", "case_id"),
+    Index("ix_cases_account_opened", "account_id", "opened_at"),
+    Index("ix_cases_assignee_opened", "assignee_id", "opened_at"),
 )
 
 activities = Table(
@@ -62,6 +85,11 @@ activities = Table(
     Column("billable", Boolean, nullable=False),
     Column("performed_by", Uuid, nullable=True),
     Column("logged_at", DateTime(timezone=True), nullable=False),
+    # When the work was done, as the agent says (logged_at is when it was recorded).
+    Column("performed_at", DateTime(timezone=True), nullable=True),
+    Column("description", Text, nullable=False, server_default=""),
+    # An answer sent to the customer (it meets first response); an internal note is not.
+    Column("to_customer", Boolean, nullable=False, server_default="false"),
 )
 
 interactions = Table(
@@ -75,4 +103,59 @@ interactions = Table(
     Column("channel", String(16), nullable=False),
     Column("subject", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+request_types = Table(
+    "request_types",
+    metadata,
+    Column("code", String(100), primary_key=True),
+    Column("names", JSONB, nullable=False),
+    Column("default_priority", String(16), nullable=False),
+    # The questions it asks: a list of parameter specs, as `cases.catalogue.v1` carries them.
+    Column("parameters", JSONB, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("code", String(100), primary_key=True),
+    Column("names", JSONB, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("requires_text", Boolean, nullable=False, server_default="false"),
+    # Retired, never deleted: the cases that recorded it keep a readable history.
+    Column("retired", Boolean, nullable=False, server_default="false"),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+case_decisions = Table(
+    "case_decisions",
+    metadata,
+    Column("decision_id", Uuid, primary_key=True),
+    Column(
+        "case_id", Uuid, ForeignKey("cases.case_id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("code", String(100), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("recorded_by", Uuid, nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+escalations = Table(
+    "case_escalations",
+    metadata,
+    Column("escalation_id", Uuid, primary_key=True),
+    Column(
+        "case_id", Uuid, ForeignKey("cases.case_id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("level", Integer, nullable=False),
+    Column("target", String(32), nullable=False),
+    Column("manager_id", Uuid, nullable=True),
+    Column("claim", Text, nullable=False),
+    Column("escalated_by", Uuid, nullable=True),
+    Column("escalated_at", DateTime(timezone=True), nullable=False),
 )

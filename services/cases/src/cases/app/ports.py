@@ -9,6 +9,7 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from cases.domain.case import Case
+from cases.domain.catalogue import Decision, RequestType
 from cases.domain.events import CaseEvent
 
 
@@ -24,6 +25,13 @@ class CaseRepository(Protocol):
     ) -> None: ...
     async def add(self, case: Case, *, interaction_id: UUID | None = None) -> None: ...
     async def save(self, case: Case) -> None: ...
+
+
+class CatalogueRepository(Protocol):
+    """Where the request types and decisions are kept."""
+
+    async def request_type(self, code: str) -> RequestType | None: ...
+    async def decision(self, code: str) -> Decision | None: ...
 
 
 class CasesUnitOfWork(Protocol):

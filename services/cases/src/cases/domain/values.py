@@ -15,6 +15,8 @@ class Channel(StrEnum):
     WEB = "web"
     PHONE = "phone"
     API = "api"
+    LETTER = "letter"
+    VISIT = "visit"
 
 
 class Priority(StrEnum):
@@ -50,3 +52,20 @@ class ActivityKind(StrEnum):
     CALL = "call"
     TASK = "task"
     APPOINTMENT = "appointment"
+    LETTER = "letter"
+    MEETING = "meeting"
+
+
+class DecisionOutcome(StrEnum):
+    """What a decision taken on a request means for the customer."""
+
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    OTHER = "other"
+
+
+class EscalationTarget(StrEnum):
+    """Where an escalated case goes."""
+
+    NEXT_LEVEL = "next_level"
+    DEPARTMENT_HEAD = "department_head"

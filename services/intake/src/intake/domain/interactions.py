@@ -32,6 +32,8 @@ class Channel(StrEnum):
     WEB = "web"
     PHONE = "phone"
     API = "api"
+    LETTER = "letter"
+    VISIT = "visit"
 
 
 @dataclass(frozen=True, kw_only=True)
