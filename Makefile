@@ -4,13 +4,14 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 SERVICES := intake cases routing sla scheduling knowledge
 
-.PHONY: help install up test test-unit lint fmt bench asyncapi schemas clean
+.PHONY: help install up test test-unit lint fmt bench bench-reports asyncapi schemas clean
 
 help:
 	@echo "make up        run every service on embedded PostgreSQL and Tansu (Ctrl-C stops)"
 	@echo "make test      run every test (unit, service, end-to-end)"
 	@echo "make lint      ruff, mypy --strict, import-linter"
 	@echo "make bench     the end-to-end benchmark (bench/e2e.py)"
+	@echo "make bench-reports  the case reports over 100,000 cases (bench/reports.py)"
 	@echo "make asyncapi  regenerate the committed AsyncAPI documents"
 
 # Installs uv when the machine has none, then the locked environment.
@@ -38,6 +39,9 @@ fmt: install
 
 bench: install
 	$(UV) run python bench/e2e.py
+
+bench-reports: install
+	$(UV) run python bench/reports.py
 
 asyncapi: install
 	$(UV) run python tools/asyncapi_docs.py --write

@@ -110,7 +110,7 @@ async def test_health_metrics_and_documents_need_no_token(suite: Suite, service:
         assert r.status_code == 200, (path, r.status_code)
 
 
-async def test_a_channel_key_can_only_submit(suite: Suite) -> None:
+async def test_a_channel_key_can_only_submit_and_read_the_questions_to_ask(suite: Suite) -> None:
     admitted: list[str] = []
     for service in SERVICE_NAMES:
         document = (await suite.http[service].get("/openapi.json")).json()
@@ -118,4 +118,9 @@ async def test_a_channel_key_can_only_submit(suite: Suite) -> None:
             for method, operation in item.items():
                 if "channel" in operation.get(ROLES_EXTENSION, []):
                     admitted.append(f"{service} {method.upper()} {template}")
-    assert admitted == ["intake POST /web-submissions"]
+    # Submitting, and reading the questions a request type asks (a web form asks them step
+    # by step), are all a channel may do.
+    assert sorted(admitted) == [
+        "cases GET /request-types/{code}/questions",
+        "intake POST /web-submissions",
+    ]

@@ -134,4 +134,8 @@ async def test_health_metrics_and_asyncapi(service: Service) -> None:
     metrics = await service.client.get("/metrics")
     assert "caseflow_http_requests_total" in metrics.text
     doc = (await service.client.get("/asyncapi.json")).json()
-    assert set(doc["channels"]) == {"intake.interaction.v1:consume", "cases.case.v1:publish"}
+    assert {
+        "intake.interaction.v1:consume",
+        "cases.case.v1:publish",
+        "intake.notification.v1:publish",
+    } <= set(doc["channels"])

@@ -9,9 +9,15 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+import pytest
+from structlog.testing import capture_logs
+
+from caseflow_forms import Form, Parameter, ParameterType
 from cases.app.handlers import ReceiveInteraction, receive_interaction
 from cases.domain.case import Case
+from cases.domain.catalogue import Decision, RequestType
 from cases.domain.events import ActivityLogged, CaseEvent, CaseOpened
+from cases.domain.notifications import Notification, RecipientKind, Template
 from cases.domain.priority import PriorityRule
 from cases.domain.values import Channel, Priority
 
@@ -49,10 +55,23 @@ class FakeCaseRepository:
         self.cases[case.case_id] = case
 
 
+class FakeCatalogue:
+    def __init__(self, *request_types: RequestType) -> None:
+        self.request_types = {t.code: t for t in request_types}
+
+    async def request_type(self, code: str) -> RequestType | None:
+        return self.request_types.get(code)
+
+    async def decision(self, code: str) -> Decision | None:
+        return None
+
+
 class FakeCasesUnitOfWork:
-    def __init__(self) -> None:
+    def __init__(self, *request_types: RequestType) -> None:
         self.cases = FakeCaseRepository()
+        self.catalogue = FakeCatalogue(*request_types)
         self.emitted: list[tuple[Case, CaseEvent, UUID | None]] = []
+        self.notified: list[Notification] = []
         self.committed = 0
 
     async def __aenter__(self) -> Self:
@@ -67,6 +86,9 @@ class FakeCasesUnitOfWork:
         self, case: Case, events: Iterable[CaseEvent], *, interaction_id: UUID | None = None
     ) -> None:
         self.emitted.extend((case, e, interaction_id) for e in events)
+
+    def notify(self, notification: Notification) -> None:
+        self.notified.append(notification)
 
     async def commit(self) -> None:
         self.committed += 1
@@ -138,3 +160,65 @@ async def test_priority_rules_set_the_initial_priority() -> None:
         _cmd(request_type="outage"), uow=uow, now=NOW, priority_rules=rules
     )
     assert uow.cases.cases[received.case_id].priority is Priority.URGENT
+
+
+REPAIR = RequestType(
+    code="repair",
+    default_priority=Priority.HIGH,
+    form=Form(
+        (
+            Parameter("warranty", ParameterType.BOOLEAN, required=True),
+            Parameter("serial", ParameterType.TEXT),
+        )
+    ),
+)
+
+
+async def test_the_customer_is_told_the_case_was_received_in_their_language() -> None:
+    uow = FakeCasesUnitOfWork()
+    received = await receive_interaction(_cmd(language="de", first_contact=True), uow=uow, now=NOW)
+    case = uow.cases.cases[received.case_id]
+    assert (case.language, case.first_contact) == ("de", True)
+    [told] = uow.notified
+    assert (told.recipient_kind, told.recipient_id) == (RecipientKind.CONTACT, uuid.UUID(int=7))
+    assert (told.template, told.language, told.case_id) == (Template.RECEIVED, "de", case.case_id)
+    assert told.parameters == {"number": "CAS-2026-000001", "subject": "Invoice 42 charged twice"}
+
+
+async def test_answers_that_fit_the_catalogue_are_normalised_and_take_the_type_priority() -> None:
+    uow = FakeCasesUnitOfWork(REPAIR)
+    rules = [PriorityRule(priority=Priority.LOW)]
+    received = await receive_interaction(
+        _cmd(request_type="repair", parameters={"warranty": "Yes"}),
+        uow=uow,
+        now=NOW,
+        priority_rules=rules,
+    )
+    case = uow.cases.cases[received.case_id]
+    assert case.parameters == {"warranty": "true"}
+    assert case.priority is Priority.HIGH
+
+
+@pytest.mark.parametrize(
+    ("request_type", "parameters"),
+    [
+        ("repair", {"warranty": "maybe"}),
+        ("repair", {"colour": "red"}),
+        ("unknown", {"anything": "x"}),
+        ("retired", {}),
+    ],
+)
+async def test_a_request_the_catalogue_disagrees_with_still_opens_a_case(
+    request_type: str, parameters: dict[str, str]
+) -> None:
+    retired = RequestType(code="retired", active=False)
+    uow = FakeCasesUnitOfWork(REPAIR, retired)
+    with capture_logs() as logs:
+        received = await receive_interaction(
+            _cmd(request_type=request_type, parameters=parameters), uow=uow, now=NOW
+        )
+    assert received.opened
+    case = uow.cases.cases[received.case_id]
+    assert (case.request_type, case.parameters) == (request_type, parameters)
+    assert [e["event"] for e in logs] == ["case.request_not_in_catalogue"]
+    assert logs[0]["log_level"] == "warning"

@@ -19,7 +19,13 @@ import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import ServiceApp
 from caseflow_servicekit.testing import bearer, eventually, publish_event, running
-from intake.adapters.tables import contacts, idempotency_keys, interactions, metadata
+from intake.adapters.tables import (
+    contacts,
+    idempotency_keys,
+    interactions,
+    metadata,
+    request_types,
+)
 from intake.bootstrap import MIGRATIONS, build
 from intake.settings import IntakeSettings
 
@@ -104,7 +110,7 @@ def submission(**overrides: Any) -> dict[str, Any]:
         "phone": "+48 601 234 567",
         "subject": "Invoice 2024-0456 charged twice",
         "body": "My card was charged twice. Could you refund the duplicate?",
-        "request_type": "billing.refund",
+        # No request type: the parameters are free.
         "parameters": {"invoice_number": "2024-0456"},
         "locale": "pl-PL",
     }
@@ -362,4 +368,264 @@ async def test_health_and_asyncapi(service: Service) -> None:
     ready = await service.client.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
     doc = (await service.client.get("/asyncapi.json")).json()
-    assert set(doc["channels"]) == {"channels.web.v1:consume", "intake.interaction.v1:publish"}
+    assert set(doc["channels"]) == {
+        "channels.web.v1:consume",
+        "cases.catalogue.v1:consume",
+        "intake.interaction.v1:publish",
+    }
+
+
+# The request-type catalogue, as the cases service announces it on cases.catalogue.v1.
+
+
+def request_type_defined(version: int = 1, **overrides: Any) -> c.CatalogueRequestTypeDefined:
+    """The sample "repair" type (warranty yes/no; the invoice date only under warranty; a free
+    serial number), plus whether the customer made a backup."""
+    sample = c.sample("catalogue.request_type_defined")
+    assert isinstance(sample, c.CatalogueRequestTypeDefined)
+    backup = c.ParameterSpec(name="backup", type=c.ParameterType.BOOLEAN)
+    values: dict[str, Any] = {
+        "version": version,
+        "occurred_at": NOW,
+        "parameters": [*sample.parameters, backup],
+    }
+    values.update(overrides)
+    return sample.model_copy(update=values)
+
+
+async def define(service: Service, event: c.CatalogueRequestTypeDefined) -> None:
+    await publish_event(service.broker, event, topic=topics.CATALOGUE)
+
+
+async def held_request_type(service: Service, code: str = "repair") -> dict[str, Any] | None:
+    async with service.app.kit.engine.connect() as conn:
+        row = (
+            (await conn.execute(select(request_types).where(request_types.c.code == code)))
+            .mappings()
+            .first()
+        )
+    return None if row is None else dict(row)
+
+
+def repair(parameters: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    return submission(request_type="repair", parameters=parameters, **overrides)
+
+
+async def nothing_was_created(service: Service) -> bool:
+    counts = [
+        await service.count(table)
+        for table in (contacts, interactions, idempotency_keys, outbox_table)
+    ]
+    return counts == [0, 0, 0, 0]
+
+
+async def test_the_catalogues_copy_keeps_the_highest_version_whatever_the_order(
+    service: Service,
+) -> None:
+    renamed = {"en": "Repair (v3)"}
+    await define(service, request_type_defined(2, names={"en": "Repair (v2)"}))
+    await define(service, request_type_defined(3, names=renamed))
+    await define(service, request_type_defined(1, names={"en": "Repair (v1)"}, active=False))
+    await define(service, request_type_defined(2, names={"en": "Repair (v2)"}))
+    # Redelivered under its own event id, and announced again under a new one.
+    v3 = request_type_defined(3, names=renamed)
+    for event_id in ("v3", "v3", "v3-again"):
+        await publish_event(service.broker, v3, topic=topics.CATALOGUE, event_id=event_id)
+    # A decision on the same topic is not a request type.
+    decision = c.sample("catalogue.decision_defined").model_copy(
+        update={"code": "repair", "version": 9}
+    )
+    await publish_event(service.broker, decision, topic=topics.CATALOGUE)
+
+    held = await eventually(lambda: held_request_type(service))
+    assert (held["version"], held["names"], held["active"]) == (3, renamed, True)
+    assert [p["name"] for p in held["parameters"]] == [
+        "warranty",
+        "invoice_date",
+        "serial_number",
+        "backup",
+    ]
+    assert held["parameters"][1]["when"] == {"parameter": "warranty", "equals": ["yes"]}
+    assert await service.count(request_types) == 1
+
+    await define(service, request_type_defined(4, active=False))
+    assert (await held_request_type(service) or {})["active"] is False
+
+
+async def test_a_submission_answering_the_form_carries_its_answers_normalised(
+    service: Service,
+) -> None:
+    await define(service, request_type_defined())
+    answers = {
+        "warranty": "yes",
+        "invoice_date": "20260115",
+        "serial_number": "  SN-0042 ",
+        "backup": "Yes",
+    }
+    r = await service.client.post("/web-submissions", json=repair(answers), headers=CHANNEL)
+    assert r.status_code == 202, r.text
+    normalised = {
+        "warranty": "yes",
+        "invoice_date": "2026-01-15",
+        "serial_number": "SN-0042",
+        "backup": "true",
+    }
+    [message] = await service.all_published()
+    assert isinstance(message.event, c.InteractionReceived)
+    assert (message.event.request_type, message.event.parameters) == ("repair", normalised)
+    stored = await service.client.get(
+        f"/interactions/{r.json()['interaction_id']}", headers=bearer(service.app, "agent")
+    )
+    assert stored.json()["parameters"] == normalised
+
+    # Without a warranty, no invoice date is asked; the serial number is optional.
+    r = await service.client.post(
+        "/web-submissions", json=repair({"warranty": "no"}), headers=CHANNEL
+    )
+    assert r.status_code == 202, r.text
+
+
+@pytest.mark.parametrize(
+    ("answers", "named"),
+    [
+        ({"invoice_date": "2026-01-15"}, {"warranty", "invoice_date"}),
+        ({"warranty": "yes"}, {"invoice_date"}),
+        ({"warranty": "yes", "invoice_date": "15/01/2026"}, {"invoice_date"}),
+        ({"warranty": "maybe"}, {"warranty"}),
+        ({"warranty": "no", "invoice_date": "2026-01-15"}, {"invoice_date"}),
+        ({"warranty": "no", "colour": "red"}, {"colour"}),
+        ({"warranty": "no", "backup": "perhaps", "colour": "red"}, {"backup", "colour"}),
+    ],
+    ids=[
+        "missing-required",
+        "missing-once-asked",
+        "malformed-date",
+        "not-a-choice",
+        "not-asked",
+        "unknown",
+        "several",
+    ],
+)
+async def test_answers_that_do_not_fit_the_form_are_a_422_naming_each_and_create_nothing(
+    service: Service, answers: dict[str, str], named: set[str]
+) -> None:
+    await define(service, request_type_defined())
+    r = await service.client.post(
+        "/web-submissions",
+        json=repair(answers),
+        headers={**CHANNEL, "Idempotency-Key": "bad-answers"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == PROBLEM_JSON
+    errors = r.json()["errors"]
+    assert {tuple(e["loc"]) for e in errors} == {("body", "parameters", n) for n in named}
+    assert all(e["msg"] for e in errors)
+    assert await nothing_was_created(service)
+
+
+async def test_an_unknown_or_withdrawn_request_type_is_a_422_naming_it(service: Service) -> None:
+    unknown = await service.client.post(
+        "/web-submissions", json=repair({"warranty": "no"}), headers=CHANNEL
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert [e["loc"] for e in unknown.json()["errors"]] == [["body", "request_type"]]
+
+    await define(service, request_type_defined(1))
+    await define(service, request_type_defined(2, active=False))
+    withdrawn = await service.client.post(
+        "/web-submissions",
+        json=repair({"warranty": "no"}),
+        headers={**CHANNEL, "Idempotency-Key": "withdrawn"},
+    )
+    assert withdrawn.status_code == 422, withdrawn.text
+    assert withdrawn.headers["content-type"] == PROBLEM_JSON
+    assert [e["loc"] for e in withdrawn.json()["errors"]] == [["body", "request_type"]]
+    assert "no longer offered" in withdrawn.json()["detail"]
+    assert await nothing_was_created(service)
+
+
+async def test_a_web_channels_event_is_not_refused_for_its_request_type(
+    service: Service,
+) -> None:
+    # Taken from the customer already: refusing it now would only bury it in the DLQ.
+    submitted = c.sample("web.submitted").model_copy(
+        update={"submission_id": uuid.uuid4(), "occurred_at": NOW, "request_type": "repair"}
+    )
+    await publish_event(service.broker, submitted, topic=topics.CHANNELS_WEB)
+    [message] = await eventually(lambda: _published(service))
+    assert isinstance(message.event, c.InteractionReceived)
+    assert message.event.request_type == "repair"
+    assert service.dead_letters == []
+
+
+async def _published(service: Service) -> list[Published] | None:
+    return list(service.published) or None
+
+
+@pytest.mark.parametrize("channel", ["phone", "letter", "visit", "email", "api"])
+async def test_an_agent_takes_down_a_new_customers_request_on_the_channel_it_came_by(
+    service: Service, channel: str
+) -> None:
+    agent = {**bearer(service.app, "agent"), "Idempotency-Key": f"call-{channel}"}
+    body = submission(name="Alan Turing", email="alan@bletchley.example", phone="+44 1908 640404")
+    r = await service.client.post(
+        "/web-submissions", json={**body, "channel": channel}, headers=agent
+    )
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    assert accepted["first_contact"] is True
+    [message] = await service.all_published()
+    event = message.event
+    assert isinstance(event, c.InteractionReceived)
+    assert (event.channel, event.first_contact) == (c.Channel(channel), True)
+    assert str(event.contact_id) == accepted["contact_id"]
+    stored = await service.client.get(
+        f"/interactions/{accepted['interaction_id']}", headers=bearer(service.app, "agent")
+    )
+    assert stored.json()["channel"] == channel
+    contact = await service.client.get(
+        f"/contacts/{accepted['contact_id']}", headers=bearer(service.app, "agent")
+    )
+    assert contact.json()["phones"] == ["+441908640404"]
+    # The same key with another channel is another request.
+    elsewhere = "visit" if channel != "visit" else "letter"
+    reused = await service.client.post(
+        "/web-submissions", json={**body, "channel": elsewhere}, headers=agent
+    )
+    assert reused.status_code == 409, reused.text
+
+
+async def test_an_agents_submission_without_a_channel_is_the_api(service: Service) -> None:
+    r = await service.client.post(
+        "/web-submissions", json=submission(), headers=bearer(service.app, "agent")
+    )
+    assert r.status_code == 202, r.text
+    [message] = await service.all_published()
+    assert isinstance(message.event, c.InteractionReceived)
+    assert message.event.channel is c.Channel.API
+
+
+@pytest.mark.parametrize(
+    ("channel", "headers"),
+    [
+        ("phone", CHANNEL),
+        ("api", CHANNEL),
+        ("web", CHANNEL),
+        ("web", None),
+        ("fax", None),
+    ],
+    ids=["key-phone", "key-api", "key-web", "agent-web", "agent-fax"],
+)
+async def test_a_channel_the_caller_may_not_name_is_a_422_naming_it(
+    service: Service, channel: str, headers: dict[str, str] | None
+) -> None:
+    caller = headers if headers is not None else bearer(service.app, "agent")
+    r = await service.client.post(
+        "/web-submissions",
+        json=submission(channel=channel),
+        headers={**caller, "Idempotency-Key": "chosen"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == PROBLEM_JSON
+    assert [e["loc"][:2] for e in r.json()["errors"]] == [["body", "channel"]]
+    assert await nothing_was_created(service)

@@ -14,8 +14,10 @@ import pytest
 from intake.app.handlers import (
     CreateAccount,
     IdempotencyKey,
+    RecordRequestType,
     SubmitRequest,
     create_account,
+    record_request_type,
     submit_request,
 )
 from intake.domain.customers import Account, Contact, Identification
@@ -23,10 +25,13 @@ from intake.domain.errors import (
     DomainTaken,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
+    InvalidParameters,
+    RequestTypeNotOffered,
     SubmissionRejected,
 )
 from intake.domain.idempotency import StoredRequest, fingerprint
 from intake.domain.interactions import Channel, Interaction, InteractionReceived
+from intake.domain.request_types import AskedWhen, ParameterDefinition, RequestType
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 
@@ -39,6 +44,7 @@ class State:
         self.accounts: dict[UUID, Account] = {}
         self.interactions: dict[UUID, Interaction] = {}
         self.keys: dict[tuple[str, str], StoredRequest] = {}
+        self.request_types: dict[str, RequestType] = {}
         self.published: list[InteractionReceived] = []
 
 
@@ -113,6 +119,19 @@ class FakeIdempotencyStore:
         )
 
 
+class FakeRequestTypeRepository:
+    def __init__(self, uow: FakeIntakeUnitOfWork) -> None:
+        self._uow = uow
+
+    async def get(self, code: str) -> RequestType | None:
+        return self._uow.state.request_types.get(code)
+
+    async def save(self, request_type: RequestType) -> None:
+        held = self._uow.state.request_types.get(request_type.code)
+        if held is None or held.version < request_type.version:
+            self._uow.state.request_types[request_type.code] = request_type
+
+
 class FakeIntakeUnitOfWork:
     def __init__(self) -> None:
         self.state = State()
@@ -121,6 +140,7 @@ class FakeIntakeUnitOfWork:
         self.customers = FakeCustomerRepository(self)
         self.interactions = FakeInteractionRepository(self)
         self.idempotency = FakeIdempotencyStore(self)
+        self.request_types = FakeRequestTypeRepository(self)
         self.commits = 0
 
     async def __aenter__(self) -> Self:
@@ -291,3 +311,107 @@ async def test_a_domain_claimed_twice_is_refused(uow: FakeIntakeUnitOfWork) -> N
             now=NOW,
         )
     assert [a.name for a in uow.state.accounts.values()] == ["Acme"]
+
+
+REPAIR = RequestType(
+    code="repair",
+    version=1,
+    parameters=(
+        ParameterDefinition(name="warranty", type="choice", choices=("yes", "no"), required=True),
+        ParameterDefinition(
+            name="invoice_date",
+            type="date",
+            required=True,
+            when=AskedWhen(parameter="warranty", equals=("yes",)),
+        ),
+    ),
+)
+
+
+async def test_the_catalogues_copy_keeps_the_highest_version(uow: FakeIntakeUnitOfWork) -> None:
+    v2 = RequestType(code="repair", version=2, active=False)
+    assert await record_request_type(RecordRequestType(request_type=v2), uow=uow) is True
+    assert await record_request_type(RecordRequestType(request_type=REPAIR), uow=uow) is False
+    assert await record_request_type(RecordRequestType(request_type=v2), uow=uow) is False
+    assert uow.state.request_types == {"repair": v2}
+
+
+async def test_a_request_of_an_offered_type_carries_its_answers_normalised(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    await record_request_type(RecordRequestType(request_type=REPAIR), uow=uow)
+    accepted = await submit_request(
+        request(
+            request_type=" repair ", parameters={"warranty": "yes ", "invoice_date": "20260115"}
+        ),
+        uow=uow,
+        now=NOW,
+    )
+    [event] = uow.state.published
+    expected = {"warranty": "yes", "invoice_date": "2026-01-15"}
+    assert (event.request_type, dict(event.parameters)) == ("repair", expected)
+    assert uow.state.interactions[accepted.interaction_id].parameters == expected
+
+
+@pytest.mark.parametrize(
+    ("request_type", "parameters", "error"),
+    [
+        ("repair", {"warranty": "yes"}, InvalidParameters),
+        ("repair", {"warranty": "no", "invoice_date": "2026-01-15"}, InvalidParameters),
+        ("nothing", {}, RequestTypeNotOffered),
+    ],
+)
+async def test_a_refused_request_type_or_answer_stores_nothing_and_frees_its_key(
+    uow: FakeIntakeUnitOfWork,
+    request_type: str,
+    parameters: dict[str, str],
+    error: type[SubmissionRejected],
+) -> None:
+    await record_request_type(RecordRequestType(request_type=REPAIR), uow=uow)
+    key = IdempotencyKey(owner="channel:web", key="k-1")
+    with pytest.raises(error):
+        await submit_request(
+            request(request_type=request_type, parameters=parameters),
+            uow=uow,
+            now=NOW,
+            idempotency=key,
+        )
+    assert (uow.state.contacts, uow.state.interactions, uow.state.keys) == ({}, {}, {})
+    assert uow.state.published == []
+
+
+async def test_a_repeat_is_answered_as_the_first_even_once_its_type_is_withdrawn(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    await record_request_type(RecordRequestType(request_type=REPAIR), uow=uow)
+    key = IdempotencyKey(owner="channel:web", key="k-1")
+    submitted = request(request_type="repair", parameters={"warranty": "no"})
+    first = await submit_request(submitted, uow=uow, now=NOW, idempotency=key)
+    withdrawn = RequestType(code="repair", version=2, active=False)
+    await record_request_type(RecordRequestType(request_type=withdrawn), uow=uow)
+    again = await submit_request(submitted, uow=uow, now=NOW, idempotency=key)
+    assert (again.replayed, again.interaction_id) == (True, first.interaction_id)
+    with pytest.raises(RequestTypeNotOffered):
+        await submit_request(submitted, uow=uow, now=NOW)
+
+
+async def test_a_request_left_unchecked_keeps_its_parameters_free(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    await submit_request(
+        request(request_type="nothing", parameters={"anything": " goes "}),
+        uow=uow,
+        now=NOW,
+        check_request_type=False,
+    )
+    await submit_request(request(parameters={"free": "x"}), uow=uow, now=NOW)
+    assert [dict(e.parameters) for e in uow.state.published] == [
+        {"anything": " goes "},
+        {"free": "x"},
+    ]
+
+
+async def test_a_channel_an_agent_named_is_part_of_the_keyed_payload() -> None:
+    assert "channel" not in request(channel=Channel.WEB).payload()
+    assert "channel" not in request(channel=Channel.API).payload()
+    assert request(channel=Channel.PHONE).payload()["channel"] == "phone"

@@ -13,6 +13,7 @@ from routing.domain import (
     AgentAtCapacityError,
     AgentUnavailableError,
     AssignmentStrategy,
+    CaseAccepted,
     CaseAssigned,
     CaseDequeued,
     CaseFacts,
@@ -33,6 +34,7 @@ from routing.domain import (
     SameQueueError,
     default_queue,
     enqueue,
+    requeue,
 )
 
 pytestmark = pytest.mark.unit
@@ -361,6 +363,110 @@ def test_remove_needs_a_reason() -> None:
     assert item.is_active
 
 
+# -- accept: an agent took the case into work -----------------------------------------
+
+
+@pytest.mark.parametrize("status", [WAITING, RELEASED])
+def test_an_agent_who_took_the_case_into_work_works_its_waiting_item(
+    status: QueueItemStatus,
+) -> None:
+    item = item_in(status)
+
+    events = item.accept(anna(), now=minutes(5))
+
+    assert (item.status, item.worked_by, item.worked_since) == (ASSIGNED, ANNA, minutes(5))
+    assert events == [
+        CaseAccepted(
+            queue_item_id=ITEM,
+            case_id=CASE,
+            occurred_at=minutes(5),
+            queue_id=PRINTERS,
+            agent_id=ANNA,
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        anna(presence=Presence.OFFLINE),
+        anna(capacity=0),
+        anna(capacity=1, active_items=1),
+        anna(skills=frozenset()),
+    ],
+)
+def test_accepting_records_a_fact_whatever_the_agents_presence_capacity_or_skills(
+    agent: Agent,
+) -> None:
+    item = dataclasses.replace(item_in(WAITING), required_skills=frozenset({"printers"}))
+    assert [type(e) for e in item.accept(agent, now=minutes(5))] == [CaseAccepted]
+    assert item.worked_by == ANNA
+
+
+def test_accepting_an_item_one_already_works_changes_nothing() -> None:
+    item = item_in(ASSIGNED, worked_by=ANNA)
+    assert item.accept(anna(), now=minutes(5)) == []
+    assert item.worked_since == T0
+
+
+@pytest.mark.parametrize(
+    ("item", "error"),
+    [
+        (item_in(ASSIGNED, worked_by=BORIS), ItemAlreadyWorkedError),
+        (item_in(REMOVED), QueueItemRemovedError),
+    ],
+)
+def test_accept_does_not_take_an_item_from_another_agent_nor_revive_a_removed_one(
+    item: QueueItem, error: type[RoutingError]
+) -> None:
+    before = dataclasses.replace(item)
+    with pytest.raises(error):
+        item.accept(anna(), now=minutes(5))
+    assert (item.status, item.worked_by) == (before.status, before.worked_by)
+
+
+# -- requeue: a reopened case comes back ----------------------------------------------
+
+NEW_ITEM = UUID(int=3)
+
+
+def test_a_reopened_case_waits_afresh_in_the_queue_its_last_item_was_in() -> None:
+    last = dataclasses.replace(
+        item_in(ASSIGNED, worked_by=ANNA), required_skills=frozenset({"printers"})
+    )
+    last.transfer(TIER_2, now=minutes(1))
+    last.remove("resolved", now=minutes(2))
+
+    item, events = requeue(last, queue_item_id=NEW_ITEM, now=minutes(30))
+
+    assert (item.queue_item_id, item.case_id, item.queue_id) == (NEW_ITEM, CASE, TIER_2)
+    assert (item.status, item.worked_by, item.entered_at) == (WAITING, None, minutes(30))
+    assert item.required_skills == frozenset({"printers"})
+    assert events == [
+        CaseQueued(
+            queue_item_id=NEW_ITEM,
+            case_id=CASE,
+            occurred_at=minutes(30),
+            queue_id=TIER_2,
+            rule_name=None,
+            required_skills=frozenset({"printers"}),
+        )
+    ]
+    assert last.status is REMOVED  # the old item stays out
+
+
+@pytest.mark.parametrize("status", [WAITING, ASSIGNED, RELEASED])
+def test_a_case_still_in_its_queue_is_not_queued_again(status: QueueItemStatus) -> None:
+    last = item_in(status, ANNA if status is ASSIGNED else None)
+    item, events = requeue(last, queue_item_id=NEW_ITEM, now=minutes(30))
+    assert (item, events) == (last, [])
+
+
+def test_requeue_refuses_a_naive_now() -> None:
+    with pytest.raises(RoutingValidationError):
+        requeue(item_in(REMOVED), queue_item_id=NEW_ITEM, now=datetime(2026, 3, 2, 9))
+
+
 # -- the whole way ---------------------------------------------------------------------
 
 
@@ -398,6 +504,7 @@ def test_a_case_through_the_queues() -> None:
         ("pick", (anna(),)),
         ("transfer", (TIER_2,)),
         ("remove", ("Case resolved",)),
+        ("accept", (anna(),)),
     ],
 )
 def test_operations_refuse_a_naive_now(operation: str, arguments: tuple[object, ...]) -> None:

@@ -54,8 +54,10 @@ class Service:
         await publish_event(self.broker, event, topic=topics.CASES)
         return event
 
-    async def announced(self, case_id: uuid.UUID, kind: type[c.Event]) -> list[c.Event]:
-        """The events of `kind` about `case_id` once one has been relayed from the outbox."""
+    async def announced(
+        self, case_id: uuid.UUID, kind: type[c.Event], *, count: int = 1
+    ) -> list[c.Event]:
+        """The events of `kind` about `case_id` once `count` have been relayed from the outbox."""
 
         async def probe() -> list[c.Event] | None:
             found = [
@@ -63,7 +65,7 @@ class Service:
                 for e, _ in self.published
                 if isinstance(e, kind) and getattr(e, "case_id", None) == case_id
             ]
-            return found or None
+            return found if len(found) >= count else None
 
         return await eventually(probe)
 
@@ -397,3 +399,197 @@ async def test_two_agents_picking_one_item_at_once_leave_it_with_one(service: Se
     assert final["worked_by"] == str(agent_id_of(winner))
     assigned = await service.announced(opened.case_id, c.CaseAssigned)
     assert len(assigned) == 1
+
+
+def _about(kind: str, case_id: uuid.UUID, **fields: object) -> c.Event:
+    """A case event of `kind` (its golden sample) about `case_id`."""
+    return c.sample(kind).model_copy(update={"case_id": case_id, "occurred_at": NOW, **fields})
+
+
+@pytest.mark.parametrize("kind", ["case.resolved", "case.cancelled"])
+async def test_a_resolved_or_cancelled_case_leaves_its_queue_once(
+    service: Service, kind: str
+) -> None:
+    opened = await service.open_case()
+    agent = service.headers("agent", subject="anna")
+    item = await _json(
+        await service.client.get(f"/cases/{opened.case_id}/queue-item", headers=agent)
+    )
+    await _json(
+        await service.client.post(f"/queue-items/{item['queue_item_id']}/pick", headers=agent)
+    )
+
+    closed = _about(kind, opened.case_id)
+    for event_id in ("close", "close", None):  # redelivered, then published again
+        await publish_event(service.broker, closed, topic=topics.CASES, event_id=event_id)
+
+    [dequeued] = await service.announced(opened.case_id, c.CaseDequeued)
+    assert isinstance(dequeued, c.CaseDequeued)
+    assert (str(dequeued.queue_item_id), dequeued.queue_id, dequeued.reason) == (
+        item["queue_item_id"],
+        DEFAULT_QUEUE_ID,
+        kind.removeprefix("case."),
+    )
+    assert [k for e, k in service.published if e is dequeued] == [str(opened.case_id).encode()]
+    stored = await _json(
+        await service.client.get(f"/queue-items/{item['queue_item_id']}", headers=agent)
+    )
+    assert (stored["status"], stored["worked_by"]) == ("removed", None)
+    assert (
+        await service.client.get(f"/cases/{opened.case_id}/queue-item", headers=agent)
+    ).status_code == 404
+    page = await _json(await service.client.get(f"/queues/{DEFAULT_QUEUE_ID}/items", headers=agent))
+    assert page["total"] == 0
+    # Everything after is relayed in order: once a later case is queued, nothing more came.
+    later = await service.open_case()
+    await service.announced(later.case_id, c.CaseQueued)
+    about = [type(e) for e, _ in service.published if getattr(e, "case_id", None) == opened.case_id]
+    assert about == [c.CaseQueued, c.CaseAssigned, c.CaseDequeued]
+    assert service.dead_letters == []
+
+
+async def test_a_reopened_case_is_queued_again_where_it_was_last_and_can_be_resolved_again(
+    service: Service,
+) -> None:
+    billing = await _json(
+        await service.client.post(
+            "/queues", json={"name": "Billing"}, headers=service.headers("admin")
+        ),
+        201,
+    )
+    opened = await service.open_case()
+    sue = service.headers("supervisor", subject="sue")
+    first = await _json(
+        await service.client.get(f"/cases/{opened.case_id}/queue-item", headers=sue)
+    )
+    await _json(
+        await service.client.post(
+            f"/queue-items/{first['queue_item_id']}/transfer",
+            json={"queue_id": billing["queue_id"]},
+            headers=sue,
+        )
+    )
+    await publish_event(service.broker, _about("case.resolved", opened.case_id), topic=topics.CASES)
+    reopened = _about("case.reopened", opened.case_id)
+    await publish_event(service.broker, reopened, topic=topics.CASES, event_id="reopen")
+    await publish_event(service.broker, reopened, topic=topics.CASES, event_id="reopen")
+    await publish_event(service.broker, reopened, topic=topics.CASES)  # under a new id
+
+    again = await _json(
+        await service.client.get(f"/cases/{opened.case_id}/queue-item", headers=sue)
+    )
+    assert again["queue_item_id"] != first["queue_item_id"]
+    assert (again["queue_id"], again["queue_name"], again["status"], again["worked_by"]) == (
+        billing["queue_id"],
+        "Billing",
+        "waiting",
+        None,
+    )
+    queued = await service.announced(opened.case_id, c.CaseQueued)
+    assert [
+        (str(e.queue_item_id), str(e.queue_id)) for e in queued if isinstance(e, c.CaseQueued)
+    ] == [
+        (first["queue_item_id"], str(DEFAULT_QUEUE_ID)),
+        (again["queue_item_id"], billing["queue_id"]),
+    ]
+
+    # Resolved a second time: the new item leaves its queue too.
+    await publish_event(service.broker, _about("case.resolved", opened.case_id), topic=topics.CASES)
+    dequeued = await service.announced(opened.case_id, c.CaseDequeued, count=2)
+    assert [str(e.queue_item_id) for e in dequeued if isinstance(e, c.CaseDequeued)] == [
+        first["queue_item_id"],
+        again["queue_item_id"],
+    ]
+    page = await _json(
+        await service.client.get(f"/queues/{billing['queue_id']}/items", headers=sue)
+    )
+    assert page["total"] == 0
+    assert service.dead_letters == []
+
+
+async def test_an_agent_taking_the_case_into_work_is_assigned_its_item(service: Service) -> None:
+    opened = await service.open_case()
+    newcomer = uuid.uuid4()  # an agent routing has never seen
+    taken = _about(
+        "case.status_changed",
+        opened.case_id,
+        from_status=c.CaseStatus.NEW,
+        to_status=c.CaseStatus.IN_PROGRESS,
+        by=newcomer,
+    )
+    await publish_event(service.broker, taken, topic=topics.CASES, event_id="taken")
+    await publish_event(service.broker, taken, topic=topics.CASES, event_id="taken")
+    # Moves that are not someone taking the case leave the item alone.
+    waiting = _about(
+        "case.status_changed",
+        opened.case_id,
+        from_status=c.CaseStatus.IN_PROGRESS,
+        to_status=c.CaseStatus.WAITING_FOR_CUSTOMER,
+        by=uuid.uuid4(),
+    )
+    await publish_event(service.broker, waiting, topic=topics.CASES)
+
+    agent = service.headers("agent")
+    item = await _json(
+        await service.client.get(f"/cases/{opened.case_id}/queue-item", headers=agent)
+    )
+    assert (item["status"], item["worked_by"], item["worked_since"]) == (
+        "assigned",
+        str(newcomer),
+        NOW.isoformat().replace("+00:00", "Z"),
+    )
+    [assigned] = await service.announced(opened.case_id, c.CaseAssigned)
+    assert isinstance(assigned, c.CaseAssigned)
+    assert (assigned.agent_id, assigned.strategy, str(assigned.queue_item_id)) == (
+        newcomer,
+        "accepted",
+        item["queue_item_id"],
+    )
+    # The agent is known now, as after a first pick: they may pick more under their id.
+    other = await service.open_case()
+    other_item = await _json(
+        await service.client.get(f"/cases/{other.case_id}/queue-item", headers=agent)
+    )
+    picked = await _json(
+        await service.client.post(
+            f"/queue-items/{other_item['queue_item_id']}/pick",
+            headers=service.headers("agent", subject=str(newcomer)),
+        )
+    )
+    assert picked["worked_by"] == str(newcomer)
+    assert service.dead_letters == []
+
+
+async def test_changes_before_the_opening_are_parked_and_applied_when_it_arrives(
+    service: Service,
+) -> None:
+    case_id = uuid.uuid4()
+    agent_id = uuid.uuid4()
+    await publish_event(
+        service.broker,
+        _about(
+            "case.status_changed",
+            case_id,
+            from_status=c.CaseStatus.NEW,
+            to_status=c.CaseStatus.IN_PROGRESS,
+            by=agent_id,
+        ),
+        topic=topics.CASES,
+    )
+    await publish_event(service.broker, _about("case.resolved", case_id), topic=topics.CASES)
+    agent = service.headers("agent")
+    assert (
+        await service.client.get(f"/cases/{case_id}/queue-item", headers=agent)
+    ).status_code == 404
+    assert service.dead_letters == []
+
+    await service.open_case(case_id=case_id)
+
+    [dequeued] = await service.announced(case_id, c.CaseDequeued)
+    about = [type(e) for e, _ in service.published if getattr(e, "case_id", None) == case_id]
+    assert about == [c.CaseQueued, c.CaseAssigned, c.CaseDequeued]
+    assert isinstance(dequeued, c.CaseDequeued)
+    stored = await _json(
+        await service.client.get(f"/queue-items/{dequeued.queue_item_id}", headers=agent)
+    )
+    assert (stored["status"], stored["worked_by"]) == ("removed", None)

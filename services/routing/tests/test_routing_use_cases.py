@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 
+from routing.app.case_changes import AcceptCase, CaseChange, DequeueCase, RequeueCase
 from routing.app.errors import (
     NameTakenError,
     NotPermittedError,
@@ -29,6 +30,7 @@ from routing.app.handlers import (
     TransferQueueItem,
     add_routing_rule,
     agent_id_of,
+    apply_case_change,
     create_queue,
     pick_queue_item,
     release_queue_item,
@@ -39,7 +41,9 @@ from routing.app.ports import StoredRule
 from routing.domain import (
     Agent,
     AgentAtCapacityError,
+    CaseAccepted,
     CaseAssigned,
+    CaseDequeued,
     CaseFacts,
     CaseQueued,
     CaseReleased,
@@ -109,12 +113,17 @@ class FakeQueueItemRepository:
         item = self.items.get(queue_item_id)
         return None if item is None else copy.copy(item)
 
-    async def active_for_case(self, case_id: UUID) -> QueueItem | None:
-        found = [i for i in self.items.values() if i.case_id == case_id and i.is_active]
-        return copy.copy(found[0]) if found else None
+    async def last_for_case(self, case_id: UUID, *, for_update: bool = False) -> QueueItem | None:
+        found = [i for i in self.items.values() if i.case_id == case_id]  # in insertion order
+        return copy.copy(found[-1]) if found else None
 
     async def add(self, item: QueueItem) -> None:
         assert item.queue_item_id not in self.items
+        # What the partial unique index of the database refuses.
+        assert not any(
+            i.case_id == item.case_id and i.queue_id == item.queue_id and i.is_active
+            for i in self.items.values()
+        ), "a second active item for the case in that queue"
         self.items[item.queue_item_id] = copy.copy(item)
 
     async def save(self, item: QueueItem) -> None:
@@ -160,9 +169,21 @@ class FakeAgentRepository:
 class FakeCaseProjection:
     def __init__(self) -> None:
         self.cases: dict[UUID, tuple[CaseFacts, str]] = {}
+        self.parked: list[CaseChange] = []
 
     async def remember(self, facts: CaseFacts, *, number: str, opened_at: datetime) -> None:
         self.cases.setdefault(facts.case_id, (facts, number))
+
+    async def is_known(self, case_id: UUID) -> bool:
+        return case_id in self.cases
+
+    async def park(self, change: CaseChange) -> None:
+        self.parked.append(change)
+
+    async def take_parked(self, case_id: UUID) -> list[CaseChange]:
+        taken = sorted((c for c in self.parked if c.case_id == case_id), key=lambda c: c.at)
+        self.parked = [c for c in self.parked if c.case_id != case_id]
+        return taken
 
 
 class FakeRoutingUnitOfWork:
@@ -417,6 +438,171 @@ async def test_transfers_are_refused_to_others_to_unknown_queues_and_to_the_same
 
     await transfer_queue_item(transfer(BILLING.queue_id, SUE), uow=uow, now=NOW)
     assert uow.queue_items.items[item.queue_item_id].queue_id == BILLING.queue_id
+
+
+# -- the life of a case: resolved, cancelled, reopened, taken into work ---------------------------
+
+RESOLVED_LATER = LATER + timedelta(minutes=30)
+
+
+def _items_of(uow: FakeRoutingUnitOfWork, case_id: UUID) -> list[QueueItem]:
+    return [i for i in uow.queue_items.items.values() if i.case_id == case_id]
+
+
+@pytest.mark.parametrize("reason", ["resolved", "cancelled"])
+async def test_a_closed_case_leaves_its_queue_once(reason: str) -> None:
+    uow = FakeRoutingUnitOfWork()
+    item = await _queued(uow)
+    await pick_queue_item(
+        PickQueueItem(queue_item_id=item.queue_item_id, by=ANNA), uow=uow, now=NOW
+    )
+    close = DequeueCase(case_id=item.case_id, at=LATER, reason=reason)
+
+    await apply_case_change(close, uow=uow, now=LATER)
+    await apply_case_change(close, uow=uow, now=RESOLVED_LATER)  # a second resolution, say
+
+    stored = uow.queue_items.items[item.queue_item_id]
+    assert (stored.status, stored.worked_by) == (QueueItemStatus.REMOVED, None)
+    [dequeued] = [e for e in uow.events() if isinstance(e, CaseDequeued)]
+    assert (dequeued.queue_id, dequeued.reason, dequeued.released_agent_id) == (
+        DEFAULT.queue_id,
+        reason,
+        ANNA.agent_id,
+    )
+    assert dequeued.occurred_at == LATER
+
+
+async def test_a_reopened_case_waits_again_in_the_queue_it_was_last_in() -> None:
+    uow = FakeRoutingUnitOfWork()
+    item = await _queued(uow)
+    await transfer_queue_item(
+        TransferQueueItem(queue_item_id=item.queue_item_id, to_queue_id=BILLING.queue_id, by=SUE),
+        uow=uow,
+        now=NOW,
+    )
+    await apply_case_change(
+        DequeueCase(case_id=item.case_id, at=NOW, reason="resolved"), uow=uow, now=NOW
+    )
+    reopen = RequeueCase(case_id=item.case_id, at=LATER)
+
+    again = await apply_case_change(reopen, uow=uow, now=LATER)
+    await apply_case_change(reopen, uow=uow, now=LATER)  # delivered twice under two ids
+
+    assert again is not None and again.queue_item_id != item.queue_item_id
+    old, new = _items_of(uow, item.case_id)
+    assert old.status is QueueItemStatus.REMOVED
+    assert (new.queue_id, new.status, new.entered_at) == (
+        BILLING.queue_id,
+        QueueItemStatus.WAITING,
+        LATER,
+    )
+    event, queue = uow.published[-1]
+    assert isinstance(event, CaseQueued)
+    assert (event.queue_item_id, event.queue_id, queue) == (
+        new.queue_item_id,
+        BILLING.queue_id,
+        BILLING,
+    )
+    assert [type(e) for e in uow.events()] == [
+        CaseQueued,
+        CaseTransferred,
+        CaseDequeued,
+        CaseQueued,
+    ]
+
+    # Resolved again: the new item leaves, and the case may come back once more.
+    await apply_case_change(
+        DequeueCase(case_id=item.case_id, at=RESOLVED_LATER, reason="resolved"),
+        uow=uow,
+        now=RESOLVED_LATER,
+    )
+    assert uow.queue_items.items[new.queue_item_id].status is QueueItemStatus.REMOVED
+    await apply_case_change(reopen, uow=uow, now=RESOLVED_LATER)
+    assert [i.status for i in _items_of(uow, item.case_id)] == [
+        QueueItemStatus.REMOVED,
+        QueueItemStatus.REMOVED,
+        QueueItemStatus.WAITING,
+    ]
+
+
+async def test_an_opening_delivered_again_after_the_resolution_queues_nothing() -> None:
+    uow = FakeRoutingUnitOfWork()
+    cmd = _opened()
+    await route_case(cmd, uow=uow, now=NOW)
+    await apply_case_change(
+        DequeueCase(case_id=cmd.case_id, at=NOW, reason="resolved"), uow=uow, now=NOW
+    )
+    await route_case(cmd, uow=uow, now=LATER)
+    assert [i.status for i in _items_of(uow, cmd.case_id)] == [QueueItemStatus.REMOVED]
+    assert [type(e) for e in uow.events()] == [CaseQueued, CaseDequeued]
+
+
+async def test_an_agent_who_takes_the_case_into_work_is_given_its_waiting_item() -> None:
+    uow = FakeRoutingUnitOfWork()
+    item = await _queued(uow)
+    newcomer = agent_id_of("newcomer")
+    accept = AcceptCase(case_id=item.case_id, at=LATER, agent_id=newcomer)
+
+    await apply_case_change(accept, uow=uow, now=LATER)
+    await apply_case_change(accept, uow=uow, now=RESOLVED_LATER)  # again: nothing more
+
+    stored = uow.queue_items.items[item.queue_item_id]
+    assert (stored.status, stored.worked_by, stored.worked_since) == (
+        QueueItemStatus.ASSIGNED,
+        newcomer,
+        LATER,
+    )
+    # Unknown to routing until now: enrolled as a first pick would enrol them.
+    assert uow.agents.agents[newcomer].last_assigned_at == LATER
+    assert uow.agents.agents[newcomer].capacity == 5
+    event, queue = uow.published[-1]
+    assert isinstance(event, CaseAccepted)
+    assert (event.agent_id, event.queue_id, queue) == (newcomer, DEFAULT.queue_id, DEFAULT)
+    assert [type(e) for e in uow.events()] == [CaseQueued, CaseAccepted]
+
+
+async def test_taking_into_work_leaves_an_item_another_agent_works_or_a_closed_case_alone() -> None:
+    uow = FakeRoutingUnitOfWork()
+    item = await _queued(uow)
+    await pick_queue_item(
+        PickQueueItem(queue_item_id=item.queue_item_id, by=ANNA), uow=uow, now=NOW
+    )
+    await apply_case_change(
+        AcceptCase(case_id=item.case_id, at=LATER, agent_id=BORIS.agent_id), uow=uow, now=LATER
+    )
+    assert uow.queue_items.items[item.queue_item_id].worked_by == ANNA.agent_id
+
+    closed = await _queued(uow)
+    await apply_case_change(
+        DequeueCase(case_id=closed.case_id, at=NOW, reason="cancelled"), uow=uow, now=NOW
+    )
+    await apply_case_change(
+        AcceptCase(case_id=closed.case_id, at=LATER, agent_id=BORIS.agent_id), uow=uow, now=LATER
+    )
+    assert uow.queue_items.items[closed.queue_item_id].status is QueueItemStatus.REMOVED
+    assert BORIS.agent_id not in uow.agents.agents
+    assert not [e for e in uow.events() if isinstance(e, CaseAccepted)]
+
+
+async def test_changes_to_a_case_not_yet_opened_are_parked_and_applied_when_it_opens() -> None:
+    uow = FakeRoutingUnitOfWork()
+    cmd = _opened()
+    agent = agent_id_of("anna")
+    # Out of order on purpose: parked changes are applied in the order they happened.
+    await apply_case_change(
+        DequeueCase(case_id=cmd.case_id, at=LATER, reason="resolved"), uow=uow, now=NOW
+    )
+    await apply_case_change(
+        AcceptCase(case_id=cmd.case_id, at=NOW, agent_id=agent), uow=uow, now=NOW
+    )
+    assert uow.queue_items.items == {} and uow.published == []
+    assert len(uow.cases.parked) == 2
+
+    item = await route_case(cmd, uow=uow, now=RESOLVED_LATER)
+
+    assert (item.status, item.worked_by) == (QueueItemStatus.REMOVED, None)
+    assert [type(e) for e in uow.events()] == [CaseQueued, CaseAccepted, CaseDequeued]
+    assert uow.cases.parked == []
 
 
 # -- queues and rules ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The KPI instance state machine: start, tick, pause, resume, succeed, cancel."""
+"""The KPI instance state machine: start, tick, pause, resume, succeed, cancel, reopen."""
 
 from __future__ import annotations
 
@@ -384,6 +384,117 @@ def test_cancelling_after_an_unnoticed_deadline_reports_the_breach_first() -> No
     assert instance.breached
 
 
+# -- reopen: an ended KPI continues with the working time it had used ---------------------------
+
+
+def _resolved(
+    at_text: str, *, prepare: Callable[[KpiInstance], object] = lambda kpi: []
+) -> KpiInstance:
+    """The resolution KPI started Mon 10:00 (16 h, warning after 14 h), met at `at_text`."""
+    instance = started(RESOLUTION)
+    prepare(instance)
+    instance.succeed(at(at_text))
+    return instance
+
+
+@pytest.mark.parametrize("end", ["succeed", "cancel"])
+def test_reopening_continues_with_the_time_used_and_runs_from_the_reopening(end: str) -> None:
+    instance = started(RESOLUTION)
+    getattr(instance, end)(at("Mon 15:00"))  # 5 working hours used
+
+    events = instance.reopen(at("Wed 10:00"), NINE_TO_FIVE)
+
+    # 11 h left from Wed 10:00: Wed 10-17 and Thu 9-13; the warning 9 h in, Thu 11:00.
+    assert events == [
+        KpiResumed(
+            instance_id=INSTANCE_ID,
+            case_id=CASE_ID,
+            kpi="resolution",
+            occurred_at=at("Wed 10:00"),
+            due_at=at("Thu 13:00"),
+            warn_at=at("Thu 11:00"),
+        )
+    ]
+    assert (instance.status, instance.ended_at, instance.instance_id) == (
+        KpiStatus.IN_PROGRESS,
+        None,
+        INSTANCE_ID,
+    )
+    assert instance.is_open and instance.is_running
+    assert instance.started_at == at("Mon 10:00")
+    # The two days between the end and the reopening do not count.
+    assert instance.consumed_at(at("Wed 12:00"), NINE_TO_FIVE) == hours(7)
+    assert instance.next_check_at == at("Thu 11:00")
+
+
+def test_a_reopened_kpi_can_breach_and_be_met_again() -> None:
+    instance = _resolved("Mon 15:00")
+    instance.reopen(at("Wed 10:00"), NINE_TO_FIVE)
+
+    assert kinds(instance.tick(at("Thu 13:00"))) == [KpiNearingBreach, KpiBreached]
+    events = instance.succeed(at("Thu 15:00"))
+
+    assert kinds(events) == [KpiSucceeded]
+    assert isinstance(events[0], KpiSucceeded) and events[0].breached
+    assert instance.breached_at == at("Thu 13:00")
+    # Mon 10-15, then Wed 10-17 and Thu 9-15 after the reopening.
+    assert instance.consumed_at(at("Fri 12:00"), NINE_TO_FIVE) == hours(5 + 7 + 6)
+
+
+def test_a_reopened_kpi_met_in_time_again_is_not_breached() -> None:
+    instance = _resolved("Mon 15:00")
+    instance.reopen(at("Wed 10:00"), NINE_TO_FIVE)
+
+    events = instance.succeed(at("Wed 16:00"))
+
+    assert isinstance(events[-1], KpiSucceeded) and not events[-1].breached
+    assert instance.consumed_at(at("Fri 12:00"), NINE_TO_FIVE) == hours(11)
+
+
+def test_reopening_after_the_warning_keeps_it_fired() -> None:
+    instance = _resolved("Tue 16:30", prepare=lambda kpi: kpi.tick(at("Tue 16:00")))
+
+    [resumed] = instance.reopen(at("Wed 10:00"), NINE_TO_FIVE)
+
+    assert isinstance(resumed, KpiResumed)
+    assert (resumed.due_at, resumed.warn_at) == (at("Wed 11:30"), at("Tue 16:00"))
+    assert instance.status is KpiStatus.NEARING_BREACH
+    assert instance.tick(at("Wed 11:00")) == []
+    assert kinds(instance.tick(at("Wed 11:30"))) == [KpiBreached]
+
+
+def test_a_kpi_met_late_is_still_breached_once_reopened() -> None:
+    instance = _resolved("Wed 12:00", prepare=lambda kpi: kpi.tick(at("Wed 10:00")))
+
+    [resumed] = instance.reopen(at("Thu 10:00"), NINE_TO_FIVE)
+
+    assert isinstance(resumed, KpiResumed) and resumed.due_at == at("Wed 10:00")
+    assert instance.status is KpiStatus.BREACHED and instance.is_open
+    assert instance.next_check_at is None
+    assert instance.tick(at("Fri 12:00")) == []
+    events = instance.succeed(at("Fri 12:00"))
+    assert isinstance(events[-1], KpiSucceeded) and events[-1].breached
+    # Wed 10-12 before the first end, then Thu 10-17 and Fri 9-12 after the reopening.
+    assert instance.consumed_at(at("Fri 12:00"), NINE_TO_FIVE) == hours(16 + 2 + 7 + 3)
+
+
+def test_a_kpi_met_while_paused_reopens_with_the_time_used_before_the_pause() -> None:
+    instance = _resolved("Wed 11:00", prepare=lambda kpi: kpi.pause(at("Mon 11:00"), NINE_TO_FIVE))
+
+    [resumed] = instance.reopen(at("Thu 09:00"), NINE_TO_FIVE)
+
+    # 1 h used, 15 h left: Thu 9-17 and Fri 9-16.
+    assert isinstance(resumed, KpiResumed) and resumed.due_at == at("Fri 16:00")
+    assert (instance.status, instance.paused_at) == (KpiStatus.IN_PROGRESS, None)
+
+
+def test_reopening_before_the_end_is_refused() -> None:
+    instance = _resolved("Mon 15:00")
+    with pytest.raises(InvalidTimeError):
+        instance.reopen(at("Mon 14:00"), NINE_TO_FIVE)
+    assert instance.status is KpiStatus.SUCCEEDED
+
+
 def _succeeded() -> KpiInstance:
     instance = started(FIRST_RESPONSE)
     instance.succeed(at("Mon 11:00"))
@@ -412,6 +523,8 @@ def _paused() -> KpiInstance:
         (_succeeded, lambda kpi: kpi.pause(at("Mon 12:00"), NINE_TO_FIVE)),
         (_cancelled, lambda kpi: kpi.resume(at("Mon 12:00"), NINE_TO_FIVE)),
         (_cancelled, lambda kpi: kpi.succeed(at("Mon 12:00"))),
+        (started, lambda kpi: kpi.reopen(at("Mon 12:00"), NINE_TO_FIVE)),
+        (_paused, lambda kpi: kpi.reopen(at("Mon 12:00"), NINE_TO_FIVE)),
     ],
     ids=[
         "pause paused",
@@ -421,6 +534,8 @@ def _paused() -> KpiInstance:
         "pause succeeded",
         "resume cancelled",
         "succeed cancelled",
+        "reopen running",
+        "reopen paused",
     ],
 )
 def test_invalid_transitions_are_refused_and_change_nothing(

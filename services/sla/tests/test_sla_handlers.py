@@ -17,6 +17,7 @@ from sla.app.commands import (
     CreateCalendar,
     RecordCancellation,
     RecordFirstResponse,
+    RecordReopening,
     RecordResolution,
     RecordStatusChange,
     StartKpis,
@@ -28,6 +29,7 @@ from sla.app.handlers import (
     apply_case_change,
     compliance,
     create_calendar,
+    is_first_response,
     kpis_of_case,
     start_kpis,
     tick_kpis,
@@ -463,6 +465,112 @@ async def test_a_change_stamped_before_the_kpis_last_change_is_applied_at_that_c
     assert event.occurred_at == OPENED
 
 
+@pytest.mark.parametrize(
+    ("to_customer", "agent_id", "expected"),
+    [
+        (True, uuid4(), True),  # an agent's reply to the customer
+        (False, uuid4(), False),  # an internal note, even an agent's
+        (True, None, False),  # sent without an agent: an automatic acknowledgement
+        (False, None, False),  # a customer's follow-up
+    ],
+)
+def test_only_an_agents_answer_to_the_customer_is_a_first_response(
+    to_customer: bool, agent_id: UUID | None, expected: bool
+) -> None:
+    assert is_first_response(to_customer=to_customer, agent_id=agent_id) is expected
+
+
+# -- reopening -----------------------------------------------------------------------------
+
+
+async def test_a_reopened_case_continues_its_resolution_with_the_time_it_had_used() -> None:
+    uow = FakeSlaUnitOfWork()
+    await opened_case(uow)
+    await apply_case_change(RecordFirstResponse(case_id=CASE, at=OPENED + hours(1)), uow=uow)
+    await apply_case_change(RecordResolution(case_id=CASE, at=OPENED + hours(10)), uow=uow)
+    resolution_id = uow.kpis.one("resolution").instance_id
+    uow.published = []
+
+    reopening = RecordReopening(case_id=CASE, at=OPENED + hours(34))
+    await apply_case_change(reopening, uow=uow)
+    await apply_case_change(reopening, uow=uow)  # delivered again: nothing more
+
+    [(event, _, _)] = uow.published
+    assert isinstance(event, KpiResumed)
+    # 10 of its 120 hours were used before the resolution; 110 are left from the reopening.
+    assert (event.kpi, event.occurred_at, event.due_at) == (
+        "resolution",
+        OPENED + hours(34),
+        OPENED + hours(34 + 110),
+    )
+    resolution = uow.kpis.one("resolution")
+    assert (resolution.instance_id, resolution.status, resolution.ended_at) == (
+        resolution_id,
+        KpiStatus.IN_PROGRESS,
+        None,
+    )
+    assert resolution.next_check_at == OPENED + hours(144)
+    assert len(uow.kpis.rows) == 2  # continued, not started anew
+    assert uow.kpis.one("first_response").status is KpiStatus.SUCCEEDED
+    [state] = [
+        k
+        for k in await kpis_of_case(CASE, uow=uow, now=OPENED + hours(40))
+        if k.instance.kpi == "resolution"
+    ]
+    assert (state.consumed, state.remaining) == (hours(16), hours(104))
+    uow.published = []
+
+    await apply_case_change(RecordResolution(case_id=CASE, at=OPENED + hours(40)), uow=uow)
+
+    [(met, _, due_at)] = uow.published
+    assert isinstance(met, KpiSucceeded) and not met.breached
+    assert (met.kpi, met.occurred_at, due_at) == (
+        "resolution",
+        OPENED + hours(40),
+        OPENED + hours(144),
+    )
+
+
+async def test_a_reopened_resolution_breaches_when_its_remaining_time_runs_out() -> None:
+    uow = FakeSlaUnitOfWork()
+    await opened_case(uow)
+    await apply_case_change(RecordResolution(case_id=CASE, at=OPENED + hours(100)), uow=uow)
+    await apply_case_change(RecordReopening(case_id=CASE, at=OPENED + hours(200)), uow=uow)
+    uow.published = []
+
+    await tick_kpis(uow=uow, now=OPENED + hours(219))
+    assert uow.published == []
+    await tick_kpis(uow=uow, now=OPENED + hours(220))
+    assert uow.take() == [(KpiBreached, "resolution")]
+
+    await apply_case_change(RecordResolution(case_id=CASE, at=OPENED + hours(230)), uow=uow)
+    [(met, _, _)] = uow.published
+    assert isinstance(met, KpiSucceeded) and met.breached
+
+
+async def test_a_cancelled_case_reopened_measures_its_resolution_again() -> None:
+    uow = FakeSlaUnitOfWork()
+    await opened_case(uow)
+    await apply_case_change(RecordCancellation(case_id=CASE, at=OPENED + hours(2)), uow=uow)
+    uow.published = []
+
+    await apply_case_change(RecordReopening(case_id=CASE, at=OPENED + hours(5)), uow=uow)
+
+    assert uow.take() == [(KpiResumed, "resolution")]
+    assert uow.kpis.one("resolution").due_at == OPENED + hours(5 + 118)
+    assert uow.kpis.one("first_response").status is KpiStatus.CANCELLED
+
+
+async def test_a_reopening_of_a_case_still_open_changes_nothing() -> None:
+    uow = FakeSlaUnitOfWork()
+    await opened_case(uow)
+
+    await apply_case_change(RecordReopening(case_id=CASE, at=OPENED + hours(5)), uow=uow)
+
+    assert uow.published == []
+    assert uow.kpis.one("resolution").due_at == OPENED + timedelta(days=5)
+
+
 # -- changes before the opening ------------------------------------------------------------
 
 
@@ -490,6 +598,24 @@ async def test_changes_arriving_before_the_opening_are_parked_and_applied_after_
     assert uow.cases.parked == []
     assert {k.status for k in uow.kpis.rows.values()} == {KpiStatus.SUCCEEDED}
     assert all(k.next_check_at is None for k in uow.kpis.rows.values())
+
+
+async def test_a_resolution_and_reopening_before_the_opening_leave_the_resolution_running() -> None:
+    uow = FakeSlaUnitOfWork()
+    await apply_case_change(RecordReopening(case_id=CASE, at=OPENED + hours(8)), uow=uow)
+    await apply_case_change(RecordResolution(case_id=CASE, at=OPENED + hours(3)), uow=uow)
+
+    await start_kpis(opening(), uow=uow)
+
+    assert uow.take() == [
+        (KpiStarted, "first_response"),
+        (KpiStarted, "resolution"),
+        (KpiSucceeded, "first_response"),
+        (KpiSucceeded, "resolution"),
+        (KpiResumed, "resolution"),
+    ]
+    resolution = uow.kpis.one("resolution")
+    assert (resolution.status, resolution.due_at) == (KpiStatus.IN_PROGRESS, OPENED + hours(125))
 
 
 # -- the timer -----------------------------------------------------------------------------

@@ -267,17 +267,24 @@ async def test_a_resolution_before_the_opening_is_applied_once_the_case_opens(
     assert await service.tick(OPENED + timedelta(days=30)) == 0
 
 
-async def test_only_work_logged_by_an_agent_is_a_first_response(service: Service) -> None:
-    case_id = uuid.uuid4()
-    await service.case_event(opened(case_id))
-    logged = c.sample("activity.logged").model_copy(
-        update={"case_id": case_id, "occurred_at": OPENED + timedelta(hours=1)}
+def logged(case_id: uuid.UUID, *, at: datetime, **fields: object) -> c.Event:
+    return c.sample("activity.logged").model_copy(
+        update={"case_id": case_id, "occurred_at": at, "activity_id": uuid.uuid4(), **fields}
     )
 
-    await service.case_event(logged.model_copy(update={"agent_id": None}))
+
+async def test_only_an_agents_reply_to_the_customer_is_a_first_response(service: Service) -> None:
+    case_id = uuid.uuid4()
+    await service.case_event(opened(case_id))
+
+    # An agent's internal note, then a customer's follow-up: neither answers the customer.
+    await service.case_event(logged(case_id, at=OPENED + timedelta(hours=1), to_customer=False))
+    await service.case_event(
+        logged(case_id, at=OPENED + timedelta(hours=2), to_customer=True, agent_id=None)
+    )
     assert (await service.kpis(case_id))["first_response"]["status"] == "in_progress"
 
-    await service.case_event(logged)
+    await service.case_event(logged(case_id, at=OPENED + timedelta(hours=3), to_customer=True))
     kpis = await service.kpis(case_id)
     assert (kpis["first_response"]["status"], kpis["resolution"]["status"]) == (
         "succeeded",
@@ -286,9 +293,76 @@ async def test_only_work_logged_by_an_agent_is_a_first_response(service: Service
     [met] = of_type(await service.published_count(3), c.KpiSucceeded)
     assert (met.kpi, met.succeeded_at, met.due_at) == (
         "first_response",
-        OPENED + timedelta(hours=1),
+        OPENED + timedelta(hours=3),
         OPENED + timedelta(hours=8),
     )
+
+
+async def test_a_reopened_case_continues_its_resolution_and_a_second_resolution_meets_it(
+    service: Service,
+) -> None:
+    case_id = uuid.uuid4()
+    await service.case_event(opened(case_id))
+    await service.case_event(resolved(case_id, at=OPENED + timedelta(hours=5)))
+    reopened = c.sample("case.reopened").model_copy(
+        update={"case_id": case_id, "occurred_at": OPENED + timedelta(days=2)}
+    )
+    await service.case_event(reopened, event_id="reopened")
+    await service.case_event(reopened, event_id="reopened")  # redelivered
+    await service.case_event(reopened)  # published again under another id
+
+    service.clock.moment = OPENED + timedelta(days=2, hours=6)
+    kpis = await service.kpis(case_id)
+    resolution = kpis["resolution"]
+    # 5 hours were used before the resolution, 6 since the reopening; 109 are left.
+    assert (resolution["status"], resolution["consumed_seconds"]) == ("in_progress", 11 * 3600)
+    assert same_moment(resolution["due_at"], OPENED + timedelta(days=2, hours=115))
+    assert kpis["first_response"]["status"] == "succeeded"  # untouched by the reopening
+    events = await service.published_count(5)
+    [resumed] = of_type(events, c.KpiResumed)
+    assert (resumed.kpi, resumed.resumed_at, resumed.due_at) == (
+        "resolution",
+        OPENED + timedelta(days=2),
+        OPENED + timedelta(days=2, hours=115),
+    )
+    started = {e.kpi: e.kpi_instance_id for e in of_type(events, c.KpiStarted)}
+    assert resumed.kpi_instance_id == started["resolution"]  # the same instance, continued
+
+    await service.case_event(resolved(case_id, at=OPENED + timedelta(days=2, hours=6)))
+
+    assert (await service.kpis(case_id))["resolution"]["status"] == "succeeded"
+    events = await service.published_count(6)
+    assert [(type(e), e.kpi) for e in events] == [
+        (c.KpiStarted, "first_response"),
+        (c.KpiStarted, "resolution"),
+        (c.KpiSucceeded, "first_response"),
+        (c.KpiSucceeded, "resolution"),
+        (c.KpiResumed, "resolution"),
+        (c.KpiSucceeded, "resolution"),
+    ]
+    assert events[-1].due_at == OPENED + timedelta(days=2, hours=115)
+    assert await service.tick(OPENED + timedelta(days=30)) == 0
+
+
+async def test_cancelling_a_case_cancels_its_open_kpis(service: Service) -> None:
+    case_id = uuid.uuid4()
+    await service.case_event(opened(case_id))
+    await service.case_event(logged(case_id, at=OPENED + timedelta(hours=1), to_customer=True))
+    cancelled = c.sample("case.cancelled").model_copy(
+        update={"case_id": case_id, "occurred_at": OPENED + timedelta(hours=2)}
+    )
+    await service.case_event(cancelled)
+
+    kpis = await service.kpis(case_id)
+    assert {name: kpi["status"] for name, kpi in kpis.items()} == {
+        "first_response": "succeeded",
+        "resolution": "cancelled",
+    }
+    events = await service.published_count(4)
+    assert [(type(e), e.kpi) for e in events][2:] == [
+        (c.KpiSucceeded, "first_response"),
+        (c.KpiCancelled, "resolution"),
+    ]
 
 
 async def test_health_and_the_api_documents(service: Service) -> None:
@@ -311,10 +385,7 @@ async def test_the_compliance_report_counts_met_and_breached_kpis(service: Servi
     late, quick = uuid.uuid4(), uuid.uuid4()
     await service.case_event(opened(late))
     await service.case_event(opened(quick))
-    agent_call = c.sample("activity.logged").model_copy(
-        update={"case_id": quick, "occurred_at": OPENED + timedelta(hours=1)}
-    )
-    await service.case_event(agent_call)
+    await service.case_event(logged(quick, at=OPENED + timedelta(hours=1), to_customer=True))
     await service.tick(OPENED + timedelta(hours=12))
     await service.case_event(resolved(late, at=OPENED + timedelta(hours=20)))
 

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import JSONResponse
 
 from caseflow_contracts import topics
 from caseflow_servicekit import Clock, Kit, ServiceApp, ServiceSettings, SystemClock, run_service
+from caseflow_servicekit.problems import problem_response
 from cases.adapters.tables import metadata
 from cases.adapters.uow import SqlCasesUnitOfWork
+from cases.domain.catalogue_errors import (
+    CatalogueEntryExists,
+    CatalogueEntryNotFound,
+    InvalidCatalogueEntry,
+)
 from cases.domain.errors import (
     CaseClosedError,
     CaseError,
+    CaseNotFoundError,
     CaseValidationError,
     InvalidTransitionError,
+    StaleCaseError,
 )
-from cases.entrypoints import consumers, http
+from cases.entrypoints import catalogue_http, consumers, http, projections, reports_http
 from cases.settings import CasesSettings
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
@@ -24,6 +36,11 @@ ERRORS: dict[type[Exception], int] = {
     CaseValidationError: 422,
     InvalidTransitionError: 409,
     CaseClosedError: 409,
+    InvalidCatalogueEntry: 422,
+    CatalogueEntryNotFound: 404,
+    CatalogueEntryExists: 409,
+    CaseNotFoundError: 404,
+    StaleCaseError: 412,
     CaseError: 400,
 }
 
@@ -36,16 +53,43 @@ def build(
         service="cases", settings=settings, metadata=metadata, configure_process=configure_process
     )
     kit.publishes.append(topics.CASES)
+    kit.publishes.append(topics.CATALOGUE)
+    kit.publishes.append(topics.INTAKE_NOTIFICATIONS)
 
     def uow_factory() -> SqlCasesUnitOfWork:
         return SqlCasesUnitOfWork(kit.sessions, kit.outbox)
 
     consumers.register(kit.consumers, uow_factory=uow_factory, clock=clock or SystemClock())
-    return kit.http_app(
-        routers=[http.router(uow_factory=uow_factory, auth=kit.auth)],
+    projections.register(kit.consumers, uow_factory=uow_factory)
+    app = kit.http_app(
+        routers=[
+            http.router(uow_factory=uow_factory, auth=kit.auth, clock=clock or SystemClock()),
+            catalogue_http.router(
+                uow_factory=uow_factory, auth=kit.auth, clock=clock or SystemClock()
+            ),
+            reports_http.router(uow_factory=uow_factory, auth=kit.auth),
+        ],
         errors=ERRORS,
         description="Cases: lifecycle, activities and time, resolutions, contracts, entitlements.",
     )
+    _keep_problem_members(app)
+    return app
+
+
+def _keep_problem_members(app: ServiceApp) -> None:
+    # The kit's mapping answers a domain error with its status and message; the cases
+    # domain's errors also carry members the caller acts on (the case's status and the
+    # steps allowed from it, the parameters that are wrong), which belong in the problem.
+    async def on_case_error(request: Request, exc: Exception) -> JSONResponse:
+        status = next(ERRORS[kind] for kind in type(exc).__mro__ if kind in ERRORS)
+        members: dict[str, Any] = exc.members if isinstance(exc, CaseError) else {}
+        return problem_response(
+            status, str(exc), request=request, title=type(exc).__name__, **members
+        )
+
+    for kind in ERRORS:
+        if issubclass(kind, CaseError):
+            app.fastapi.add_exception_handler(kind, on_case_error)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,6 +40,19 @@ ERRORS: dict[type[Exception], int] = {
 }
 
 
+async def _rejected_submission(request: Request, exc: Exception) -> Response:
+    # A rule broken by named fields (a request type, its parameters, a channel) lists them as
+    # `errors`, in the shape of every other invalid request, so a form can mark each field.
+    assert isinstance(exc, SubmissionRejected)
+    errors: list[dict[str, object]] = [
+        {"loc": ["body", *path], "msg": why, "type": "value_error"}
+        for path, why in exc.problems.items()
+    ]
+    if not errors:
+        return problem_response(422, str(exc), request=request, title=type(exc).__name__)
+    return problem_response(422, str(exc), request=request, title=type(exc).__name__, errors=errors)
+
+
 async def _too_many_requests(request: Request, exc: Exception) -> Response:
     # RateLimited is the one error whose answer carries a header, which ERRORS cannot say.
     assert isinstance(exc, RateLimited)
@@ -89,6 +102,7 @@ def build(
         description="Intake: inbound requests, customer identification, accounts and contacts.",
     )
     app.fastapi.add_exception_handler(RateLimited, _too_many_requests)
+    app.fastapi.add_exception_handler(SubmissionRejected, _rejected_submission)
     return app
 
 

@@ -1,4 +1,5 @@
-"""Domain events of a case, translated to the published contracts of `cases.case.v1`."""
+"""Domain events of a case, translated to the published contracts of `cases.case.v1`, and
+the notifications a case calls for, to `notification.requested` on `intake.notification.v1`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from uuid import UUID
 import caseflow_contracts as c
 from cases.domain import events as d
 from cases.domain.case import Case
+from cases.domain.notifications import Notification
 
 
 def to_contract(event: d.CaseEvent, *, case: Case, interaction_id: UUID | None = None) -> c.Event:
@@ -50,6 +52,8 @@ def to_contract(event: d.CaseEvent, *, case: Case, interaction_id: UUID | None =
                 **common,
                 from_status=c.CaseStatus(event.previous_status.value),
                 to_status=c.CaseStatus(event.status.value),
+                reason=event.reason,
+                by=event.by,
             )
         case d.ActivityLogged():
             return c.ActivityLogged(
@@ -59,7 +63,8 @@ def to_contract(event: d.CaseEvent, *, case: Case, interaction_id: UUID | None =
                 agent_id=event.performed_by,
                 duration_minutes=event.duration_minutes,
                 billable=event.billable,
-                description=event.subject,
+                description=event.description or event.subject,
+                to_customer=event.to_customer,
             )
         case d.CaseResolved():
             return c.CaseResolved(
@@ -68,12 +73,47 @@ def to_contract(event: d.CaseEvent, *, case: Case, interaction_id: UUID | None =
                 decision_code=event.resolution_type,
                 billable_minutes=event.billable_minutes,
                 resolved_by=event.resolved_by,
+                total_minutes=event.total_minutes,
+                logged_billable_minutes=event.logged_billable_minutes,
+                correction_reason=event.correction_reason,
             )
         case d.CaseReopened():
             return c.CaseReopened(**common, reason=event.reason)
         case d.CaseCancelled():
             return c.CaseCancelled(**common, reason=event.reason)
         case d.CaseEscalated():
-            return c.CaseEscalated(**common, level=event.level, reason=event.reason)
+            return c.CaseEscalated(
+                **common,
+                level=event.level,
+                reason=event.reason,
+                escalated_to=event.escalated_to,
+                target=c.EscalationTarget(event.target.value),
+                escalated_by=event.escalated_by,
+            )
+        case d.DecisionRecorded():
+            return c.DecisionRecorded(
+                **common,
+                decision_id=event.decision_id,
+                decision_code=event.code,
+                outcome=c.DecisionOutcome(event.outcome.value),
+                text=event.text,
+                recorded_by=event.recorded_by,
+            )
     msg = f"no contract for {type(event).__name__}"
     raise TypeError(msg)
+
+
+def notification_contract(notification: Notification) -> c.NotificationRequested:
+    """The request to intake that sends `notification`."""
+    return c.NotificationRequested(
+        occurred_at=notification.occurred_at,
+        notification_id=notification.notification_id,
+        recipient=c.Recipient(
+            kind=c.RecipientKind(notification.recipient_kind.value),
+            id=notification.recipient_id,
+        ),
+        template=notification.template.value,
+        language=notification.language,
+        case_id=notification.case_id,
+        parameters=dict(notification.parameters),
+    )

@@ -1,4 +1,4 @@
-"""Use cases of the cases service: load, decide in the domain, record, commit."""
+"""Use cases of the cases service that open cases: load, decide in the domain, record, commit."""
 
 from __future__ import annotations
 
@@ -7,12 +7,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID, uuid4
 
+import structlog
+
 from cases.app.ports import CasesUnitOfWork
-from cases.domain.case import Customer, open_case
-from cases.domain.errors import CaseNumberError
+from cases.domain.case import Case, Customer
+from cases.domain.case import open_case as start_case
+from cases.domain.catalogue import RequestType
+from cases.domain.errors import (
+    CaseNumberError,
+    CaseValidationError,
+    InvalidParametersError,
+    UnknownRequestTypeError,
+)
+from cases.domain.events import CaseEvent
+from cases.domain.notifications import notifications_for
 from cases.domain.numbers import format_case_number, normalize_case_number
-from cases.domain.priority import PriorityRule, initial_priority
-from cases.domain.values import ActivityKind, Channel
+from cases.domain.priority import PriorityRule, opening_priority
+from cases.domain.requests import checked_parameters
+from cases.domain.values import ActivityKind, Channel, Priority
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +42,8 @@ class ReceiveInteraction:
     request_type: str | None = None
     parameters: dict[str, str] = field(default_factory=dict)
     follow_up_of: str | None = None
+    language: str | None = None
+    first_contact: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,11 +54,29 @@ class Received:
     opened: bool
 
 
+@dataclass(frozen=True, kw_only=True)
+class OpenCase:
+    """An agent opens a case for a known customer (on the phone, at the desk, from a letter)."""
+
+    channel: Channel
+    contact_id: UUID
+    account_id: UUID | None
+    subject: str
+    description: str
+    opened_by: UUID
+    request_type: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    priority: Priority | None = None
+    language: str | None = None
+
+
 _ACTIVITY_OF_CHANNEL = {
     Channel.EMAIL: ActivityKind.EMAIL,
     Channel.PHONE: ActivityKind.CALL,
     Channel.WEB: ActivityKind.NOTE,
     Channel.API: ActivityKind.NOTE,
+    Channel.LETTER: ActivityKind.LETTER,
+    Channel.VISIT: ActivityKind.MEETING,
 }
 
 
@@ -85,32 +119,115 @@ async def receive_interaction(
                 uow.emit(case, events)
                 await uow.commit()
                 return Received(case.case_id, opened=False)
-        number = format_case_number(now.year, await uow.cases.next_sequence())
-        case, events = open_case(
+        request_type, parameters = await _request_from_intake(cmd, uow=uow)
+        case, events = start_case(
             case_id=new_id(),
-            number=number,
+            number=format_case_number(now.year, await uow.cases.next_sequence()),
             channel=cmd.channel,
             customer=Customer(contact_id=cmd.contact_id, account_id=cmd.account_id),
             subject=cmd.subject,
             description=cmd.body,
             now=now,
             request_type=cmd.request_type,
-            parameters=cmd.parameters,
-            priority=initial_priority(
+            parameters=parameters,
+            priority=opening_priority(
+                requested=None,
+                type_default=None if request_type is None else request_type.default_priority,
                 request_type=cmd.request_type,
-                parameters=cmd.parameters,
+                parameters=parameters,
                 channel=cmd.channel,
                 rules=priority_rules,
             ),
+            language=cmd.language,
+            first_contact=cmd.first_contact,
         )
-        await uow.cases.add(case, interaction_id=cmd.interaction_id)
-        await uow.cases.attach_interaction(
-            interaction_id=cmd.interaction_id,
-            case_id=case.case_id,
-            channel=cmd.channel.value,
-            subject=cmd.subject,
-            at=now,
-        )
-        uow.emit(case, events, interaction_id=cmd.interaction_id)
+        await _add(case, events, uow=uow, interaction_id=cmd.interaction_id, new_id=new_id, now=now)
         await uow.commit()
         return Received(case.case_id, opened=True)
+
+
+async def open_case(
+    cmd: OpenCase,
+    *,
+    uow: CasesUnitOfWork,
+    now: datetime,
+    priority_rules: Sequence[PriorityRule] = (),
+    new_id: Callable[[], UUID] = uuid4,
+) -> Case:
+    """Open a case an agent takes down; its request type and answers must fit the catalogue."""
+    async with uow:
+        request_type: RequestType | None = None
+        parameters = dict(cmd.parameters)
+        if cmd.request_type is not None:
+            request_type = await uow.catalogue.request_type(cmd.request_type)
+            parameters = checked_parameters(request_type, cmd.request_type, cmd.parameters)
+        elif parameters:
+            raise CaseValidationError("parameters are the answers of a request type; name it")
+        case, events = start_case(
+            case_id=new_id(),
+            number=format_case_number(now.year, await uow.cases.next_sequence()),
+            channel=cmd.channel,
+            customer=Customer(contact_id=cmd.contact_id, account_id=cmd.account_id),
+            subject=cmd.subject,
+            description=cmd.description,
+            now=now,
+            request_type=cmd.request_type,
+            parameters=parameters,
+            priority=opening_priority(
+                requested=cmd.priority,
+                type_default=None if request_type is None else request_type.default_priority,
+                request_type=cmd.request_type,
+                parameters=parameters,
+                channel=cmd.channel,
+                rules=priority_rules,
+            ),
+            language=cmd.language,
+        )
+        # What the agent took down is the interaction the case opened from: it gets an id of
+        # its own, as one arriving through intake does, so `case.opened` says the same.
+        await _add(case, events, uow=uow, interaction_id=new_id(), new_id=new_id, now=now)
+        await uow.commit()
+        return case
+
+
+async def _request_from_intake(
+    cmd: ReceiveInteraction, *, uow: CasesUnitOfWork
+) -> tuple[RequestType | None, dict[str, str]]:
+    # Intake checked the answers at its edge against its copy of the catalogue; if ours
+    # disagrees (a change in flight), the customer's request is still taken, and said so.
+    if cmd.request_type is None:
+        return None, dict(cmd.parameters)
+    request_type = await uow.catalogue.request_type(cmd.request_type)
+    try:
+        return request_type, checked_parameters(request_type, cmd.request_type, cmd.parameters)
+    except (UnknownRequestTypeError, InvalidParametersError) as error:
+        log.warning(
+            "case.request_not_in_catalogue",
+            interaction_id=str(cmd.interaction_id),
+            request_type=cmd.request_type,
+            error=str(error),
+        )
+        known = request_type if request_type is not None and request_type.active else None
+        return known, dict(cmd.parameters)
+
+
+async def _add(
+    case: Case,
+    events: Sequence[CaseEvent],
+    *,
+    uow: CasesUnitOfWork,
+    interaction_id: UUID,
+    new_id: Callable[[], UUID],
+    now: datetime,
+) -> None:
+    await uow.cases.add(case, interaction_id=interaction_id)
+    await uow.cases.attach_interaction(
+        interaction_id=interaction_id,
+        case_id=case.case_id,
+        channel=case.channel.value,
+        subject=case.subject,
+        at=now,
+    )
+    uow.emit(case, events, interaction_id=interaction_id)
+    for notification in notifications_for(case, events, new_id=new_id):
+        uow.notify(notification)

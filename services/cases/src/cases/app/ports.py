@@ -11,6 +11,7 @@ from uuid import UUID
 from cases.domain.case import Case
 from cases.domain.catalogue import Decision, RequestType
 from cases.domain.events import CaseEvent
+from cases.domain.notifications import Notification
 
 
 class CaseRepository(Protocol):
@@ -39,6 +40,8 @@ class CasesUnitOfWork(Protocol):
 
     @property
     def cases(self) -> CaseRepository: ...
+    @property
+    def catalogue(self) -> CatalogueRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -50,4 +53,5 @@ class CasesUnitOfWork(Protocol):
     def emit(
         self, case: Case, events: Iterable[CaseEvent], *, interaction_id: UUID | None = None
     ) -> None: ...
+    def notify(self, notification: Notification) -> None: ...
     async def commit(self) -> None: ...

@@ -2,13 +2,18 @@
 
 from cases.domain.case import (
     ALLOWED_TRANSITIONS,
+    MAX_ACTIVITY_MINUTES,
     WORKING_STATUSES,
     Activity,
     Case,
     Customer,
+    Escalation,
+    RecordedDecision,
     Resolution,
     can_transition,
+    next_steps,
     open_case,
+    reply_kind,
 )
 from cases.domain.entitlements import (
     Entitlement,
@@ -20,9 +25,14 @@ from cases.domain.entitlements import (
 from cases.domain.errors import (
     CaseClosedError,
     CaseError,
+    CaseNotFoundError,
     CaseNumberError,
     CaseValidationError,
+    InvalidParametersError,
     InvalidTransitionError,
+    StaleCaseError,
+    UnknownDecisionError,
+    UnknownRequestTypeError,
 )
 from cases.domain.events import (
     ActivityLogged,
@@ -34,6 +44,7 @@ from cases.domain.events import (
     CaseResolved,
     CaseStatusChanged,
     CaseUpdated,
+    DecisionRecorded,
     EntitlementDeducted,
 )
 from cases.domain.numbers import (
@@ -42,12 +53,25 @@ from cases.domain.numbers import (
     normalize_case_number,
     parse_case_number,
 )
-from cases.domain.priority import DEFAULT_PRIORITY, PriorityRule, initial_priority
-from cases.domain.values import ActivityKind, CaseStatus, Channel, Priority
+from cases.domain.priority import (
+    DEFAULT_PRIORITY,
+    PriorityRule,
+    initial_priority,
+    opening_priority,
+)
+from cases.domain.values import (
+    ActivityKind,
+    CaseStatus,
+    Channel,
+    DecisionOutcome,
+    EscalationTarget,
+    Priority,
+)
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "DEFAULT_PRIORITY",
+    "MAX_ACTIVITY_MINUTES",
     "WORKING_STATUSES",
     "Activity",
     "ActivityKind",
@@ -58,6 +82,7 @@ __all__ = [
     "CaseError",
     "CaseEscalated",
     "CaseEvent",
+    "CaseNotFoundError",
     "CaseNumberError",
     "CaseOpened",
     "CaseReopened",
@@ -68,21 +93,33 @@ __all__ = [
     "CaseValidationError",
     "Channel",
     "Customer",
+    "DecisionOutcome",
+    "DecisionRecorded",
     "Entitlement",
     "EntitlementCheck",
     "EntitlementDeducted",
     "EntitlementKind",
     "EntitlementRefusal",
+    "Escalation",
+    "EscalationTarget",
+    "InvalidParametersError",
     "InvalidTransitionError",
     "Priority",
     "PriorityRule",
+    "RecordedDecision",
     "Resolution",
+    "StaleCaseError",
+    "UnknownDecisionError",
+    "UnknownRequestTypeError",
     "can_transition",
     "check_entitlement",
     "find_case_numbers",
     "format_case_number",
     "initial_priority",
+    "next_steps",
     "normalize_case_number",
     "open_case",
+    "opening_priority",
     "parse_case_number",
+    "reply_kind",
 ]

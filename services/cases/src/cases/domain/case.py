@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from uuid import UUID
+from uuid import UUID, uuid5
 
+from cases.domain.catalogue import Decision
 from cases.domain.errors import (
     CaseClosedError,
     CaseValidationError,
@@ -29,9 +30,17 @@ from cases.domain.events import (
     CaseResolved,
     CaseStatusChanged,
     CaseUpdated,
+    DecisionRecorded,
 )
 from cases.domain.numbers import normalize_case_number
-from cases.domain.values import ActivityKind, CaseStatus, Channel, Priority
+from cases.domain.values import (
+    ActivityKind,
+    CaseStatus,
+    Channel,
+    DecisionOutcome,
+    EscalationTarget,
+    Priority,
+)
 
 _NEW = CaseStatus.NEW
 _IN_PROGRESS = CaseStatus.IN_PROGRESS
@@ -57,9 +66,43 @@ WORKING_STATUSES: frozenset[CaseStatus] = frozenset({_IN_PROGRESS, _ON_HOLD, _WA
 """The statuses ``change_status`` moves a case between."""
 
 
+MAX_ACTIVITY_MINUTES = 24 * 60
+"""The longest piece of work one activity may record: a day."""
+
+
 def can_transition(current: CaseStatus, target: CaseStatus) -> bool:
     """Whether a case in `current` status may move to `target`."""
     return target in ALLOWED_TRANSITIONS[current]
+
+
+# The step (the agent's command) that moves a case from a status to a target status.
+_STEP_ORDER = ("accept", "resume", "hold", "wait", "resolve", "cancel", "reopen")
+
+
+def _step(current: CaseStatus, target: CaseStatus) -> str:
+    if target is _IN_PROGRESS:
+        if current is _NEW:
+            return "accept"
+        return "reopen" if current.is_closed else "resume"
+    return {_ON_HOLD: "hold", _WAITING: "wait", _RESOLVED: "resolve", _CANCELLED: "cancel"}[target]
+
+
+def next_steps(status: CaseStatus) -> tuple[str, ...]:
+    """The steps an agent may take on a case in `status`: accept, hold, wait, resume, ..."""
+    steps = {_step(status, target) for target in ALLOWED_TRANSITIONS[status]}
+    if status is _NEW:
+        # A new case is accepted (taken into work) before it can be put on hold or wait.
+        steps -= {"hold", "wait"}
+    return tuple(step for step in _STEP_ORDER if step in steps)
+
+
+def reply_kind(channel: Channel) -> ActivityKind:
+    """The kind of activity an answer to a customer who came by `channel` is."""
+    return {
+        Channel.PHONE: ActivityKind.CALL,
+        Channel.LETTER: ActivityKind.LETTER,
+        Channel.VISIT: ActivityKind.MEETING,
+    }.get(channel, ActivityKind.EMAIL)
 
 
 @dataclass(frozen=True)
@@ -81,11 +124,19 @@ class Activity:
     billable: bool
     performed_by: UUID | None
     logged_at: datetime
+    performed_at: datetime | None = None
+    description: str = ""
+    to_customer: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
 class Resolution:
-    """How a case was resolved, and the time spent on it."""
+    """How a case was resolved, and the time spent on it.
+
+    ``billable_minutes`` is what is billed; when the agent corrected it,
+    ``logged_billable_minutes`` is what the billable activities added up to, and
+    ``correction_reason`` says why they differ.
+    """
 
     resolution_type: str
     summary: str
@@ -93,6 +144,33 @@ class Resolution:
     total_minutes: int
     resolved_by: UUID | None
     resolved_at: datetime
+    logged_billable_minutes: int | None = None
+    correction_reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordedDecision:
+    """A decision of the catalogue taken on a case: which, why, by whom and when."""
+
+    decision_id: UUID
+    code: str
+    outcome: DecisionOutcome
+    text: str
+    recorded_by: UUID | None
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Escalation:
+    """A case raised to a manager: where, to whom, the customer's claim, by whom, when."""
+
+    escalation_id: UUID
+    level: int
+    target: EscalationTarget
+    manager_id: UUID | None
+    claim: str
+    escalated_by: UUID | None
+    escalated_at: datetime
 
 
 @dataclass(eq=False, kw_only=True)
@@ -116,6 +194,16 @@ class Case:
     reopen_count: int = 0
     escalation_level: int = 0
     entitlement_id: UUID | None = None
+    version: int = 1
+    """Raised by every stored change; the HTTP API's ETag."""
+    first_contact: bool = False
+    language: str | None = None
+    accepted_by: UUID | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    reopened_at: datetime | None = None
+    decisions: list[RecordedDecision] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -131,6 +219,18 @@ class Case:
     def total_minutes(self) -> int:
         """Minutes of all work logged on the case, billable or not."""
         return sum(a.duration_minutes for a in self.activities)
+
+    @property
+    def call_minutes(self) -> int:
+        """Minutes spent on the telephone for the case."""
+        return sum(a.duration_minutes for a in self.activities if a.kind is ActivityKind.CALL)
+
+    @property
+    def billed_minutes(self) -> int:
+        """What the case bills: the resolution's figure once resolved, else the logged one."""
+        return (
+            self.billable_minutes if self.resolution is None else self.resolution.billable_minutes
+        )
 
     def update_details(
         self,
@@ -182,7 +282,12 @@ class Case:
         ]
 
     def change_status(
-        self, status: CaseStatus, *, now: datetime, reason: str | None = None
+        self,
+        status: CaseStatus,
+        *,
+        now: datetime,
+        reason: str | None = None,
+        by: UUID | None = None,
     ) -> list[CaseEvent]:
         """Move an open case to another working status (in progress, on hold, waiting)."""
         self._require_open()
@@ -193,7 +298,9 @@ class Case:
         if status not in WORKING_STATUSES:
             raise InvalidTransitionError(
                 f"change_status cannot move a case to {status}; "
-                "resolve or cancel a case with their own commands"
+                "resolve or cancel a case with their own commands",
+                status=self.status,
+                allowed=next_steps(self.status),
             )
         self._require_transition(status)
         previous, self.status = self.status, status
@@ -204,8 +311,52 @@ class Case:
                 previous_status=previous,
                 status=status,
                 reason=why,
+                by=by,
             )
         ]
+
+    def accept(self, agent_id: UUID, *, now: datetime) -> list[CaseEvent]:
+        """An agent takes a new case into work; it is theirs and in progress."""
+        self._require_open()
+        if self.status is _IN_PROGRESS and self.accepted_by == agent_id:
+            return []  # accepted twice by the same agent: nothing new
+        self._require_step("accept", _IN_PROGRESS)
+        events = self.change_status(_IN_PROGRESS, now=now, by=agent_id)
+        self.accepted_by = agent_id
+        return events
+
+    def hold(
+        self, *, now: datetime, reason: str | None = None, by: UUID | None = None
+    ) -> list[CaseEvent]:
+        """Put the case on hold: work waits on something other than the customer."""
+        return self._move("hold", _ON_HOLD, now=now, reason=reason, by=by)
+
+    def wait(
+        self, *, now: datetime, reason: str | None = None, by: UUID | None = None
+    ) -> list[CaseEvent]:
+        """Wait for the customer to answer."""
+        return self._move("wait", _WAITING, now=now, reason=reason, by=by)
+
+    def resume(
+        self, *, now: datetime, reason: str | None = None, by: UUID | None = None
+    ) -> list[CaseEvent]:
+        """Take a case on hold or waiting for the customer back into work."""
+        return self._move("resume", _IN_PROGRESS, now=now, reason=reason, by=by)
+
+    def _move(
+        self,
+        step: str,
+        target: CaseStatus,
+        *,
+        now: datetime,
+        reason: str | None,
+        by: UUID | None,
+    ) -> list[CaseEvent]:
+        self._require_open()
+        if self.status is target:
+            return []
+        self._require_step(step, target)
+        return self.change_status(target, now=now, reason=reason, by=by)
 
     def log_activity(
         self,
@@ -217,12 +368,21 @@ class Case:
         now: datetime,
         subject: str = "",
         performed_by: UUID | None = None,
+        description: str = "",
+        performed_at: datetime | None = None,
+        to_customer: bool = False,
     ) -> list[CaseEvent]:
-        """Record a finished piece of work on an open case."""
+        """Record a finished piece of work on an open case (at most a day of it)."""
         self._require_open()
         _require_aware(now)
-        if isinstance(duration_minutes, bool) or duration_minutes < 0:
-            raise CaseValidationError(f"duration_minutes must be 0 or more, not {duration_minutes}")
+        if performed_at is not None:
+            _require_aware(performed_at)
+        if isinstance(duration_minutes, bool) or not 0 <= duration_minutes <= MAX_ACTIVITY_MINUTES:
+            raise CaseValidationError(
+                f"duration_minutes must be within 0..{MAX_ACTIVITY_MINUTES}, not {duration_minutes}"
+            )
+        if to_customer and kind is ActivityKind.NOTE:
+            raise CaseValidationError("an internal note is never an answer to the customer")
         if any(a.activity_id == activity_id for a in self.activities):
             raise CaseValidationError(f"activity {activity_id} is already logged on this case")
         activity = Activity(
@@ -233,6 +393,9 @@ class Case:
             billable=billable,
             performed_by=performed_by,
             logged_at=now,
+            performed_at=performed_at,
+            description=description.strip(),
+            to_customer=to_customer,
         )
         self.activities.append(activity)
         return [
@@ -245,6 +408,70 @@ class Case:
                 duration_minutes=activity.duration_minutes,
                 billable=activity.billable,
                 performed_by=activity.performed_by,
+                description=activity.description,
+                performed_at=activity.performed_at,
+                to_customer=activity.to_customer,
+            )
+        ]
+
+    def reply(
+        self,
+        text: str,
+        *,
+        activity_id: UUID,
+        now: datetime,
+        performed_by: UUID | None = None,
+        duration_minutes: int = 0,
+        billable: bool = False,
+    ) -> list[CaseEvent]:
+        """Answer the customer, by the channel they came by; the answer is logged as work."""
+        return self.log_activity(
+            activity_id=activity_id,
+            kind=reply_kind(self.channel),
+            duration_minutes=duration_minutes,
+            billable=billable,
+            now=now,
+            subject=f"Re: {self.subject}",
+            description=_required_text(text, "text"),
+            performed_by=performed_by,
+            to_customer=True,
+        )
+
+    def record_decision(
+        self,
+        decision: Decision,
+        *,
+        decision_id: UUID,
+        text: str,
+        now: datetime,
+        recorded_by: UUID | None = None,
+    ) -> list[CaseEvent]:
+        """Take a decision of the catalogue on the request, saying why."""
+        self._require_open()
+        _require_aware(now)
+        if decision.retired:
+            raise CaseValidationError(f"decision {decision.code!r} is retired")
+        why = text.strip()
+        if decision.requires_text and not why:
+            raise CaseValidationError(f"decision {decision.code!r} needs a text saying why")
+        recorded = RecordedDecision(
+            decision_id=decision_id,
+            code=decision.code,
+            outcome=decision.outcome,
+            text=why,
+            recorded_by=recorded_by,
+            recorded_at=now,
+        )
+        self.decisions.append(recorded)
+        return [
+            DecisionRecorded(
+                case_id=self.case_id,
+                occurred_at=now,
+                decision_id=decision_id,
+                code=recorded.code,
+                outcome=recorded.outcome,
+                text=why,
+                recorded_by=recorded_by,
             )
         ]
 
@@ -255,20 +482,39 @@ class Case:
         summary: str,
         now: datetime,
         resolved_by: UUID | None = None,
+        billable_minutes: int | None = None,
+        correction_reason: str | None = None,
     ) -> list[CaseEvent]:
-        """Close the case as resolved; billable time is the sum of its billable activities."""
+        """Close the case as resolved; billable time is the sum of its billable activities,
+        unless the agent corrects it and says why."""
         self._require_open()
         _require_aware(now)
         self._require_transition(_RESOLVED)
+        logged = self.billable_minutes
+        billed, why = logged, None
+        if billable_minutes is not None and billable_minutes != logged:
+            if isinstance(billable_minutes, bool) or billable_minutes < 0:
+                raise CaseValidationError(
+                    f"billable_minutes must be 0 or more, not {billable_minutes}"
+                )
+            if correction_reason is None or not correction_reason.strip():
+                raise CaseValidationError(
+                    f"billable_minutes {billable_minutes} differ from the {logged} logged; "
+                    "a correction_reason must say why"
+                )
+            billed, why = billable_minutes, correction_reason.strip()
         resolution = Resolution(
             resolution_type=_required_text(resolution_type, "resolution_type"),
             summary=_required_text(summary, "summary"),
-            billable_minutes=self.billable_minutes,
+            billable_minutes=billed,
             total_minutes=self.total_minutes,
             resolved_by=resolved_by,
             resolved_at=now,
+            logged_billable_minutes=None if why is None else logged,
+            correction_reason=why,
         )
         previous, self.status, self.resolution = self.status, _RESOLVED, resolution
+        self.resolved_at = self.closed_at = now
         return [
             CaseResolved(
                 case_id=self.case_id,
@@ -280,6 +526,8 @@ class Case:
                 total_minutes=resolution.total_minutes,
                 resolved_by=resolved_by,
                 entitlement_id=self.entitlement_id,
+                logged_billable_minutes=resolution.logged_billable_minutes,
+                correction_reason=resolution.correction_reason,
             )
         ]
 
@@ -290,6 +538,7 @@ class Case:
         text = _required_text(reason, "reason")
         self._require_transition(_CANCELLED)
         previous, self.status, self.cancellation_reason = self.status, _CANCELLED, text
+        self.closed_at = now
         return [
             CaseCancelled(
                 case_id=self.case_id, occurred_at=now, previous_status=previous, reason=text
@@ -302,13 +551,17 @@ class Case:
         text = _required_text(reason, "reason")
         if self.is_open:
             raise InvalidTransitionError(
-                f"case {self.number} is {self.status}; only resolved or cancelled cases reopen"
+                f"case {self.number} is {self.status}; only resolved or cancelled cases reopen",
+                status=self.status,
+                allowed=next_steps(self.status),
             )
         self._require_transition(_IN_PROGRESS)
         previous = self.status
         self.status = _IN_PROGRESS
         self.resolution = None
         self.cancellation_reason = None
+        self.resolved_at = self.closed_at = None
+        self.reopened_at = now
         self.reopen_count += 1
         return [
             CaseReopened(
@@ -321,31 +574,69 @@ class Case:
         ]
 
     def escalate(
-        self, reason: str, *, now: datetime, escalated_to: UUID | None = None
+        self,
+        reason: str,
+        *,
+        now: datetime,
+        escalated_to: UUID | None = None,
+        target: EscalationTarget = EscalationTarget.NEXT_LEVEL,
+        escalated_by: UUID | None = None,
+        escalation_id: UUID | None = None,
     ) -> list[CaseEvent]:
-        """Raise an open case one escalation level, saying why and optionally to whom."""
+        """Raise an open case one escalation level, with the customer's claim (`reason`),
+        to the next level or the department head, and optionally to a manager in person."""
         self._require_open()
         _require_aware(now)
         text = _required_text(reason, "reason")
-        self.escalation_level += 1
+        level = self.escalation_level + 1
+        escalation = Escalation(
+            # Derived when not given, so the same escalation always has the same id.
+            escalation_id=escalation_id or uuid5(self.case_id, f"escalation-{level}"),
+            level=level,
+            target=target,
+            manager_id=escalated_to,
+            claim=text,
+            escalated_by=escalated_by,
+            escalated_at=now,
+        )
+        self.escalation_level = level
+        self.escalations.append(escalation)
         return [
             CaseEscalated(
                 case_id=self.case_id,
                 occurred_at=now,
                 reason=text,
-                level=self.escalation_level,
+                level=level,
                 escalated_to=escalated_to,
+                target=target,
+                escalated_by=escalated_by,
             )
         ]
 
     def _require_open(self) -> None:
         if not self.is_open:
-            raise CaseClosedError(f"case {self.number} is {self.status}; reopen it first")
+            raise CaseClosedError(
+                f"case {self.number} is {self.status}; reopen it first",
+                status=self.status,
+                allowed=next_steps(self.status),
+            )
 
     def _require_transition(self, target: CaseStatus) -> None:
         if not can_transition(self.status, target):
             raise InvalidTransitionError(
-                f"case {self.number} cannot move from {self.status} to {target}"
+                f"case {self.number} cannot move from {self.status} to {target}",
+                status=self.status,
+                allowed=next_steps(self.status),
+            )
+
+    def _require_step(self, step: str, target: CaseStatus) -> None:
+        # The transition table alone would let "resume" take a new case into work, or
+        # "accept" take back a case on hold: each step has its own starting statuses.
+        if step not in next_steps(self.status) or not can_transition(self.status, target):
+            raise InvalidTransitionError(
+                f"case {self.number} is {self.status}; it cannot {step}",
+                status=self.status,
+                allowed=next_steps(self.status),
             )
 
 
@@ -362,6 +653,8 @@ def open_case(
     parameters: Mapping[str, str] | None = None,
     priority: Priority = Priority.NORMAL,
     entitlement_id: UUID | None = None,
+    language: str | None = None,
+    first_contact: bool = False,
 ) -> tuple[Case, list[CaseEvent]]:
     """Open a new case for a customer's request."""
     _require_aware(now)
@@ -378,6 +671,8 @@ def open_case(
         status=_NEW,
         opened_at=now,
         entitlement_id=entitlement_id,
+        language=(language or "").strip() or None,
+        first_contact=first_contact,
     )
     opened = CaseOpened(
         case_id=case.case_id,

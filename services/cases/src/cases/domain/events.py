@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from cases.domain.values import ActivityKind, CaseStatus, Channel, Priority
+from cases.domain.values import (
+    ActivityKind,
+    CaseStatus,
+    Channel,
+    DecisionOutcome,
+    EscalationTarget,
+    Priority,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +64,8 @@ class CaseStatusChanged(CaseEvent):
     previous_status: CaseStatus
     status: CaseStatus
     reason: str | None
+    by: UUID | None = None
+    """The agent who moved it (who took it into work, for in progress), when one did."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +78,10 @@ class ActivityLogged(CaseEvent):
     duration_minutes: int
     billable: bool
     performed_by: UUID | None
+    description: str = ""
+    performed_at: datetime | None = None
+    to_customer: bool = False
+    """An answer sent to the customer (it meets first response); an internal note is not."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +95,9 @@ class CaseResolved(CaseEvent):
     total_minutes: int
     resolved_by: UUID | None
     entitlement_id: UUID | None
+    logged_billable_minutes: int | None = None
+    """What the billable activities add up to, when the agent corrected the billable time."""
+    correction_reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +124,19 @@ class CaseEscalated(CaseEvent):
     reason: str
     level: int
     escalated_to: UUID | None
+    target: EscalationTarget = EscalationTarget.NEXT_LEVEL
+    escalated_by: UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecisionRecorded(CaseEvent):
+    """A decision of the catalogue was taken on the request, and why."""
+
+    decision_id: UUID
+    code: str
+    outcome: DecisionOutcome
+    text: str
+    recorded_by: UUID | None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -73,3 +73,21 @@ def initial_priority(
 
 def _fold(text: str) -> str:
     return text.strip().casefold()
+
+
+def opening_priority(
+    *,
+    requested: Priority | None,
+    type_default: Priority | None,
+    request_type: str | None,
+    parameters: Mapping[str, str],
+    channel: Channel,
+    rules: Sequence[PriorityRule],
+) -> Priority:
+    """The priority a new case opens with: the one asked for, else its request type's
+    default, else the priority rules'."""
+    if requested is not None:
+        return requested
+    if type_default is not None:
+        return type_default
+    return initial_priority(request_type, parameters, channel, rules)

@@ -35,6 +35,8 @@ def register(
                 request_type=event.request_type,
                 parameters=dict(event.parameters),
                 follow_up_of=event.follow_up_of,
+                language=event.language,
+                first_contact=event.first_contact,
             ),
             uow=uow,
             now=clock.now(),

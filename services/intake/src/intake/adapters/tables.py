@@ -127,3 +127,17 @@ rate_limit_hits = Table(
     Column("hits", Integer, nullable=False),
     PrimaryKeyConstraint("window_start", "bucket"),
 )
+
+request_types = Table(
+    "request_types",
+    metadata,
+    # Intake's copy of the cases service's request-type catalogue: per code, the highest
+    # version announced on cases.catalogue.v1.
+    Column("code", String(100), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("names", JSONB, nullable=False),
+    Column("default_priority", String(16), nullable=False),
+    # The questions, in order: [{name, type, labels, choices, required, when}].
+    Column("parameters", JSONB, nullable=False),
+    Column("active", Boolean, nullable=False),
+)

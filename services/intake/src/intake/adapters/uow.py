@@ -11,20 +11,24 @@ from intake.adapters.repository import (
     SqlIdempotencyStore,
     SqlInteractionRepository,
 )
+from intake.adapters.request_types import SqlRequestTypeRepository
 from intake.domain.interactions import InteractionReceived
 
 
 class SqlIntakeUnitOfWork(SqlUnitOfWork):
-    """Customers, interactions, Idempotency-Keys and event publication in one transaction."""
+    """Customers, interactions, Idempotency-Keys, the catalogue's copy and event publication
+    in one transaction."""
 
     customers: SqlCustomerRepository
     interactions: SqlInteractionRepository
     idempotency: SqlIdempotencyStore
+    request_types: SqlRequestTypeRepository
 
     async def on_open(self, session: AsyncSession) -> None:
         self.customers = SqlCustomerRepository(session)
         self.interactions = SqlInteractionRepository(session)
         self.idempotency = SqlIdempotencyStore(session)
+        self.request_types = SqlRequestTypeRepository(session)
 
     def emit(self, event: InteractionReceived) -> None:
         """Publish `event` when this unit of work commits."""

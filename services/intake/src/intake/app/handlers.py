@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -21,6 +21,7 @@ from intake.domain.errors import DomainTaken, IdempotencyKeyInUse, IdempotencyKe
 from intake.domain.idempotency import Decision, decide, fingerprint
 from intake.domain.interactions import Channel, Interaction, record_interaction
 from intake.domain.rate_limits import RateLimits, retry_after, window_at
+from intake.domain.request_types import RequestType, checked_parameters, supersedes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,7 +42,7 @@ class SubmitRequest:
 
     def payload(self) -> dict[str, object]:
         """What the customer sent, as an idempotent retry must repeat it."""
-        return {
+        payload: dict[str, object] = {
             "name": self.name,
             "email": self.email,
             "phone": self.phone,
@@ -51,6 +52,11 @@ class SubmitRequest:
             "parameters": dict(self.parameters),
             "locale": self.locale,
         }
+        # Only a channel an agent named counts: the web form's and the API's requests keep the
+        # fingerprints they had before agents could name one, so their keys stay valid.
+        if self.channel not in (Channel.WEB, Channel.API):
+            payload["channel"] = self.channel.value
+        return payload
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +118,13 @@ class AdmitSubmission:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordRequestType:
+    """Keep a request type as the cases service's catalogue announced it."""
+
+    request_type: RequestType
+
+
+@dataclass(frozen=True, kw_only=True)
 class CreateAccount:
     """Register an organisation the service desk serves, with the mail domains it owns."""
 
@@ -126,8 +139,13 @@ async def submit_request(
     now: datetime,
     idempotency: IdempotencyKey | None = None,
     new_id: Callable[[], UUID] = uuid4,
+    check_request_type: bool = True,
 ) -> Accepted:
-    """Identify the sender, record the interaction and announce it, once per key or submission."""
+    """Identify the sender, record the interaction and announce it, once per key or submission.
+
+    With `check_request_type`, a request naming a request type must name one the catalogue
+    offers, with answers that fit its form; the interaction carries them normalised.
+    """
     async with uow:
         if idempotency is not None:
             request_fingerprint = fingerprint(cmd.payload())
@@ -152,6 +170,12 @@ async def submit_request(
             known = await uow.interactions.by_submission(cmd.submission_id)
             if known is not None:
                 return Accepted.of(known, replayed=True)
+        # Checked after the key is claimed, so that a repeat is answered as the first was even
+        # if the catalogue changed since; a refusal rolls the claim back with everything else.
+        if check_request_type and cmd.request_type is not None and cmd.request_type.strip():
+            code = cmd.request_type.strip()
+            held = await uow.request_types.get(code)
+            cmd = replace(cmd, parameters=checked_parameters(code, held, cmd.parameters))
         sender = await _identify(cmd, uow=uow, now=now, new_id=new_id)
         interaction, event = record_interaction(
             interaction_id=new_id(),
@@ -222,6 +246,18 @@ async def _identify(
         new_contact_id=new_id(),
         now=now,
     )
+
+
+async def record_request_type(cmd: RecordRequestType, *, uow: IntakeUnitOfWork) -> bool:
+    """Keep a catalogue entry in intake's copy unless the copy holds it at the same or a later
+    version; True if it was kept."""
+    async with uow:
+        held = await uow.request_types.get(cmd.request_type.code)
+        if not supersedes(cmd.request_type, held):
+            return False
+        await uow.request_types.save(cmd.request_type)
+        await uow.commit()
+    return True
 
 
 async def create_account(

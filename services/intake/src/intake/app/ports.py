@@ -11,6 +11,7 @@ from uuid import UUID
 from intake.domain.customers import Account, Contact, Identification
 from intake.domain.idempotency import StoredRequest
 from intake.domain.interactions import Interaction, InteractionReceived
+from intake.domain.request_types import RequestType
 
 
 class CustomerRepository(Protocol):
@@ -57,6 +58,17 @@ class IdempotencyStore(Protocol):
         ...
 
 
+class RequestTypeRepository(Protocol):
+    """Intake's copy of the request-type catalogue, an entry per code."""
+
+    async def get(self, code: str) -> RequestType | None: ...
+
+    async def save(self, request_type: RequestType) -> None:
+        """Keep `request_type` in place of the entry held for its code, unless that entry is
+        of the same or a later version (decided by the store, so racing writers agree)."""
+        ...
+
+
 class RateLimitCounter(Protocol):
     """Counts requests per bucket (a caller) and window, in a store every replica shares."""
 
@@ -67,7 +79,8 @@ class RateLimitCounter(Protocol):
 
 
 class IntakeUnitOfWork(Protocol):
-    """One transaction over customers, interactions, keys and the events they imply."""
+    """One transaction over customers, interactions, keys, the catalogue's copy and the events
+    they imply."""
 
     @property
     def customers(self) -> CustomerRepository: ...
@@ -75,6 +88,8 @@ class IntakeUnitOfWork(Protocol):
     def interactions(self) -> InteractionRepository: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def request_types(self) -> RequestTypeRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

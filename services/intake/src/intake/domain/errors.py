@@ -4,6 +4,9 @@ All of them derive from one base, so callers can catch the family at once::
 
     IntakeError
     ├── SubmissionRejected          a request that breaks a rule: no subject, a NUL character
+    │   ├── ChannelNotAllowed       a channel the caller may not name
+    │   ├── RequestTypeNotOffered   a request type the catalogue lacks or no longer offers
+    │   └── InvalidParameters       answers that do not fit the request type's form
     ├── AccountRejected             an account that breaks a rule: no name, a public domain
     ├── DomainTaken                 a mail domain that already belongs to another account
     ├── IdempotencyKeyReused        an Idempotency-Key sent again with a different payload
@@ -15,6 +18,8 @@ All of them derive from one base, so callers can catch the family at once::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class IntakeError(Exception):
     """Base of every error the intake domain raises."""
@@ -22,6 +27,44 @@ class IntakeError(Exception):
 
 class SubmissionRejected(IntakeError, ValueError):
     """A customer submission that cannot be recorded as it is."""
+
+    problems: Mapping[tuple[str, ...], str]
+    """What is wrong, by the path of the submitted field (``("parameters", "serial")``); empty
+    when the rule concerns no one field."""
+
+    def __init__(
+        self, detail: str, *, problems: Mapping[tuple[str, ...], str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.problems = dict(problems or {})
+
+
+class ChannelNotAllowed(SubmissionRejected):
+    """A channel named by a caller whose channel is fixed: a web form's key is the web."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, problems={("channel",): detail})
+
+
+class RequestTypeNotOffered(SubmissionRejected):
+    """A request type the catalogue does not have, or no longer offers."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail, problems={("request_type",): detail})
+        self.code = code
+
+
+class InvalidParameters(SubmissionRejected):
+    """Answers that do not fit the request type's form; `parameters` says what is wrong with
+    each, by parameter name."""
+
+    def __init__(self, parameters: Mapping[str, str]) -> None:
+        self.parameters = dict(parameters)
+        listed = "; ".join(f"{name}: {why}" for name, why in sorted(self.parameters.items()))
+        super().__init__(
+            f"invalid parameters: {listed}",
+            problems={("parameters", name): why for name, why in sorted(self.parameters.items())},
+        )
 
 
 class AccountRejected(IntakeError, ValueError):

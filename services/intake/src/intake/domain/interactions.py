@@ -16,7 +16,7 @@ from uuid import UUID
 
 from intake.domain.case_numbers import find_case_number
 from intake.domain.customers import Identification
-from intake.domain.errors import SubmissionRejected
+from intake.domain.errors import ChannelNotAllowed, SubmissionRejected
 
 MAX_SUBJECT_LENGTH = 500
 MAX_BODY_LENGTH = 100_000
@@ -34,6 +34,36 @@ class Channel(StrEnum):
     API = "api"
     LETTER = "letter"
     VISIT = "visit"
+
+
+# The channels an agent may say a request came by when taking it down through the REST intake.
+AGENT_CHANNELS: tuple[Channel, ...] = (
+    Channel.PHONE,
+    Channel.EMAIL,
+    Channel.LETTER,
+    Channel.VISIT,
+    Channel.API,
+)
+
+
+def submission_channel(*, by_channel_key: bool, named: Channel | None) -> Channel:
+    """The channel a request submitted to intake came by.
+
+    A channel's key is the public web form, which is always the web and may name no other. A
+    person's token is the REST intake: an agent taking down a call, a letter or a visit names
+    that channel; a client that names none is the API itself.
+    """
+    if by_channel_key:
+        if named is not None:
+            raise ChannelNotAllowed("a web form's key cannot name a channel: it is the web")
+        return Channel.WEB
+    if named is None:
+        return Channel.API
+    if named not in AGENT_CHANNELS:
+        raise ChannelNotAllowed(
+            f"an agent may name one of {', '.join(AGENT_CHANNELS)}, not {named.value}"
+        )
+    return named
 
 
 @dataclass(frozen=True, kw_only=True)

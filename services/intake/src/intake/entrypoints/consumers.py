@@ -8,9 +8,15 @@ import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import Clock, EventConsumers
 from intake.adapters.uow import SqlIntakeUnitOfWork
-from intake.app.handlers import SubmitRequest, submit_request
+from intake.app.handlers import (
+    RecordRequestType,
+    SubmitRequest,
+    record_request_type,
+    submit_request,
+)
 from intake.domain.errors import SubmissionRejected
 from intake.domain.interactions import Channel
+from intake.domain.request_types import AskedWhen, ParameterDefinition, RequestType
 
 
 def register(
@@ -19,7 +25,8 @@ def register(
     uow_factory: Callable[[], SqlIntakeUnitOfWork],
     clock: Clock,
 ) -> None:
-    """Subscribe the intake service to what web channels submit."""
+    """Subscribe the intake service to what web channels submit, and to the request-type
+    catalogue it checks submissions against."""
 
     async def on_web_submitted(
         event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork
@@ -40,7 +47,16 @@ def register(
             ),
             uow=uow,
             now=clock.now(),
+            # The channel took the submission from its customer already: refusing it here would
+            # only bury it in the dead-letter topic, so its request type is not checked again.
+            check_request_type=False,
         )
+
+    async def on_request_type_defined(
+        event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork
+    ) -> None:
+        assert isinstance(event, c.CatalogueRequestTypeDefined)
+        await record_request_type(RecordRequestType(request_type=request_type_of(event)), uow=uow)
 
     consumers.subscribe(
         topics.CHANNELS_WEB,
@@ -49,4 +65,34 @@ def register(
         events={"web.submitted"},
         # Retrying cannot mend a submission that breaks a rule: dead-letter it at once.
         permanent=(SubmissionRejected,),
+    )
+    consumers.subscribe(
+        topics.CATALOGUE,
+        on_request_type_defined,
+        uow_factory=uow_factory,
+        events={"catalogue.request_type_defined"},
+    )
+
+
+def request_type_of(event: c.CatalogueRequestTypeDefined) -> RequestType:
+    """The catalogue's announcement as intake keeps the request type."""
+    return RequestType(
+        code=event.code,
+        version=event.version,
+        names=dict(event.names),
+        default_priority=event.default_priority.value,
+        parameters=tuple(
+            ParameterDefinition(
+                name=spec.name,
+                type=spec.type.value,
+                labels=dict(spec.labels),
+                choices=tuple(spec.choices),
+                required=spec.required,
+                when=None
+                if spec.when is None
+                else AskedWhen(parameter=spec.when.parameter, equals=tuple(spec.when.equals)),
+            )
+            for spec in event.parameters
+        ),
+        active=event.active,
     )

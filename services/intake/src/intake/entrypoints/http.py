@@ -33,6 +33,7 @@ from intake.domain.interactions import (
     MAX_SUBJECT_LENGTH,
     Channel,
     Interaction,
+    submission_channel,
 )
 from intake.domain.rate_limits import RateLimits
 
@@ -73,6 +74,11 @@ class WebSubmission(BaseModel):
         default_factory=dict, max_length=MAX_PARAMETERS
     )
     locale: Annotated[str, StringConstraints(max_length=35), NoNul] | None = None
+    channel: Literal["phone", "email", "letter", "visit", "api"] | None = Field(
+        default=None,
+        description="How the request came in, named by an agent taking it down (a call, a "
+        "letter, a visit); `api` when left out. A web form's key cannot name one: it is the web.",
+    )
 
 
 class InteractionAccepted(BaseModel):
@@ -265,6 +271,11 @@ def router(
         dependencies=[Depends(within_rate_limits)],
         responses={
             409: {"description": "The Idempotency-Key was used for another payload."},
+            422: {
+                "description": "The request is not valid: a field, a channel the caller may not "
+                "name, a request type the catalogue does not offer, or parameters that do not fit "
+                "its form; `errors` names each field."
+            },
             429: {
                 "description": "Too many requests from this address or under this channel key.",
                 "headers": {
@@ -285,11 +296,19 @@ def router(
         ] = None,
     ) -> InteractionAccepted:
         """Take a customer's request in; a repeat under the same Idempotency-Key is answered
-        as the first and changes nothing."""
+        as the first and changes nothing.
+
+        With a `request_type`, the type must be one the catalogue offers and `parameters` must
+        answer its form: the interaction carries them normalised. Without one, parameters are
+        free."""
+        # A channel's key means the public web form; a person's token, the REST intake.
+        channel = submission_channel(
+            by_channel_key=principal.channel is not None,
+            named=None if submission.channel is None else Channel(submission.channel),
+        )
         accepted = await submit_request(
             SubmitRequest(
-                # A channel's key means the public web form; a person's token, the REST intake.
-                channel=Channel.WEB if principal.channel is not None else Channel.API,
+                channel=channel,
                 name=submission.name,
                 email=str(submission.email),
                 phone=submission.phone,

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import caseflow_contracts as c
 from routing.domain import (
+    CaseAccepted,
     CaseAssigned,
+    CaseDequeued,
     CaseQueued,
     CaseReleased,
     CaseTransferred,
     Queue,
     RoutingEvent,
 )
+
+ACCEPTED = "accepted"
+"""The `strategy` of a `case.assigned` telling that the agent took the case into work."""
 
 
 def to_contract(event: RoutingEvent, *, queue: Queue) -> c.Event:
@@ -35,6 +40,14 @@ def to_contract(event: RoutingEvent, *, queue: Queue) -> c.Event:
                 agent_id=event.agent_id,
                 strategy=event.strategy.value,
             )
+        case CaseAccepted():
+            # Published as an assignment, so readers of `case.assigned` need nothing new.
+            return c.CaseAssigned(
+                **common,
+                queue_id=event.queue_id,
+                agent_id=event.agent_id,
+                strategy=ACCEPTED,
+            )
         case CaseReleased():
             return c.CaseReleased(**common, queue_id=event.queue_id, agent_id=event.agent_id)
         case CaseTransferred():
@@ -44,5 +57,7 @@ def to_contract(event: RoutingEvent, *, queue: Queue) -> c.Event:
                 to_queue_id=event.to_queue_id,
                 by=event.transferred_by,
             )
+        case CaseDequeued():
+            return c.CaseDequeued(**common, queue_id=event.queue_id, reason=event.reason)
     msg = f"no contract for {type(event).__name__}"
     raise TypeError(msg)

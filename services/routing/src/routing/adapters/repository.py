@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, Select, func, insert, select, update
+from sqlalchemy import RowMapping, Select, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caseflow_servicekit.cache import TtlCache
-from routing.adapters.tables import agents, case_facts, queue_items, queues, routing_rules
+from routing.adapters.tables import (
+    agents,
+    case_facts,
+    parked_case_events,
+    queue_items,
+    queues,
+    routing_rules,
+)
+from routing.app.case_changes import AcceptCase, CaseChange, DequeueCase, RequeueCase
 from routing.app.ports import StoredRule
 from routing.domain import (
     Agent,
@@ -225,20 +234,17 @@ class SqlQueueItemRepository:
         row = (await self._session.execute(stmt)).mappings().first()
         return None if row is None else _item(row)
 
-    async def active_for_case(self, case_id: UUID) -> QueueItem | None:
-        """The item holding `case_id` in a queue now, or None."""
-        row = (
-            (
-                await self._session.execute(
-                    select(queue_items)
-                    .where(queue_items.c.case_id == case_id, queue_items.c.status != _REMOVED)
-                    .order_by(queue_items.c.entered_at.desc())
-                    .limit(1)
-                )
-            )
-            .mappings()
-            .first()
+    async def last_for_case(self, case_id: UUID, *, for_update: bool = False) -> QueueItem | None:
+        """The item `case_id` was placed in last, whatever its status, or None."""
+        stmt = (
+            select(queue_items)
+            .where(queue_items.c.case_id == case_id)
+            .order_by(queue_items.c.seq.desc())
+            .limit(1)
         )
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._session.execute(stmt)).mappings().first()
         return None if row is None else _item(row)
 
     async def add(self, item: QueueItem) -> None:
@@ -276,7 +282,7 @@ class SqlQueueItemRepository:
                 await self._session.execute(
                     _view()
                     .where(queue_items.c.case_id == case_id, queue_items.c.status != _REMOVED)
-                    .order_by(queue_items.c.entered_at.desc())
+                    .order_by(queue_items.c.seq.desc())
                     .limit(1)
                 )
             )
@@ -342,6 +348,36 @@ class SqlCaseProjection:
             .on_conflict_do_nothing(index_elements=[case_facts.c.case_id])
         )
 
+    async def is_known(self, case_id: UUID) -> bool:
+        """Whether the case's opening has been applied."""
+        return bool(
+            await self._session.scalar(select(exists().where(case_facts.c.case_id == case_id)))
+        )
+
+    async def park(self, change: CaseChange) -> None:
+        """Keep a change to a case whose opening has not arrived."""
+        kind, payload = _change_row(change)
+        await self._session.execute(
+            insert(parked_case_events).values(
+                case_id=change.case_id, kind=kind, occurred_at=change.at, payload=payload
+            )
+        )
+
+    async def take_parked(self, case_id: UUID) -> list[CaseChange]:
+        """The changes parked for a case, in the order they happened, removed from the parking."""
+        t = parked_case_events.c
+        rows = (
+            await self._session.execute(
+                delete(parked_case_events)
+                .where(t.case_id == case_id)
+                .returning(t.parked_id, t.kind, t.occurred_at, t.payload)
+            )
+        ).all()
+        return [
+            _change_of(case_id, row.kind, row.occurred_at, row.payload)
+            for row in sorted(rows, key=lambda row: (row.occurred_at, row.parked_id))
+        ]
+
 
 def _queue_fields(row: RowMapping) -> dict[str, Any]:
     return {
@@ -405,6 +441,30 @@ def _item_row(item: QueueItem) -> dict[str, Any]:
         "entered_at": item.entered_at,
         "required_skills": sorted(item.required_skills),
     }
+
+
+def _change_row(change: CaseChange) -> tuple[str, dict[str, Any]]:
+    match change:
+        case DequeueCase():
+            return "dequeue", {"reason": change.reason}
+        case RequeueCase():
+            return "requeue", {}
+        case AcceptCase():
+            return "accept", {"agent_id": str(change.agent_id)}
+    msg = f"cannot park {type(change).__name__}"
+    raise TypeError(msg)
+
+
+def _change_of(case_id: UUID, kind: str, at: datetime, payload: Mapping[str, Any]) -> CaseChange:
+    match kind:
+        case "dequeue":
+            return DequeueCase(case_id=case_id, at=at, reason=str(payload["reason"]))
+        case "requeue":
+            return RequeueCase(case_id=case_id, at=at)
+        case "accept":
+            return AcceptCase(case_id=case_id, at=at, agent_id=UUID(str(payload["agent_id"])))
+    msg = f"unknown parked change {kind!r}"
+    raise ValueError(msg)
 
 
 def _view() -> Select[Any]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
@@ -18,7 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from caseflow_servicekit import new_metadata
 
@@ -95,6 +97,8 @@ queue_items = Table(
     Column("worked_since", DateTime(timezone=True), nullable=True),
     Column("entered_at", DateTime(timezone=True), nullable=False),
     Column("required_skills", ARRAY(Text), nullable=False),
+    # The order items were created in: a case's last item is the one with the highest.
+    Column("seq", BigInteger, Identity(), nullable=False),
     # A case is in a queue at most once while its item is active, whatever delivered it.
     Index(
         "uq_queue_items_active_case_queue",
@@ -124,4 +128,16 @@ case_facts = Table(
     Column("request_type", String(100), nullable=True),
     Column("account_id", Uuid, nullable=True),
     Column("opened_at", DateTime(timezone=True), nullable=False),
+)
+
+parked_case_events = Table(
+    "parked_case_events",
+    metadata,
+    # Case events about a case routing has not yet seen open; applied once it opens.
+    Column("parked_id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", Uuid, nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

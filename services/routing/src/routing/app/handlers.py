@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4, uuid5
 
+import structlog
+
+from routing.app.case_changes import AcceptCase, CaseChange, DequeueCase, RequeueCase
 from routing.app.errors import (
     NameTakenError,
     NotPermittedError,
@@ -24,7 +27,10 @@ from routing.domain import (
     RoutingRule,
     RoutingValidationError,
     enqueue,
+    requeue,
 )
+
+log = structlog.get_logger(__name__)
 
 NEW_AGENT_CAPACITY = 5
 """How many items at once an agent unknown to routing may work after their first pick."""
@@ -133,8 +139,9 @@ async def route_case(
     async with uow:
         await uow.cases.remember(facts, number=cmd.number, opened_at=cmd.opened_at)
         # The case id, not the event id, says whether this case was routed already: a
-        # producer that retries publishes the same case under a new event id.
-        queued = await uow.queue_items.active_for_case(cmd.case_id)
+        # producer that retries publishes the same case under a new event id. Any item counts,
+        # a removed one too: a resolved case's opening delivered again must not queue it again.
+        queued = await uow.queue_items.last_for_case(cmd.case_id)
         if queued is not None:
             await uow.commit()
             return queued
@@ -146,6 +153,34 @@ async def route_case(
         queue = await _queue(uow, item.queue_id)
         await uow.queue_items.add(item)
         uow.emit(events, queue=queue)
+        # Changes that arrived before the opening are applied now, in the order they happened.
+        for change in await uow.cases.take_parked(cmd.case_id):
+            item = await _apply(change, uow=uow, now=now, new_id=new_id) or item
+        await uow.commit()
+        return item
+
+
+async def apply_case_change(
+    change: CaseChange,
+    *,
+    uow: RoutingUnitOfWork,
+    now: datetime,
+    new_id: Callable[[], UUID] = uuid4,
+) -> QueueItem | None:
+    """Move a case's queue item as its life goes on: dequeue, requeue or give it to an agent.
+
+    Returns the case's item as it now stands, or None while the case is unknown.
+    """
+    async with uow:
+        if not await uow.cases.is_known(change.case_id):
+            # The case's opening has not been applied yet (one case's events can come late, e.g.
+            # an opening dead-lettered and replayed later). The change is parked, not dropped:
+            # dropping a resolution would leave the case waiting in a queue for good once it
+            # opens. `route_case` applies parked changes right after queueing the case.
+            await uow.cases.park(change)
+            await uow.commit()
+            return None
+        item = await _apply(change, uow=uow, now=now, new_id=new_id)
         await uow.commit()
         return item
 
@@ -246,6 +281,51 @@ async def transfer_queue_item(
         uow.emit(events, queue=target)
         await uow.commit()
         return item
+
+
+async def _apply(
+    change: CaseChange,
+    *,
+    uow: RoutingUnitOfWork,
+    now: datetime,
+    new_id: Callable[[], UUID],
+    new_agent_capacity: int = NEW_AGENT_CAPACITY,
+) -> QueueItem | None:
+    """Apply `change` to a known case's last queue item, emitting what happened."""
+    # The last item is the active one when there is one: a case is requeued only once its
+    # last item was removed. Locked, as a pick locks it, so neither overwrites the other.
+    item = await uow.queue_items.last_for_case(change.case_id, for_update=True)
+    if item is None:
+        log.warning("routing.case_without_item", case_id=str(change.case_id))
+        return None
+    match change:
+        case DequeueCase(reason=reason):
+            events = item.remove(reason, now=now)  # none if it was removed already
+            if events:
+                await uow.queue_items.save(item)
+        case RequeueCase():
+            item, events = requeue(item, queue_item_id=new_id(), now=now)
+            if events:
+                await uow.queue_items.add(item)
+        case AcceptCase(agent_id=agent_id):
+            if not item.is_active or item.worked_by not in (None, agent_id):
+                # Closed meanwhile, or another agent works it: routing takes it from nobody.
+                log.info(
+                    "routing.accept_ignored",
+                    case_id=str(change.case_id),
+                    status=item.status.value,
+                )
+                return item
+            agent = await uow.agents.enroll(
+                agent_id, name=str(agent_id), capacity=new_agent_capacity
+            )
+            events = item.accept(agent, now=now)
+            if events:
+                await uow.queue_items.save(item)
+                await uow.agents.mark_assigned(agent_id, at=now)
+    if events:
+        uow.emit(events, queue=await _queue(uow, item.queue_id))
+    return item
 
 
 async def _item(uow: RoutingUnitOfWork, queue_item_id: UUID) -> QueueItem:

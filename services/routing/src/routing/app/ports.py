@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from routing.app.case_changes import CaseChange
 from routing.domain import Agent, CaseFacts, Queue, QueueItem, RoutingEvent, RoutingRule
 
 
@@ -51,15 +52,29 @@ class QueueItemRepository(Protocol):
     """Where queue items are kept."""
 
     async def get(self, queue_item_id: UUID, *, for_update: bool = False) -> QueueItem | None: ...
-    async def active_for_case(self, case_id: UUID) -> QueueItem | None: ...
+    async def last_for_case(self, case_id: UUID, *, for_update: bool = False) -> QueueItem | None:
+        """The item the case was placed in last, whatever its status, or None."""
+        ...
+
     async def add(self, item: QueueItem) -> None: ...
     async def save(self, item: QueueItem) -> None: ...
 
 
 class CaseProjection(Protocol):
-    """What routing remembers of the cases it routes."""
+    """What routing remembers of the cases it routes, and the changes that came before them."""
 
     async def remember(self, facts: CaseFacts, *, number: str, opened_at: datetime) -> None: ...
+    async def is_known(self, case_id: UUID) -> bool:
+        """Whether routing has seen the case open (and so placed it in a queue)."""
+        ...
+
+    async def park(self, change: CaseChange) -> None:
+        """Keep a change to a case whose opening has not arrived."""
+        ...
+
+    async def take_parked(self, case_id: UUID) -> list[CaseChange]:
+        """The changes parked for a case, removed from the parking."""
+        ...
 
 
 class RoutingUnitOfWork(Protocol):

@@ -20,6 +20,7 @@ from routing.domain.errors import (
     SameQueueError,
 )
 from routing.domain.events import (
+    CaseAccepted,
     CaseAssigned,
     CaseDequeued,
     CaseQueued,
@@ -34,6 +35,7 @@ from routing.domain.queues import (
     QueueKind,
     default_queue,
     enqueue,
+    requeue,
 )
 from routing.domain.rules import CaseFacts, QueueChoice, RoutingRule, choose_queue
 
@@ -42,6 +44,7 @@ __all__ = [
     "AgentAtCapacityError",
     "AgentUnavailableError",
     "AssignmentStrategy",
+    "CaseAccepted",
     "CaseAssigned",
     "CaseDequeued",
     "CaseFacts",
@@ -68,5 +71,6 @@ __all__ = [
     "enqueue",
     "least_busy",
     "normalize_skills",
+    "requeue",
     "round_robin",
 ]

@@ -46,6 +46,15 @@ class CaseAssigned(RoutingEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CaseAccepted(RoutingEvent):
+    """An agent took the case into work where cases are worked; routing records that they
+    work its queue item now."""
+
+    queue_id: UUID
+    agent_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class CaseReleased(RoutingEvent):
     """An agent stopped working a case, which waits in its queue again."""
 

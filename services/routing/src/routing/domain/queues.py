@@ -1,15 +1,19 @@
 """Queues and queue items: where cases wait, and who works them.
 
 A case enters a queue as a queue item (``enqueue``). The item is then assigned to an agent
-(by a supervisor or the queue's strategy) or picked by one; released back to wait; moved to
-another queue; and removed when the case no longer needs working. Each operation updates the
-item and returns the events that describe the change; one that changes nothing (an agent
-picking the item they already work) returns no events.
+(by a supervisor or the queue's strategy), picked by one, or accepted (the agent took the case
+into work in the cases service); released back to wait; moved to another queue; and removed
+when the case no longer needs working. Each operation updates the item and returns the events
+that describe the change; one that changes nothing (an agent picking the item they already
+work) returns no events.
 
-    waiting ──assign/pick──▶ assigned ──release──▶ released ──assign/pick──▶ assigned
-       ▲                         │
-       └──────── transfer ───────┘   (from waiting, assigned or released)
+    waiting ──assign/pick/accept──▶ assigned ──release──▶ released ──assign/pick/accept──▶ …
+       ▲                                │
+       └──────────── transfer ──────────┘   (from waiting, assigned or released)
     any status but removed ──remove──▶ removed
+
+A removed item stays removed: a case that comes back (reopened) gets a new item in the queue
+its last item was in (``requeue``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from routing.domain.errors import (
     SameQueueError,
 )
 from routing.domain.events import (
+    CaseAccepted,
     CaseAssigned,
     CaseDequeued,
     CaseQueued,
@@ -115,6 +120,34 @@ class QueueItem:
     def pick(self, agent: Agent, *, now: datetime) -> list[RoutingEvent]:
         """Let an agent with free capacity take the item to work it."""
         return self._start_work(agent, now=now, picked=True, strategy=AssignmentStrategy.MANUAL)
+
+    def accept(self, agent: Agent, *, now: datetime) -> list[RoutingEvent]:
+        """Record that an agent took the case into work: they work the item from now on.
+
+        This is a fact reported by the cases service, not a request: neither the agent's
+        presence nor their capacity is checked, since refusing would only leave routing's
+        view of who works the case wrong. An item another agent works is not taken from them.
+        """
+        self._require_active()
+        _require_aware(now)
+        if self.worked_by == agent.agent_id:
+            return []
+        if self.worked_by is not None:
+            raise ItemAlreadyWorkedError(
+                f"queue item {self.queue_item_id} is worked by agent {self.worked_by}"
+            )
+        self.status = QueueItemStatus.ASSIGNED
+        self.worked_by = agent.agent_id
+        self.worked_since = now
+        return [
+            CaseAccepted(
+                queue_item_id=self.queue_item_id,
+                case_id=self.case_id,
+                occurred_at=now,
+                queue_id=self.queue_id,
+                agent_id=agent.agent_id,
+            )
+        ]
 
     def release(self, *, now: datetime) -> list[RoutingEvent]:
         """Stop working the item; it waits in its queue for someone else."""
@@ -242,6 +275,35 @@ def enqueue(
         occurred_at=now,
         queue_id=item.queue_id,
         rule_name=choice.rule_name,
+        required_skills=item.required_skills,
+    )
+    return item, [queued]
+
+
+def requeue(
+    last: QueueItem, *, queue_item_id: UUID, now: datetime
+) -> tuple[QueueItem, list[RoutingEvent]]:
+    """Place a case that came back (reopened) in the queue its last item was in, waiting afresh.
+
+    The new item needs the skills the last one did. A case whose last item is still in its
+    queue is there already: that item is returned, with no events.
+    """
+    _require_aware(now)
+    if last.is_active:
+        return last, []
+    item = QueueItem(
+        queue_item_id=queue_item_id,
+        case_id=last.case_id,
+        queue_id=last.queue_id,
+        entered_at=now,
+        required_skills=last.required_skills,
+    )
+    queued = CaseQueued(
+        queue_item_id=item.queue_item_id,
+        case_id=item.case_id,
+        occurred_at=now,
+        queue_id=item.queue_id,
+        rule_name=None,
         required_skills=item.required_skills,
     )
     return item, [queued]

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from uuid import UUID
 
 import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import Clock, EventConsumers
 from routing.adapters.uow import SqlRoutingUnitOfWork
-from routing.app.handlers import RouteCase, route_case
+from routing.app.case_changes import AcceptCase, CaseChange, DequeueCase, RequeueCase
+from routing.app.handlers import RouteCase, apply_case_change, route_case
+
+CASE_EVENTS = frozenset(
+    {
+        "case.opened",
+        "case.status_changed",
+        "case.resolved",
+        "case.cancelled",
+        "case.reopened",
+    }
+)
+"""The case events that move queue items; the others on the topic are skipped."""
 
 
 def register(
@@ -17,27 +30,44 @@ def register(
     uow_factory: Callable[[], SqlRoutingUnitOfWork],
     clock: Clock,
 ) -> None:
-    """Subscribe the routing service to the cases it must place in queues."""
+    """Subscribe the routing service to the life of the cases it places in queues."""
 
-    async def on_case_opened(
+    async def on_case_event(
         event: c.Event, envelope: c.Envelope, uow: SqlRoutingUnitOfWork
     ) -> None:
-        assert isinstance(event, c.CaseOpened)
-        await route_case(
-            RouteCase(
-                case_id=event.case_id,
-                number=event.number,
-                channel=event.channel.value,
-                priority=event.priority.value,
-                subject=event.subject,
-                opened_at=event.occurred_at,
-                request_type=event.request_type,
-                account_id=event.account_id,
-            ),
-            uow=uow,
-            now=clock.now(),
-        )
+        if isinstance(event, c.CaseOpened):
+            await route_case(
+                RouteCase(
+                    case_id=event.case_id,
+                    number=event.number,
+                    channel=event.channel.value,
+                    priority=event.priority.value,
+                    subject=event.subject,
+                    opened_at=event.occurred_at,
+                    request_type=event.request_type,
+                    account_id=event.account_id,
+                ),
+                uow=uow,
+                now=clock.now(),
+            )
+            return
+        change = case_change(event)
+        if change is not None:
+            await apply_case_change(change, uow=uow, now=clock.now())
 
-    consumers.subscribe(
-        topics.CASES, on_case_opened, uow_factory=uow_factory, events={"case.opened"}
-    )
+    consumers.subscribe(topics.CASES, on_case_event, uow_factory=uow_factory, events=CASE_EVENTS)
+
+
+def case_change(event: c.Event) -> CaseChange | None:
+    """The change to its queue item a case event brings, or None if it brings none."""
+    match event:
+        case c.CaseResolved() | c.CaseCancelled():
+            reason = "resolved" if isinstance(event, c.CaseResolved) else "cancelled"
+            return DequeueCase(case_id=event.case_id, at=event.occurred_at, reason=reason)
+        case c.CaseReopened():
+            return RequeueCase(case_id=event.case_id, at=event.occurred_at)
+        case c.CaseStatusChanged(to_status=c.CaseStatus.IN_PROGRESS, by=UUID() as agent_id):
+            # An agent took the case into work. Other moves (and one by nobody in particular,
+            # e.g. the customer answering) leave the queue item as it is.
+            return AcceptCase(case_id=event.case_id, at=event.occurred_at, agent_id=agent_id)
+    return None

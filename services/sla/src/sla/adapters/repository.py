@@ -24,6 +24,7 @@ from sla.app.commands import (
     CaseChange,
     RecordCancellation,
     RecordFirstResponse,
+    RecordReopening,
     RecordResolution,
     RecordStatusChange,
 )
@@ -385,6 +386,8 @@ def _change_row(change: CaseChange) -> tuple[str, dict[str, Any]]:
             return "resolved", {}
         case RecordCancellation():
             return "cancelled", {}
+        case RecordReopening():
+            return "reopened", {}
     msg = f"cannot park {type(change).__name__}"
     raise TypeError(msg)
 
@@ -399,5 +402,7 @@ def _change_of(case_id: UUID, kind: str, at: datetime, payload: Mapping[str, Any
             return RecordResolution(case_id=case_id, at=at)
         case "cancelled":
             return RecordCancellation(case_id=case_id, at=at)
+        case "reopened":
+            return RecordReopening(case_id=case_id, at=at)
     msg = f"unknown parked change {kind!r}"
     raise ValueError(msg)

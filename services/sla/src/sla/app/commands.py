@@ -31,7 +31,7 @@ class RecordStatusChange:
 
 @dataclass(frozen=True, kw_only=True)
 class RecordFirstResponse:
-    """An agent worked on the case for the first time (or again)."""
+    """An agent answered the customer for the first time (or again)."""
 
     case_id: UUID
     at: datetime
@@ -53,7 +53,21 @@ class RecordCancellation:
     at: datetime
 
 
-CaseChange = RecordStatusChange | RecordFirstResponse | RecordResolution | RecordCancellation
+@dataclass(frozen=True, kw_only=True)
+class RecordReopening:
+    """The resolved or cancelled case was opened again."""
+
+    case_id: UUID
+    at: datetime
+
+
+CaseChange = (
+    RecordStatusChange
+    | RecordFirstResponse
+    | RecordResolution
+    | RecordCancellation
+    | RecordReopening
+)
 """A change to an open case that moves its KPIs."""
 
 

@@ -14,6 +14,7 @@ from sla.app.commands import (
     CreateCalendar,
     RecordCancellation,
     RecordFirstResponse,
+    RecordReopening,
     RecordResolution,
     RecordStatusChange,
     StartKpis,
@@ -38,7 +39,10 @@ from sla.domain import (
 log = structlog.get_logger(__name__)
 
 FIRST_RESPONSE = "first_response"
-"""The KPI met by the first work an agent logs on a case."""
+"""The KPI met by an agent's first answer to the customer."""
+
+RESOLUTION = "resolution"
+"""The KPI met by resolving the case; it continues where it stopped when the case reopens."""
 
 WAITING_STATUSES = frozenset({"waiting_for_customer", "on_hold"})
 """Case statuses in which the KPI clocks stop: the case waits on someone outside the desk."""
@@ -63,6 +67,15 @@ class CalendarNameTaken(SlaError):
 
 class InvalidPeriodError(SlaError, ValueError):
     """A report period that ends before it starts."""
+
+
+def is_first_response(*, to_customer: bool, agent_id: UUID | None) -> bool:
+    """Whether logged work answers the customer: an agent's reply sent to them.
+
+    An internal note is no answer, even an agent's; nor is work logged without an agent (a
+    customer's follow-up, an automatic acknowledgement).
+    """
+    return to_customer and agent_id is not None
 
 
 async def start_kpis(
@@ -130,7 +143,7 @@ async def start_kpis(
 
 
 async def apply_case_change(change: CaseChange, *, uow: SlaUnitOfWork) -> list[KpiInstance]:
-    """Move a case's KPIs on a change to the case: pause, resume, meet or cancel them."""
+    """Move a case's KPIs on a change to the case: pause, resume, meet, cancel or reopen them."""
     async with uow:
         sla = await uow.cases.get(change.case_id)
         if sla is None:
@@ -250,7 +263,7 @@ def _apply(
     """Apply `change` to the KPIs of one case, emitting what happened; the ones it moved."""
     changed = []
     for instance in instances:
-        if not instance.is_open:
+        if not instance.is_open and not isinstance(change, RecordReopening):
             continue
         at = _not_before_last_change(instance, change.at)
         events: list[KpiEvent] = []
@@ -272,6 +285,11 @@ def _apply(
                 events = instance.succeed(at)
             case RecordCancellation():
                 events = instance.cancel(at)
+            case RecordReopening():
+                # The resolution runs again where it stopped; the first response stays as it
+                # ended. A KPI still open (a reopening delivered twice) is left alone.
+                if instance.kpi == RESOLUTION and not instance.is_open:
+                    events = instance.reopen(at, calendar)
         if events:
             uow.emit(events, due_at=due_at)
             changed.append(instance)
@@ -285,7 +303,7 @@ def _not_before_last_change(instance: KpiInstance, at: datetime) -> datetime:
     opening; a change stamped a moment before the KPI's last change is applied at that
     change rather than refused, so no case event is lost to clock differences.
     """
-    moments = (instance.started_at, instance.running_since, instance.paused_at)
+    moments = (instance.started_at, instance.running_since, instance.paused_at, instance.ended_at)
     return max(at, *(moment for moment in moments if moment is not None))
 
 

@@ -6,12 +6,17 @@ Statuses and the commands that move between them::
     in_progress or nearing_breach ──pause──▶ paused ──resume──▶ the status it was paused in
     any open status (the four above) ──succeed──▶ succeeded
     any open status (the four above) ──cancel───▶ cancelled
+    succeeded or cancelled ──reopen──▶ in_progress (nearing_breach, breached: as it had come to)
 
 Every command takes `now` and returns the events it caused, oldest first. Before acting,
 pause, succeed and cancel catch up on the warning and breach moments that have already
 passed, so each of them is reported exactly once however late the timer runs. A breached
 KPI ignores pause and resume: its deadline has passed, so its clock no longer matters.
 A deadline is reached at `due_at` itself: meeting the KPI at that moment is late.
+
+Reopening continues an ended KPI (the resolution of a case opened again) rather than starting
+it afresh: the working time it had used is kept and its clock runs again from the reopening, so
+the time between the end and the reopening does not count.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class KpiStatus(StrEnum):
 
 _RUNNING = frozenset({KpiStatus.IN_PROGRESS, KpiStatus.NEARING_BREACH})
 _OPEN = _RUNNING | {KpiStatus.PAUSED, KpiStatus.BREACHED}
+_ENDED = frozenset({KpiStatus.SUCCEEDED, KpiStatus.CANCELLED})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,6 +243,35 @@ class KpiInstance:
         self.status = KpiStatus.IN_PROGRESS if self.warned_at is None else KpiStatus.NEARING_BREACH
         return [KpiResumed(**self._about(now), due_at=self.due_at, warn_at=self.warn_at)]
 
+    def reopen(self, now: datetime, calendar: Calendar) -> list[KpiEvent]:
+        """Measure an ended KPI again from `now`, with the working time it had already used.
+
+        Its deadline is what remained of its target, counted from `now`. A KPI that had
+        breached stays breached (and is met late when it next succeeds); one whose warning
+        had fired keeps it fired.
+        """
+        require_aware(now, "now")
+        self._require(_ENDED, "reopen")
+        self._require_not_before(now)
+        ended_at = self._ended_at()
+        self.consumed = self.consumed_at(ended_at, calendar)
+        self.running_since = now
+        self.paused_at = None
+        self.ended_at = None
+        if self.breached:
+            # The deadline has passed for good; the clock only keeps counting the time used.
+            self.status = KpiStatus.BREACHED
+        else:
+            self.due_at = add_working_time(now, max(self.target - self.consumed, _ZERO), calendar)
+            if self.warn_after is not None and self.warned_at is None:
+                self.warn_at = add_working_time(
+                    now, max(self.warn_after - self.consumed, _ZERO), calendar
+                )
+            self.status = (
+                KpiStatus.IN_PROGRESS if self.warned_at is None else KpiStatus.NEARING_BREACH
+            )
+        return [KpiResumed(**self._about(now), due_at=self._deadline(), warn_at=self.warn_at)]
+
     def succeed(self, now: datetime) -> list[KpiEvent]:
         """Record that the KPI was met, late if its deadline had already come."""
         events = self._close(now, "succeed", KpiStatus.SUCCEEDED)
@@ -276,7 +311,7 @@ class KpiInstance:
     def _require_not_before(self, now: datetime) -> None:
         last = max(
             moment
-            for moment in (self.started_at, self.running_since, self.paused_at)
+            for moment in (self.started_at, self.running_since, self.paused_at, self.ended_at)
             if moment is not None
         )
         if now < last:
@@ -289,6 +324,11 @@ class KpiInstance:
         if self.due_at is None:
             raise InvalidTransitionError(f"KPI {self.kpi!r} runs without a deadline")
         return self.due_at
+
+    def _ended_at(self) -> datetime:
+        if self.ended_at is None:
+            raise InvalidTransitionError(f"KPI {self.kpi!r} ended without an end")
+        return self.ended_at
 
     def _running_since(self) -> datetime:
         if self.running_since is None:

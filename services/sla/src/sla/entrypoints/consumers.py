@@ -11,11 +11,12 @@ from sla.adapters.uow import SqlSlaUnitOfWork
 from sla.app.commands import (
     RecordCancellation,
     RecordFirstResponse,
+    RecordReopening,
     RecordResolution,
     RecordStatusChange,
     StartKpis,
 )
-from sla.app.handlers import apply_case_change, start_kpis
+from sla.app.handlers import apply_case_change, is_first_response, start_kpis
 
 CASE_EVENTS = frozenset(
     {
@@ -24,6 +25,7 @@ CASE_EVENTS = frozenset(
         "activity.logged",
         "case.resolved",
         "case.cancelled",
+        "case.reopened",
     }
 )
 """The case events that move KPIs; the others on the topic are skipped."""
@@ -56,8 +58,8 @@ def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlSlaUnitO
                     uow=uow,
                 )
             case c.ActivityLogged():
-                # Work logged without an agent (a customer's follow-up mail) is no response.
-                if event.agent_id is not None:
+                # Only an agent's answer sent to the customer is a response; notes are not.
+                if is_first_response(to_customer=event.to_customer, agent_id=event.agent_id):
                     await apply_case_change(
                         RecordFirstResponse(case_id=event.case_id, at=event.occurred_at), uow=uow
                     )
@@ -68,6 +70,10 @@ def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlSlaUnitO
             case c.CaseCancelled():
                 await apply_case_change(
                     RecordCancellation(case_id=event.case_id, at=event.occurred_at), uow=uow
+                )
+            case c.CaseReopened():
+                await apply_case_change(
+                    RecordReopening(case_id=event.case_id, at=event.occurred_at), uow=uow
                 )
 
     consumers.subscribe(topics.CASES, on_case_event, uow_factory=uow_factory, events=CASE_EVENTS)

@@ -1,0 +1,491 @@
+"""Working a case over HTTP, with a real PostgreSQL; what is published is captured in memory."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from faststream.kafka import TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+import caseflow_contracts as c
+from caseflow_contracts import topics
+from caseflow_servicekit import ServiceApp, ServiceSettings
+from caseflow_servicekit.testing import bearer, eventually, publish_event, running
+from cases.app.agents import agent_id_of
+from cases.bootstrap import MIGRATIONS, build
+
+pytestmark = pytest.mark.service
+
+NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+AGENT_SUBJECT = "ada"
+AGENT = agent_id_of(AGENT_SUBJECT)
+CONTACT = uuid.UUID(int=7)
+ACCOUNT = uuid.UUID(int=8)
+MANAGER = uuid.UUID(int=9)
+
+
+class TickingClock:
+    """A second passes with every reading, so what was done first sorts first."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def now(self) -> datetime:
+        self.ticks += 1
+        return NOW + timedelta(seconds=self.ticks)
+
+
+class Desk:
+    """The service, an agent's and an admin's headers, and what the service published."""
+
+    def __init__(self, app: ServiceApp, client: httpx.AsyncClient, broker: Any) -> None:
+        self.app, self.client, self.broker = app, client, broker
+        self.events: list[c.Event] = []
+        self.notifications: list[c.NotificationRequested] = []
+        self.agent = bearer(app, "agent", subject=AGENT_SUBJECT)
+        self.admin = bearer(app, "admin")
+
+    def of_type(self, kind: type[c.Event]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def post(self, path: str, body: Any = None, **headers: str) -> httpx.Response:
+        return await self.client.post(path, json=body, headers={**self.agent, **headers})
+
+    async def open(self, **overrides: Any) -> dict[str, Any]:
+        body = {
+            "contact_id": str(CONTACT),
+            "account_id": str(ACCOUNT),
+            "channel": "phone",
+            "subject": "Laptop does not start",
+            "description": "Black screen since the update",
+            **overrides,
+        }
+        r = await self.post("/cases", body)
+        assert r.status_code == 201, r.text
+        created: dict[str, Any] = r.json()
+        return created
+
+
+@pytest.fixture
+async def desk(fresh_database: str) -> AsyncIterator[Desk]:
+    settings = ServiceSettings(database_url=fresh_database, kafka_bootstrap_servers="test:9092")
+    app = build(settings, clock=TickingClock(), configure_process=False)
+    holder: list[Desk] = []
+
+    @app.kit.kafka.subscriber(topics.CASES, group_id="probe-cases")
+    async def on_case(message: KafkaMessage) -> None:
+        holder[0].events.append(c.decode(message.headers["ce_type"], message.body))
+
+    @app.kit.kafka.subscriber(topics.INTAKE_NOTIFICATIONS, group_id="probe-notifications")
+    async def on_notification(message: KafkaMessage) -> None:
+        event = c.decode(message.headers["ce_type"], message.body)
+        assert isinstance(event, c.NotificationRequested)
+        holder[0].notifications.append(event)
+
+    async with (
+        TestKafkaBroker(app.kit.kafka) as broker,
+        running(app, migrations=MIGRATIONS) as client,
+    ):
+        d = Desk(app, client, broker)
+        holder.append(d)
+        await _catalogue(d)
+        yield d
+
+
+async def _catalogue(d: Desk) -> None:
+    entries = [
+        (
+            "/request-types",
+            {
+                "code": "repair",
+                "names": {"en": "Repair"},
+                "default_priority": "high",
+                "parameters": [
+                    {
+                        "name": "warranty",
+                        "type": "choice",
+                        "choices": ["yes", "no"],
+                        "required": True,
+                    }
+                ],
+            },
+        ),
+        ("/decisions", {"code": "repaired", "names": {"en": "Repaired"}, "outcome": "accepted"}),
+        (
+            "/decisions",
+            {
+                "code": "refused",
+                "names": {"en": "Refused"},
+                "outcome": "refused",
+                "requires_text": True,
+            },
+        ),
+        ("/decisions", {"code": "old", "names": {"en": "Old"}, "outcome": "other"}),
+    ]
+    for path, body in entries:
+        r = await d.client.post(path, json=body, headers=d.admin)
+        assert r.status_code == 201, r.text
+    r = await d.client.post("/decisions/old/retire", headers=d.admin)
+    assert r.status_code == 200, r.text
+
+
+async def _published(d: Desk, kind: type[c.Event], n: int = 1) -> list[Any] | None:
+    found = d.of_type(kind)
+    return found if len(found) >= n else None
+
+
+async def _told(d: Desk, template: str) -> list[c.NotificationRequested] | None:
+    found = [n for n in d.notifications if n.template == template]
+    return found or None
+
+
+def _problem(r: httpx.Response, status: int) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = r.json()
+    return body
+
+
+# -- opening and editing ---------------------------------------------------------------
+
+
+async def test_an_agent_opens_a_case_numbered_published_and_acknowledged(desk: Desk) -> None:
+    case = await desk.open(request_type="repair", parameters={"warranty": "yes"}, language="de")
+    assert case["number"] == "CAS-2026-000001"
+    assert (case["status"], case["priority"], case["version"]) == ("new", "high", 1)
+    assert case["allowed"] == ["accept", "resolve", "cancel"]
+    [opened] = await eventually(lambda: _published(desk, c.CaseOpened))
+    assert (opened.case_id, opened.channel, opened.account_id) == (
+        uuid.UUID(case["case_id"]),
+        c.Channel.PHONE,
+        ACCOUNT,
+    )
+    [told] = await eventually(lambda: _told(desk, "case.received"))
+    assert (told.recipient.kind, told.recipient.id, told.language) == (
+        c.RecipientKind.CONTACT,
+        CONTACT,
+        "de",
+    )
+    r = await desk.client.get(f"/cases/{case['case_id']}", headers=desk.agent)
+    assert r.headers["ETag"] == '"1"'
+
+
+@pytest.mark.parametrize(
+    ("body", "located"),
+    [
+        ({"request_type": "repair", "parameters": {"warranty": "maybe"}}, "warranty"),
+        ({"request_type": "repair", "parameters": {}}, "warranty"),
+        ({"request_type": "repair", "parameters": {"warranty": "no", "x": "1"}}, "x"),
+    ],
+)
+async def test_opening_with_answers_that_do_not_fit_is_422_naming_them(
+    desk: Desk, body: dict[str, Any], located: str
+) -> None:
+    r = await desk.post(
+        "/cases", {"contact_id": str(CONTACT), "channel": "email", "subject": "S", **body}
+    )
+    problem = _problem(r, 422)
+    assert ["body", "parameters", located] in [e["loc"] for e in problem["errors"]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"request_type": "nope"},
+        {"channel": "fax"},
+        {"subject": ""},
+        {"contact_id": "not-a-uuid"},
+        {"priority": "whenever"},
+    ],
+)
+async def test_opening_with_bad_input_is_422(desk: Desk, body: dict[str, Any]) -> None:
+    base = {"contact_id": str(CONTACT), "channel": "email", "subject": "S"}
+    _problem(await desk.post("/cases", {**base, **body}), 422)
+
+
+async def test_patch_needs_if_match_and_refuses_a_stale_one(desk: Desk) -> None:
+    case = await desk.open()
+    path = f"/cases/{case['case_id']}"
+    missing = await desk.client.patch(path, json={"subject": "New"}, headers=desk.agent)
+    _problem(missing, 428)
+    ok = await desk.client.patch(
+        path,
+        json={"subject": "New", "priority": "urgent"},
+        headers={**desk.agent, "If-Match": '"1"'},
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.headers["ETag"] == '"2"'
+    assert (ok.json()["subject"], ok.json()["priority"]) == ("New", "urgent")
+    stale = await desk.client.patch(
+        path, json={"subject": "Newer"}, headers={**desk.agent, "If-Match": '"1"'}
+    )
+    _problem(stale, 412)
+    [updated] = await eventually(lambda: _published(desk, c.CaseUpdated))
+    assert updated.subject == "New" and updated.priority is c.Priority.URGENT
+    bad = await desk.client.patch(
+        path,
+        json={"request_type": "repair", "parameters": {"warranty": "sometimes"}},
+        headers={**desk.agent, "If-Match": '"2"'},
+    )
+    assert ["body", "parameters", "warranty"] in [e["loc"] for e in _problem(bad, 422)["errors"]]
+
+
+# -- the lifecycle ---------------------------------------------------------------------
+
+
+async def test_a_case_is_worked_from_acceptance_to_a_corrected_resolution(desk: Desk) -> None:
+    case = await desk.open(channel="email")
+    base = f"/cases/{case['case_id']}"
+    accepted = await desk.post(f"{base}/accept")
+    assert accepted.status_code == 200, accepted.text
+    assert (accepted.json()["status"], accepted.json()["accepted_by"]) == (
+        "in_progress",
+        str(AGENT),
+    )
+    [changed] = await eventually(lambda: _published(desk, c.CaseStatusChanged))
+    assert (changed.to_status, changed.by) == (c.CaseStatus.IN_PROGRESS, AGENT)
+    for step, status in (
+        ("hold", "on_hold"),
+        ("wait", "waiting_for_customer"),
+        ("resume", "in_progress"),
+    ):
+        r = await desk.post(f"{base}/{step}", {"reason": f"{step} now"})
+        assert (r.status_code, r.json()["status"]) == (200, status), r.text
+
+    call = await desk.post(
+        f"{base}/activities",
+        {"kind": "call", "subject": "Diagnosed", "duration_minutes": 20, "billable": True},
+    )
+    assert call.status_code == 201, call.text
+    assert call.json()["performed_by"] == str(AGENT)
+    note = await desk.post(
+        f"{base}/activities", {"kind": "note", "subject": "Board fault", "duration_minutes": 5}
+    )
+    assert note.status_code == 201 and note.json()["to_customer"] is False
+    reply = await desk.post(
+        f"{base}/replies", {"text": "We repair it.", "duration_minutes": 10, "billable": True}
+    )
+    assert reply.status_code == 201, reply.text
+    assert (reply.json()["kind"], reply.json()["to_customer"]) == ("email", True)
+    listed = await desk.client.get(f"{base}/activities", headers=desk.agent)
+    assert [a["kind"] for a in listed.json()] == ["call", "note", "email"]
+
+    decided = await desk.post(f"{base}/decisions", {"code": "refused", "text": "Not covered"})
+    assert decided.status_code == 201, decided.text
+    decisions = await desk.client.get(f"{base}/decisions", headers=desk.agent)
+    assert [(d["code"], d["recorded_by"]) for d in decisions.json()] == [("refused", str(AGENT))]
+
+    no_reason = await desk.post(
+        f"{base}/resolve", {"code": "repaired", "text": "Fixed", "billable_minutes": 15}
+    )
+    _problem(no_reason, 422)
+    resolved = await desk.post(
+        f"{base}/resolve",
+        {
+            "code": "repaired",
+            "text": "Fixed",
+            "billable_minutes": 15,
+            "correction_reason": "The call ran long on our side",
+        },
+    )
+    assert resolved.status_code == 200, resolved.text
+    body = resolved.json()
+    assert body["status"] == "resolved" and body["allowed"] == ["reopen"]
+    assert body["resolution"]["billable_minutes"] == 15
+    assert body["resolution"]["total_minutes"] == 35
+    assert body["resolution"]["logged_billable_minutes"] == 30
+    assert (body["billable_minutes"], body["total_minutes"], body["call_minutes"]) == (15, 35, 20)
+    assert body["resolved_at"] is not None and body["closed_at"] is not None
+
+    [published] = await eventually(lambda: _published(desk, c.CaseResolved))
+    assert (published.billable_minutes, published.total_minutes) == (15, 35)
+    assert (published.logged_billable_minutes, published.correction_reason) == (
+        30,
+        "The call ran long on our side",
+    )
+    assert published.decision_code == "repaired"
+    logged = await eventually(lambda: _published(desk, c.ActivityLogged, 3))
+    assert [a.to_customer for a in logged] == [False, False, True]
+    [recorded] = await eventually(lambda: _published(desk, c.DecisionRecorded))
+    assert (recorded.decision_code, recorded.outcome) == ("refused", c.DecisionOutcome.REFUSED)
+
+    await eventually(lambda: _told(desk, "case.resolved"))
+    [answer] = await eventually(lambda: _told(desk, "case.reply"))
+    assert answer.parameters == {
+        "number": case["number"],
+        "subject": case["subject"],
+        "text": "We repair it.",
+    }
+    assert answer.language == "en" and answer.case_id == uuid.UUID(case["case_id"])
+    assert await eventually(lambda: _told(desk, "case.accepted"))
+
+    # Resolved: only reopening is allowed, and a reopened case is worked and resolved again.
+    refused = _problem(await desk.post(f"{base}/hold"), 409)
+    assert (refused["case_status"], refused["allowed"]) == ("resolved", ["reopen"])
+    closed = _problem(
+        await desk.post(f"{base}/activities", {"kind": "task", "subject": "Late"}), 409
+    )
+    assert closed["allowed"] == ["reopen"]
+    reopened = await desk.post(f"{base}/reopen", {"reason": "Fan is noisy"})
+    assert reopened.status_code == 200, reopened.text
+    assert reopened.json()["reopened_at"] is not None and reopened.json()["resolution"] is None
+    await desk.post(
+        f"{base}/activities",
+        {"kind": "task", "subject": "Fan", "duration_minutes": 15, "billable": True},
+    )
+    again = await desk.post(f"{base}/resolve", {"code": "repaired", "text": "Fan replaced"})
+    assert again.json()["resolution"]["billable_minutes"] == 45
+
+
+async def test_a_new_case_cannot_be_put_on_hold_and_409_names_the_steps(desk: Desk) -> None:
+    case = await desk.open()
+    problem = _problem(await desk.post(f"/cases/{case['case_id']}/resume"), 409)
+    assert (problem["case_status"], problem["allowed"]) == ("new", ["accept", "resolve", "cancel"])
+    assert problem["status"] == 409
+
+
+@pytest.mark.parametrize("minutes", [-1, 1441, 100_000])
+async def test_a_duration_outside_a_day_is_422(desk: Desk, minutes: int) -> None:
+    case = await desk.open()
+    r = await desk.post(
+        f"/cases/{case['case_id']}/activities",
+        {"kind": "call", "subject": "Call", "duration_minutes": minutes},
+    )
+    _problem(r, 422)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("decisions", {"code": "nope", "text": "x"}),
+        ("decisions", {"code": "old", "text": "x"}),
+        ("decisions", {"code": "refused"}),
+        ("resolve", {"code": "nope", "text": "x"}),
+        ("resolve", {"code": "old", "text": "x"}),
+        ("resolve", {"code": "refused", "text": " "}),
+    ],
+)
+async def test_unknown_retired_or_unexplained_decisions_are_422(
+    desk: Desk, path: str, body: dict[str, Any]
+) -> None:
+    case = await desk.open()
+    _problem(await desk.post(f"/cases/{case['case_id']}/{path}", body), 422)
+
+
+async def test_cancel_tells_the_customer_and_unknown_cases_are_404(desk: Desk) -> None:
+    case = await desk.open()
+    r = await desk.post(f"/cases/{case['case_id']}/cancel", {"reason": "Withdrawn"})
+    assert (r.status_code, r.json()["status"]) == (200, "cancelled")
+    [cancelled] = await eventually(lambda: _published(desk, c.CaseCancelled))
+    assert cancelled.reason == "Withdrawn"
+    [told] = await eventually(lambda: _told(desk, "case.cancelled"))
+    assert told.parameters["reason"] == "Withdrawn"
+    _problem(await desk.post(f"/cases/{uuid.uuid4()}/accept"), 404)
+
+
+async def test_an_escalation_is_stored_published_and_the_manager_told(desk: Desk) -> None:
+    case = await desk.open()
+    r = await desk.post(
+        f"/cases/{case['case_id']}/escalate",
+        {"target": "department_head", "claim": "Wants a refund", "manager_id": str(MANAGER)},
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["level"], r.json()["manager_id"]) == (1, str(MANAGER))
+    [escalated] = await eventually(lambda: _published(desk, c.CaseEscalated))
+    assert (escalated.escalated_to, escalated.target, escalated.escalated_by) == (
+        MANAGER,
+        c.EscalationTarget.DEPARTMENT_HEAD,
+        AGENT,
+    )
+    [told] = await eventually(lambda: _told(desk, "case.escalated"))
+    assert (told.recipient.kind, told.recipient.id) == (c.RecipientKind.MANAGER, MANAGER)
+    shown = (await desk.client.get(f"/cases/{case['case_id']}", headers=desk.agent)).json()
+    assert [e["claim"] for e in shown["escalations"]] == ["Wants a refund"]
+    _problem(
+        await desk.post(
+            f"/cases/{case['case_id']}/escalate", {"target": "next_level", "claim": "x"}
+        ),
+        422,
+    )
+
+
+async def test_working_needs_the_agent_role(desk: Desk) -> None:
+    case = await desk.open()
+    r = await desk.client.post(f"/cases/{case['case_id']}/accept")
+    _problem(r, 401)
+
+
+# -- a case from intake ----------------------------------------------------------------
+
+
+async def test_a_case_from_intake_keeps_language_and_first_contact_even_off_catalogue(
+    desk: Desk,
+) -> None:
+    interaction = c.sample("interaction.received").model_copy(
+        update={
+            "interaction_id": uuid.uuid4(),
+            "follow_up_of": None,
+            "occurred_at": NOW,
+            "language": "fr",
+            "first_contact": True,
+            "request_type": "repair",
+            "parameters": {"warranty": "perhaps"},
+        }
+    )
+    await publish_event(desk.broker, interaction, topic=topics.INTAKE_INTERACTIONS)
+    [opened] = await eventually(lambda: _published(desk, c.CaseOpened))
+    shown = (await desk.client.get(f"/cases/{opened.case_id}", headers=desk.agent)).json()
+    assert (shown["language"], shown["first_contact"]) == ("fr", True)
+    assert shown["parameters"] == {"warranty": "perhaps"}
+    [told] = await eventually(lambda: _told(desk, "case.received"))
+    assert told.language == "fr"
+
+
+# -- the list --------------------------------------------------------------------------
+
+
+async def test_the_list_filters_searches_and_pages_with_a_cursor(desk: Desk) -> None:
+    for n in range(5):
+        await desk.open(
+            subject=f"Printer {n}" if n % 2 else f"Laptop {n}",
+            channel="email" if n < 3 else "visit",
+        )
+    listed = await desk.client.get("/cases", params={"limit": 2}, headers=desk.agent)
+    page = listed.json()
+    assert (page["total"], len(page["items"])) == (5, 2)
+    seen = [i["case_id"] for i in page["items"]]
+    while page["next_cursor"]:
+        page = (
+            await desk.client.get(
+                "/cases", params={"limit": 2, "cursor": page["next_cursor"]}, headers=desk.agent
+            )
+        ).json()
+        seen += [i["case_id"] for i in page["items"]]
+    assert len(set(seen)) == 5
+
+    async def count(**params: Any) -> int:
+        r = await desk.client.get("/cases", params=params, headers=desk.agent)
+        assert r.status_code == 200, r.text
+        total: int = r.json()["total"]
+        return total
+
+    assert await count(q="printer") == 2
+    assert await count(channel="visit") == 2
+    assert await count(channel="visit", q="PRINTER") == 1
+    assert await count(account_id=str(ACCOUNT), status="new", priority="normal") == 5
+    assert await count(overdue="true") == 0
+    assert await count(first_contact="false") == 5
+    assert await count(opened_from="2026-05-04T10:00:00Z", opened_to="2026-05-04T11:00:00Z") == 5
+    assert await count(opened_from="2026-05-04T11:00:00Z") == 0
+    assert await count(q="%") == 0
+    oldest = await desk.client.get(
+        "/cases", params={"sort": "opened_at", "limit": 1}, headers=desk.agent
+    )
+    assert oldest.json()["items"][0]["number"] == "CAS-2026-000001"
+    _problem(await desk.client.get("/cases", params={"cursor": "garbage"}, headers=desk.agent), 422)
+    _problem(await desk.client.get("/cases", params={"limit": 501}, headers=desk.agent), 422)
