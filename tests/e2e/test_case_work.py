@@ -302,3 +302,39 @@ async def test_a_case_is_worked_from_submission_to_report(suite: Suite) -> None:
     row = await eventually(reported)
     assert row["opened"] == 1 and row["resolved"] == 1 and row["reopened"] == 1
     assert row["billable_minutes"] == 45
+
+
+async def test_an_agent_opens_a_case_for_a_customer_not_on_file(suite: Suite) -> None:
+    tag = uuid.uuid4().hex[:8]
+    agent = _agent(suite, uuid.uuid4())
+    cases, intake = suite.http["cases"], suite.http["intake"]
+    email = f"walk.in.{tag}@example.org"
+
+    # Taken at the counter: intake identifies (here: creates) the customer, then the case opens.
+    r = await cases.post(
+        "/cases",
+        headers=agent,
+        json={
+            "customer": {"name": "Walk-in Customer", "email": email},
+            "channel": "visit",
+            "subject": f"Screen cracked ({tag})",
+            "description": "Brought the device to the counter.",
+        },
+    )
+    requested = await _ok(r, 202)
+    assert r.headers["location"] == f"/cases?interaction_id={requested['interaction_id']}"
+
+    async def opened() -> dict[str, Any] | None:
+        found = await cases.get(
+            "/cases", params={"interaction_id": requested["interaction_id"]}, headers=agent
+        )
+        items = (await _ok(found))["items"]
+        return items[0] if items else None
+
+    case = await eventually(opened)
+    assert case["channel"] == "visit"
+    contacts = await _ok(await intake.get("/contacts", params={"email": email}, headers=agent))
+    [contact] = contacts["items"]
+    assert case["contact_id"] == contact["contact_id"]
+    full = await _ok(await cases.get(f"/cases/{case['case_id']}", headers=agent))
+    assert full["first_contact"] is True

@@ -11,11 +11,13 @@ import httpx
 import pytest
 from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy import func, select
 
 import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import ServiceApp, ServiceSettings
 from caseflow_servicekit.testing import bearer, eventually, publish_event, running
+from cases.adapters.tables import metadata
 from cases.app.agents import agent_id_of
 from cases.bootstrap import MIGRATIONS, build
 
@@ -27,6 +29,8 @@ AGENT = agent_id_of(AGENT_SUBJECT)
 CONTACT = uuid.UUID(int=7)
 ACCOUNT = uuid.UUID(int=8)
 MANAGER = uuid.UUID(int=9)
+ASSIGNEE = uuid.UUID(int=10)
+outbox = metadata.tables["outbox"]
 
 
 class TickingClock:
@@ -47,6 +51,7 @@ class Desk:
         self.app, self.client, self.broker = app, client, broker
         self.events: list[c.Event] = []
         self.notifications: list[c.NotificationRequested] = []
+        self.requests: list[tuple[bytes | None, c.Event]] = []
         self.agent = bearer(app, "agent", subject=AGENT_SUBJECT)
         self.admin = bearer(app, "admin")
 
@@ -80,6 +85,12 @@ async def desk(fresh_database: str) -> AsyncIterator[Desk]:
     @app.kit.kafka.subscriber(topics.CASES, group_id="probe-cases")
     async def on_case(message: KafkaMessage) -> None:
         holder[0].events.append(c.decode(message.headers["ce_type"], message.body))
+
+    @app.kit.kafka.subscriber(topics.INTAKE_REQUESTS, group_id="probe-requests")
+    async def on_request(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)  # one message per call, not a batch
+        holder[0].requests.append((record.key, c.decode(message.headers["ce_type"], message.body)))
 
     @app.kit.kafka.subscriber(topics.INTAKE_NOTIFICATIONS, group_id="probe-notifications")
     async def on_notification(message: KafkaMessage) -> None:
@@ -206,6 +217,165 @@ async def test_opening_with_answers_that_do_not_fit_is_422_naming_them(
 async def test_opening_with_bad_input_is_422(desk: Desk, body: dict[str, Any]) -> None:
     base = {"contact_id": str(CONTACT), "channel": "email", "subject": "S"}
     _problem(await desk.post("/cases", {**base, **body}), 422)
+
+
+# -- a customer not on file -------------------------------------------------------------
+
+
+def _for_new_customer(**overrides: Any) -> dict[str, Any]:
+    return {
+        "customer": {"name": "Jan Novák", "email": "Jan.Novak@Example.cz", "phone": "+420 601"},
+        "channel": "phone",
+        "subject": "Washing machine leaks",
+        "description": "Water under the machine after every wash.",
+        "request_type": "repair",
+        "parameters": {"warranty": "no"},
+        "language": "cs",
+        **overrides,
+    }
+
+
+async def _requests_in_outbox(d: Desk) -> int:
+    async with d.app.kit.engine.connect() as conn:
+        found = await conn.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.topic == topics.INTAKE_REQUESTS)
+        )
+    return int(found or 0)
+
+
+async def _requested(d: Desk) -> list[tuple[bytes | None, c.Event]] | None:
+    return list(d.requests) or None
+
+
+async def test_a_new_customers_case_is_asked_of_intake_and_answered_202(desk: Desk) -> None:
+    r = await desk.post("/cases", _for_new_customer())
+    assert r.status_code == 202, r.text
+    answer = r.json()
+    assert answer["status"] == "identifying"
+    assert r.headers["Location"] == f"/cases?interaction_id={answer['interaction_id']}"
+    [(key, request)] = await eventually(lambda: _requested(desk))
+    assert isinstance(request, c.InteractionRequested)
+    assert key == answer["interaction_id"].encode()
+    assert str(request.interaction_id) == answer["interaction_id"]
+    assert (request.name, request.email, request.phone) == (
+        "Jan Novák",
+        "Jan.Novak@example.cz",
+        "+420 601",
+    )
+    assert (request.channel, request.request_type, request.parameters, request.language) == (
+        c.Channel.PHONE,
+        "repair",
+        {"warranty": "no"},
+        "cs",
+    )
+    assert (request.subject, request.body, request.requested_by) == (
+        "Washing machine leaks",
+        "Water under the machine after every wash.",
+        AGENT,
+    )
+    # No case yet: it opens from the interaction intake receives.
+    found = await desk.client.get(
+        "/cases", params={"interaction_id": answer["interaction_id"]}, headers=desk.agent
+    )
+    assert found.json()["items"] == []
+    assert desk.of_type(c.CaseOpened) == []
+
+
+async def test_a_new_customer_known_by_phone_alone_without_a_request_type(desk: Desk) -> None:
+    body = _for_new_customer(customer={"name": "Walk-in", "phone": "601 234 567"})
+    del body["request_type"], body["parameters"]
+    r = await desk.post("/cases", body)
+    assert r.status_code == 202, r.text
+    [(_, request)] = await eventually(lambda: _requested(desk))
+    assert isinstance(request, c.InteractionRequested)
+    assert (request.email, request.phone, request.request_type) == (None, "601 234 567", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "located"),
+    [
+        ({"parameters": {"warranty": "maybe"}}, ["body", "parameters", "warranty"]),
+        ({"parameters": {}}, ["body", "parameters", "warranty"]),
+        ({"parameters": {"warranty": "no", "x": "1"}}, ["body", "parameters", "x"]),
+        ({"customer": {"name": "Jan", "phone": "no digits"}}, ["body", "customer", "phone"]),
+    ],
+)
+async def test_a_new_customers_request_is_checked_first_and_nothing_is_asked(
+    desk: Desk, body: dict[str, Any], located: list[str]
+) -> None:
+    problem = _problem(await desk.post("/cases", _for_new_customer(**body)), 422)
+    assert located in [e["loc"] for e in problem["errors"]]
+    assert await _requests_in_outbox(desk) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"request_type": "nope"},
+        {"request_type": None, "parameters": {"warranty": "no"}},
+        {"customer": {"name": "Jan"}},
+        {"customer": {"name": " ", "email": "jan@example.cz"}},
+        {"customer": {"name": "Jan", "email": "not-an-address"}},
+        {"customer": {"name": "Jan", "email": "jan@example.cz", "contact_id": str(CONTACT)}},
+        {"contact_id": str(CONTACT)},
+        {"customer": None},
+        {"account_id": str(ACCOUNT)},
+        {"priority": "urgent"},
+    ],
+)
+async def test_a_new_customers_case_with_bad_input_is_422_and_nothing_is_asked(
+    desk: Desk, body: dict[str, Any]
+) -> None:
+    _problem(await desk.post("/cases", _for_new_customer(**body)), 422)
+    assert await _requests_in_outbox(desk) == 0
+
+
+async def test_a_request_type_no_longer_offered_is_refused_for_a_new_customer(
+    desk: Desk,
+) -> None:
+    r = await desk.client.put(
+        "/request-types/repair",
+        json={"names": {"en": "Repair"}, "active": False},
+        headers=desk.admin,
+    )
+    assert r.status_code == 200, r.text
+    problem = _problem(await desk.post("/cases", _for_new_customer(parameters={})), 422)
+    assert "no longer offered" in problem["detail"]
+    assert await _requests_in_outbox(desk) == 0
+
+
+async def test_the_case_an_interaction_opened_is_found_by_its_id(desk: Desk) -> None:
+    interaction_id = uuid.uuid4()
+    received = c.InteractionReceived(
+        interaction_id=interaction_id,
+        occurred_at=NOW,
+        channel=c.Channel.PHONE,
+        contact_id=CONTACT,
+        subject="Washing machine leaks",
+        body="Water everywhere",
+        first_contact=True,
+    )
+    await publish_event(desk.broker, received, topic=topics.INTAKE_INTERACTIONS)
+    await desk.open(subject="Another case")
+
+    async def found() -> list[dict[str, Any]] | None:
+        r = await desk.client.get(
+            "/cases", params={"interaction_id": str(interaction_id)}, headers=desk.agent
+        )
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items or None
+
+    [case] = await eventually(found)
+    assert (case["subject"], case["contact_id"], case["first_contact"]) == (
+        "Washing machine leaks",
+        str(CONTACT),
+        True,
+    )
+    r = await desk.client.get(
+        "/cases", params={"interaction_id": str(uuid.uuid4())}, headers=desk.agent
+    )
+    assert (r.json()["items"], r.json()["total"]) == ([], 0)
 
 
 async def test_patch_needs_if_match_and_refuses_a_stale_one(desk: Desk) -> None:
@@ -412,6 +582,73 @@ async def test_an_escalation_is_stored_published_and_the_manager_told(desk: Desk
         ),
         422,
     )
+
+
+async def test_an_escalation_tells_the_assignee_too_unless_they_raised_it(desk: Desk) -> None:
+    case = await desk.open()
+    case_id = uuid.UUID(case["case_id"])
+    assigned = c.CaseAssigned(
+        case_id=case_id,
+        queue_item_id=uuid.uuid4(),
+        occurred_at=NOW + timedelta(minutes=1),
+        queue_id=uuid.uuid4(),
+        agent_id=ASSIGNEE,
+        strategy="manual",
+    )
+    await publish_event(desk.broker, assigned, topic=topics.ROUTING)
+
+    async def assignee_known() -> bool | None:
+        r = await desk.client.get(f"/cases/{case_id}", headers=desk.agent)
+        return True if r.json()["assignee_id"] == str(ASSIGNEE) else None
+
+    await eventually(assignee_known)
+    r = await desk.post(
+        f"/cases/{case_id}/escalate",
+        {"target": "next_level", "claim": "Third call this week", "manager_id": str(MANAGER)},
+    )
+    assert r.status_code == 201, r.text
+
+    async def both_told() -> list[c.NotificationRequested] | None:
+        found = [n for n in desk.notifications if n.template == "case.escalated"]
+        return found if len(found) == 2 else None
+
+    told = await eventually(both_told)
+    assert {(n.recipient.kind, n.recipient.id) for n in told} == {
+        (c.RecipientKind.MANAGER, MANAGER),
+        (c.RecipientKind.AGENT, ASSIGNEE),
+    }
+    [to_assignee] = [n for n in told if n.recipient.kind is c.RecipientKind.AGENT]
+    assert (to_assignee.case_id, to_assignee.parameters["claim"]) == (
+        case_id,
+        "Third call this week",
+    )
+
+    # The assignee raising it again is not told of their own escalation.
+    assignee = bearer(desk.app, "agent", subject="assignee")
+    assignee_id = agent_id_of("assignee")
+    reassigned = assigned.model_copy(
+        update={"agent_id": assignee_id, "occurred_at": NOW + timedelta(minutes=2)}
+    )
+    await publish_event(desk.broker, reassigned, topic=topics.ROUTING)
+
+    async def reassigned_known() -> bool | None:
+        r = await desk.client.get(f"/cases/{case_id}", headers=desk.agent)
+        return True if r.json()["assignee_id"] == str(assignee_id) else None
+
+    await eventually(reassigned_known)
+    r = await desk.client.post(
+        f"/cases/{case_id}/escalate",
+        json={"target": "next_level", "claim": "Still broken", "manager_id": str(MANAGER)},
+        headers=assignee,
+    )
+    assert r.status_code == 201, r.text
+
+    async def told_again() -> list[c.NotificationRequested] | None:
+        found = [n for n in desk.notifications if n.parameters.get("claim") == "Still broken"]
+        return found or None
+
+    [again] = await eventually(told_again)
+    assert (again.recipient.kind, again.recipient.id) == (c.RecipientKind.MANAGER, MANAGER)
 
 
 async def test_working_needs_the_agent_role(desk: Desk) -> None:

@@ -11,7 +11,12 @@ from uuid import UUID, uuid4
 import pytest
 
 from caseflow_forms import Form, Parameter, ParameterType
-from cases.app.handlers import OpenCase, open_case
+from cases.app.handlers import (
+    OpenCase,
+    OpenCaseForNewCustomer,
+    open_case,
+    request_case_for_new_customer,
+)
 from cases.app.work import (
     AcceptCase,
     CancelCase,
@@ -44,6 +49,7 @@ from cases.domain.errors import (
     UnknownRequestTypeError,
 )
 from cases.domain.events import CaseEvent, CaseOpened, CaseStatusChanged, CaseUpdated
+from cases.domain.new_customers import InteractionRequest, NewCustomer
 from cases.domain.notifications import Notification, RecipientKind, Template
 from cases.domain.values import ActivityKind, Channel, DecisionOutcome, EscalationTarget, Priority
 
@@ -68,6 +74,7 @@ class FakeCaseRepository:
     def __init__(self) -> None:
         self.cases: dict[UUID, Case] = {}
         self.interactions: dict[UUID, UUID] = {}
+        self.assignees: dict[UUID, UUID] = {}
         self.seq = 0
 
     async def next_sequence(self) -> int:
@@ -95,6 +102,9 @@ class FakeCaseRepository:
         case.version += 1
         self.cases[case.case_id] = case
 
+    async def assignee(self, case_id: UUID) -> UUID | None:
+        return self.assignees.get(case_id)
+
 
 class FakeCatalogue:
     async def request_type(self, code: str) -> RequestType | None:
@@ -110,6 +120,7 @@ class FakeCasesUnitOfWork:
         self.catalogue = FakeCatalogue()
         self.emitted: list[tuple[CaseEvent, UUID | None]] = []
         self.notified: list[Notification] = []
+        self.requested: list[InteractionRequest] = []
         self.committed = 0
 
     async def __aenter__(self) -> Self:
@@ -127,6 +138,9 @@ class FakeCasesUnitOfWork:
 
     def notify(self, notification: Notification) -> None:
         self.notified.append(notification)
+
+    def request_interaction(self, request: InteractionRequest) -> None:
+        self.requested.append(request)
 
     async def commit(self) -> None:
         self.committed += 1
@@ -194,6 +208,70 @@ async def test_opening_refuses_what_the_catalogue_does_not_offer(
     with pytest.raises(error):
         await _opened(uow, **overrides)
     assert uow.cases.cases == {} and uow.committed == 0
+
+
+# -- a customer not on file -------------------------------------------------------------
+
+
+def _for_new_customer(**overrides: object) -> OpenCaseForNewCustomer:
+    values: dict[str, object] = {
+        "channel": Channel.VISIT,
+        "name": "Jan Novák",
+        "email": "jan@example.cz",
+        "phone": None,
+        "subject": "Washing machine leaks",
+        "description": "Water under it",
+        "requested_by": AGENT,
+        "request_type": "repair",
+        "parameters": {"warranty": "yes"},
+        "language": "cs",
+    }
+    values.update(overrides)
+    return OpenCaseForNewCustomer(**values)  # type: ignore[arg-type]
+
+
+async def test_a_new_customers_request_goes_to_intake_with_its_answers_normalised() -> None:
+    uow = FakeCasesUnitOfWork()
+    interaction_id = UUID(int=42)
+    request = await request_case_for_new_customer(
+        _for_new_customer(name=" Jan Novák "), uow=uow, now=NOW, new_id=lambda: interaction_id
+    )
+    assert uow.requested == [request]
+    assert request == InteractionRequest(
+        interaction_id=interaction_id,
+        channel=Channel.VISIT,
+        customer=NewCustomer(name="Jan Novák", email="jan@example.cz"),
+        subject="Washing machine leaks",
+        description="Water under it",
+        requested_by=AGENT,
+        occurred_at=NOW,
+        request_type="repair",
+        parameters={"warranty": "true"},
+        language="cs",
+    )
+    # No case, no event, no notice: the case opens from the interaction intake receives.
+    assert (uow.cases.cases, uow.emitted, uow.notified, uow.committed) == ({}, [], [], 1)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"parameters": {}}, InvalidParametersError),
+        ({"parameters": {"warranty": "x"}}, InvalidParametersError),
+        ({"request_type": "nope"}, UnknownRequestTypeError),
+        ({"request_type": "old"}, UnknownRequestTypeError),
+        ({"request_type": None}, CaseValidationError),
+        ({"email": None, "phone": None}, CaseValidationError),
+        ({"email": None, "phone": "no number"}, CaseValidationError),
+    ],
+)
+async def test_a_new_customers_request_is_checked_as_for_a_known_one(
+    overrides: dict[str, object], error: type[Exception]
+) -> None:
+    uow = FakeCasesUnitOfWork()
+    with pytest.raises(error):
+        await request_case_for_new_customer(_for_new_customer(**overrides), uow=uow, now=NOW)
+    assert (uow.requested, uow.committed) == ([], 0)
 
 
 # -- editing ---------------------------------------------------------------------------
@@ -377,3 +455,25 @@ async def test_an_escalation_tells_the_manager() -> None:
         manager,
         Template.ESCALATED,
     )
+
+
+async def test_an_escalation_tells_the_assignee_the_projection_knows() -> None:
+    uow = FakeCasesUnitOfWork()
+    case = await _opened(uow)
+    assignee = UUID(int=901)
+    uow.cases.assignees[case.case_id] = assignee
+    await escalate_case(
+        EscalateCase(
+            case_id=case.case_id,
+            agent_id=AGENT,
+            target=EscalationTarget.NEXT_LEVEL,
+            claim="Wants compensation",
+            manager_id=UUID(int=900),
+        ),
+        uow=uow,
+        now=NOW,
+    )
+    assert [(n.recipient_kind, n.recipient_id, n.template) for n in uow.notified[-2:]] == [
+        (RecipientKind.MANAGER, UUID(int=900), Template.ESCALATED),
+        (RecipientKind.AGENT, assignee, Template.ESCALATED),
+    ]

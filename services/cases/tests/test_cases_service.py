@@ -138,4 +138,5 @@ async def test_health_metrics_and_asyncapi(service: Service) -> None:
         "intake.interaction.v1:consume",
         "cases.case.v1:publish",
         "intake.notification.v1:publish",
+        "intake.request.v1:publish",
     } <= set(doc["channels"])

@@ -28,7 +28,11 @@ class FakeCaseRepository:
     def __init__(self) -> None:
         self.cases: dict[UUID, Case] = {}
         self.interactions: dict[UUID, UUID] = {}
+        self.assignees: dict[UUID, UUID] = {}
         self.seq = 0
+
+    async def assignee(self, case_id: UUID) -> UUID | None:
+        return self.assignees.get(case_id)
 
     async def next_sequence(self) -> int:
         self.seq += 1
@@ -139,6 +143,27 @@ async def test_a_follow_up_of_an_open_case_is_logged_on_it() -> None:
     assert reply.case_id == first.case_id and not reply.opened
     assert isinstance(uow.emitted[-1][1], ActivityLogged)
     assert len(uow.cases.cases[first.case_id].activities) == 1
+
+
+async def test_the_assignee_hears_when_the_customer_comes_back_on_the_case() -> None:
+    uow = FakeCasesUnitOfWork()
+    first = await receive_interaction(_cmd(), uow=uow, now=NOW)
+    follow_up = _cmd(subject="Re: [CAS-2026-000001] still charged", follow_up_of="CAS-2026-000001")
+    uow.notified.clear()
+    await receive_interaction(follow_up, uow=uow, now=NOW)
+    assert uow.notified == []  # nobody works the case yet: nobody to tell
+
+    agent = uuid.UUID(int=42)
+    uow.cases.assignees[first.case_id] = agent
+    await receive_interaction(
+        _cmd(subject="Re: [CAS-2026-000001] hello?", follow_up_of="CAS-2026-000001"),
+        uow=uow,
+        now=NOW,
+    )
+    [told] = uow.notified
+    assert (told.recipient_kind, told.recipient_id) == (RecipientKind.AGENT, agent)
+    assert told.template is Template.FOLLOW_UP and told.case_id == first.case_id
+    assert told.parameters["subject"] == "Re: [CAS-2026-000001] hello?"
 
 
 async def test_a_follow_up_from_another_contact_or_of_an_unknown_number_opens_a_new_case() -> None:

@@ -188,6 +188,57 @@ def test_identify_rejects_unusable_sender_details(name: str, email: str) -> None
         )
 
 
+def test_a_customer_known_by_phone_alone_is_filed_without_an_address() -> None:
+    result = identify(
+        name=" Walk-in ",
+        email=None,
+        phone="601 234 567",
+        by_email=None,
+        by_phone=[],
+        account=ACME,
+        new_contact_id=NEW_ID,
+        now=NOW,
+    )
+    assert result.first_contact is True
+    assert (result.contact.name, result.contact.emails, result.contact.phones) == (
+        "Walk-in",
+        (),
+        ("601234567",),
+    )
+    assert result.contact.account_id is None  # no address, no domain to find an account by
+
+
+def test_a_phone_alone_finds_its_only_contact_and_teaches_nothing_else() -> None:
+    known = contact(7, emails=("jo@acme.example",), phones=("601234567",))
+    result = identify(
+        name="Jo",
+        email=None,
+        phone="601-234-567",
+        by_email=None,
+        by_phone=[known],
+        account=None,
+        new_contact_id=NEW_ID,
+        now=NOW,
+    )
+    assert (result.first_contact, result.contact.contact_id) == (False, known.contact_id)
+    assert (result.added_emails, result.added_phones) == ((), ())
+
+
+@pytest.mark.parametrize("phone", [None, "", "no number"])
+def test_a_customer_without_an_address_or_a_number_cannot_be_filed(phone: str | None) -> None:
+    with pytest.raises(SubmissionRejected, match="email address or a phone number"):
+        identify(
+            name="Jo",
+            email=None,
+            phone=phone,
+            by_email=None,
+            by_phone=[],
+            account=None,
+            new_contact_id=NEW_ID,
+            now=NOW,
+        )
+
+
 def test_new_account_normalises_and_deduplicates_its_domains() -> None:
     account = new_account(
         account_id=UUID(int=3), name=" Acme ", domains=["@ACME.example.", "acme.example"], now=NOW

@@ -371,6 +371,7 @@ async def test_health_and_asyncapi(service: Service) -> None:
     assert set(doc["channels"]) == {
         "channels.web.v1:consume",
         "cases.catalogue.v1:consume",
+        "intake.request.v1:consume",
         "intake.interaction.v1:publish",
     }
 
@@ -629,3 +630,119 @@ async def test_a_channel_the_caller_may_not_name_is_a_422_naming_it(
     assert r.headers["content-type"] == PROBLEM_JSON
     assert [e["loc"][:2] for e in r.json()["errors"]] == [["body", "channel"]]
     assert await nothing_was_created(service)
+
+
+# A request an agent took from a customer not on file, as cases asks on intake.request.v1.
+
+
+def interaction_requested(**overrides: Any) -> c.InteractionRequested:
+    values: dict[str, Any] = {
+        "interaction_id": uuid.uuid4(),
+        "occurred_at": NOW,
+        "channel": c.Channel.VISIT,
+        "name": "Jan Novák",
+        "email": "Jan.Novak@example.cz",
+        "phone": "+420 601 123 456",
+        "subject": "Washing machine leaks",
+        "body": "Brought a photo of the puddle.",
+        "request_type": None,
+        "parameters": {},
+        "language": "cs",
+        "requested_by": uuid.uuid4(),
+    }
+    values.update(overrides)
+    return c.InteractionRequested(**values)
+
+
+async def ask(service: Service, event: c.InteractionRequested, event_id: str | None = None) -> None:
+    await publish_event(service.broker, event, topic=topics.INTAKE_REQUESTS, event_id=event_id)
+
+
+async def received(service: Service, n: int = 1) -> list[c.InteractionReceived] | None:
+    found: list[c.InteractionReceived] = []
+    for message in service.published:
+        if isinstance(message.event, c.InteractionReceived):
+            found.append(message.event)
+    return found if len(found) >= n else None
+
+
+async def test_an_agents_request_files_the_new_customer_and_is_received_once(
+    service: Service,
+) -> None:
+    request = interaction_requested()
+    await ask(service, request, event_id="req-1")
+    await ask(service, request, event_id="req-1")  # redelivered
+    await ask(service, request, event_id="req-1-again")  # asked again under another event id
+    [message] = await service.all_published()
+    event = message.event
+    assert isinstance(event, c.InteractionReceived)
+    assert event.interaction_id == request.interaction_id
+    assert (event.channel, event.first_contact, event.language) == (c.Channel.VISIT, True, "cs")
+    assert (event.subject, event.body) == (request.subject, request.body)
+    assert message.key == str(event.contact_id).encode()
+    agent = bearer(service.app, "agent")
+    stored = await service.client.get(f"/interactions/{request.interaction_id}", headers=agent)
+    assert stored.status_code == 200, stored.text
+    assert (stored.json()["contact_id"], stored.json()["channel"]) == (
+        str(event.contact_id),
+        "visit",
+    )
+    contact = (await service.client.get(f"/contacts/{event.contact_id}", headers=agent)).json()
+    assert (contact["name"], contact["emails"], contact["phones"]) == (
+        "Jan Novák",
+        ["jan.novak@example.cz"],
+        ["+420601123456"],
+    )
+    assert (await service.count(contacts), await service.count(interactions)) == (1, 1)
+
+
+async def test_an_agents_request_finds_a_known_customer_by_email_or_by_phone(
+    service: Service,
+) -> None:
+    r = await service.client.post(
+        "/web-submissions",
+        json=submission(email="marta@acme.example", phone="+48 601 234 567"),
+        headers=CHANNEL,
+    )
+    assert r.status_code == 202, r.text
+    marta = r.json()["contact_id"]
+    await ask(service, interaction_requested(email="MARTA@acme.example", phone=None))
+    await ask(service, interaction_requested(name="Marta K.", email=None, phone="+48601234567"))
+    events = await eventually(lambda: received(service, 3))
+    assert [(str(e.contact_id), e.first_contact) for e in events[1:]] == [
+        (marta, False),
+        (marta, False),
+    ]
+    assert await service.count(contacts) == 1
+
+
+async def test_a_customer_known_by_phone_alone_is_filed_once(service: Service) -> None:
+    await ask(service, interaction_requested(email=None, phone="601 234 567"))
+    [first] = await eventually(lambda: received(service))
+    assert first.first_contact is True
+    await ask(service, interaction_requested(email=None, phone="601-234-567"))
+    second = (await eventually(lambda: received(service, 2)))[1]
+    assert (second.contact_id, second.first_contact) == (first.contact_id, False)
+    assert await service.count(contacts) == 1
+
+
+async def test_an_agents_answers_are_normalised_or_kept_as_the_agent_sent_them(
+    service: Service,
+) -> None:
+    await define(service, request_type_defined())
+    await eventually(lambda: held_request_type(service))
+    fits = interaction_requested(
+        request_type="repair", parameters={"warranty": "yes ", "invoice_date": "20260115"}
+    )
+    await ask(service, fits)
+    [normalised] = await eventually(lambda: received(service))
+    assert normalised.parameters["invoice_date"] == "2026-01-15"
+    # Intake's copy disagrees (the catalogue changed meanwhile): the request still goes on.
+    disagrees = interaction_requested(request_type="repair", parameters={"warranty": "perhaps"})
+    await ask(service, disagrees)
+    kept = (await eventually(lambda: received(service, 2)))[1]
+    assert (kept.interaction_id, kept.request_type, kept.parameters) == (
+        disagrees.interaction_id,
+        "repair",
+        {"warranty": "perhaps"},
+    )

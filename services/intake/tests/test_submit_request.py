@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -14,9 +15,11 @@ import pytest
 from intake.app.handlers import (
     CreateAccount,
     IdempotencyKey,
+    ReceiveRequestedInteraction,
     RecordRequestType,
     SubmitRequest,
     create_account,
+    receive_requested_interaction,
     record_request_type,
     submit_request,
 )
@@ -59,6 +62,9 @@ class FakeCustomerRepository:
 
     async def lock_email(self, email: str) -> None:
         self.locked.append(email)
+
+    async def lock_phone(self, phone: str) -> None:
+        self.locked.append(phone)
 
     async def contact_by_email(self, email: str) -> Contact | None:
         return next((c for c in self._s.contacts.values() if email in c.emails), None)
@@ -415,3 +421,144 @@ async def test_a_channel_an_agent_named_is_part_of_the_keyed_payload() -> None:
     assert "channel" not in request(channel=Channel.WEB).payload()
     assert "channel" not in request(channel=Channel.API).payload()
     assert request(channel=Channel.PHONE).payload()["channel"] == "phone"
+
+
+# -- a request an agent took from a customer not on file -------------------------------------
+
+REQUESTED = UUID(int=7777)
+AGENT = UUID(int=300)
+ACME = Account(account_id=UUID(int=50), name="Acme", domains=("acme.example",), created_at=NOW)
+
+
+def requested(**overrides: Any) -> ReceiveRequestedInteraction:
+    values: dict[str, Any] = {
+        "interaction_id": REQUESTED,
+        "channel": Channel.PHONE,
+        "name": "Jan Novák",
+        "email": "Jan.Novak@Acme.example",
+        "phone": "+420 601 123 456",
+        "subject": "Washing machine leaks",
+        "body": "Water under the machine.",
+        "request_type": None,
+        "parameters": {},
+        "language": "cs",
+        "requested_by": AGENT,
+    }
+    values.update(overrides)
+    return ReceiveRequestedInteraction(**values)
+
+
+async def test_an_agents_request_files_a_new_customer_under_the_given_interaction(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    uow.state.accounts[ACME.account_id] = ACME
+    new_id = ids()
+    accepted = await receive_requested_interaction(
+        requested(), uow=uow, now=NOW, new_id=lambda: next(new_id)
+    )
+    assert (accepted.interaction_id, accepted.first_contact) == (REQUESTED, True)
+    assert accepted.account_id == ACME.account_id
+    [contact] = uow.state.contacts.values()
+    assert (contact.contact_id, contact.emails, contact.phones) == (
+        accepted.contact_id,
+        ("jan.novak@acme.example",),
+        ("+420601123456",),
+    )
+    [event] = uow.state.published
+    assert (event.interaction_id, event.channel, event.first_contact, event.language) == (
+        REQUESTED,
+        Channel.PHONE,
+        True,
+        "cs",
+    )
+    assert uow.state.interactions[REQUESTED].contact_id == contact.contact_id
+
+
+async def test_an_agents_request_finds_the_customer_by_email_then_by_phone(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    by_mail = Contact(
+        contact_id=UUID(int=1),
+        name="Jan",
+        account_id=None,
+        emails=("jan@example.cz",),
+        phones=(),
+        created_at=NOW,
+    )
+    by_phone = Contact(
+        contact_id=UUID(int=2),
+        name="Eva",
+        account_id=None,
+        emails=(),
+        phones=("+420601123456",),
+        created_at=NOW,
+    )
+    uow.state.contacts = {by_mail.contact_id: by_mail, by_phone.contact_id: by_phone}
+    first = await receive_requested_interaction(
+        requested(email="JAN@example.cz", phone="+420 777"), uow=uow, now=NOW
+    )
+    assert (first.contact_id, first.first_contact) == (by_mail.contact_id, False)
+    assert uow.state.contacts[by_mail.contact_id].phones == ("+420777",)  # learnt
+    second = await receive_requested_interaction(
+        requested(interaction_id=UUID(int=7778), email=None, phone="+420 601 123 456"),
+        uow=uow,
+        now=NOW,
+    )
+    assert (second.contact_id, second.first_contact) == (by_phone.contact_id, False)
+    assert uow.customers.locked[-1] == "+420601123456"  # no address: the number is held
+    assert len(uow.state.contacts) == 2
+
+
+async def test_an_agents_request_delivered_again_changes_nothing(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    first = await receive_requested_interaction(requested(), uow=uow, now=NOW)
+    again = await receive_requested_interaction(
+        requested(name="Someone Else", email="other@example.org"), uow=uow, now=NOW
+    )
+    assert (again.interaction_id, again.contact_id, again.replayed) == (
+        first.interaction_id,
+        first.contact_id,
+        True,
+    )
+    assert (len(uow.state.contacts), len(uow.state.published)) == (1, 1)
+
+
+async def test_an_agents_answers_are_normalised_when_intake_knows_the_type(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    uow.state.request_types["repair"] = REPAIR
+    accepted = await receive_requested_interaction(
+        requested(
+            request_type="repair", parameters={"warranty": "yes ", "invoice_date": "20260115"}
+        ),
+        uow=uow,
+        now=NOW,
+    )
+    assert uow.state.interactions[accepted.interaction_id].parameters == {
+        "warranty": "yes",
+        "invoice_date": "2026-01-15",
+    }
+
+
+@pytest.mark.parametrize(
+    ("held", "code", "answers"),
+    [
+        (None, "repair", {"anything": "goes"}),  # not in intake's copy (yet)
+        ("repair", "repair", {"warranty": "perhaps"}),  # the copy disagrees
+        ("withdrawn", "repair", {"warranty": "no"}),  # withdrawn since the agent took it
+    ],
+)
+async def test_an_agents_request_is_never_dropped_for_intakes_copy_of_the_catalogue(
+    uow: FakeIntakeUnitOfWork, held: str | None, code: str, answers: dict[str, str]
+) -> None:
+    if held == "repair":
+        uow.state.request_types["repair"] = REPAIR
+    elif held == "withdrawn":
+        uow.state.request_types["repair"] = replace(REPAIR, version=2, active=False)
+    accepted = await receive_requested_interaction(
+        requested(request_type=code, parameters=answers), uow=uow, now=NOW
+    )
+    [event] = uow.state.published
+    assert (event.request_type, dict(event.parameters)) == (code, answers)
+    assert uow.state.interactions[accepted.interaction_id].parameters == answers

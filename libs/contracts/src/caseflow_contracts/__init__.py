@@ -28,7 +28,11 @@ from caseflow_contracts.errors import (
     InvalidPayload,
     UnknownEventType,
 )
-from caseflow_contracts.intake import InteractionReceived, NotificationRequested
+from caseflow_contracts.intake import (
+    InteractionReceived,
+    InteractionRequested,
+    NotificationRequested,
+)
 from caseflow_contracts.knowledge import ArticleLinked, ArticlePublished, ArticlesSuggested
 from caseflow_contracts.registry import (
     EVENT_TYPES,
@@ -131,6 +135,7 @@ __all__ = [
     "Event",
     "InteractionEvent",
     "InteractionReceived",
+    "InteractionRequested",
     "InvalidEnvelope",
     "InvalidPayload",
     "KpiBreached",

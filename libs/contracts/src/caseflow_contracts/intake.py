@@ -4,6 +4,9 @@
 customer's interactions stay in order (a follow-up never overtakes the request it follows).
 ``NotificationRequested`` goes to ``intake.notification.v1`` keyed by ``notification_id``:
 any service asks intake to tell someone something, and intake sends it by the channel it owns.
+``InteractionRequested`` goes to ``intake.request.v1`` keyed by ``interaction_id``: an agent
+took a request from a customer not on file (a call, a letter, a visit), and intake, which owns
+customers, identifies or creates them and receives the request as an interaction.
 """
 
 from __future__ import annotations
@@ -51,3 +54,24 @@ class NotificationRequested(Event):
     language: Annotated[str, StringConstraints(min_length=1)]
     case_id: UUID | None = None
     parameters: dict[str, str] = Field(default_factory=dict)
+
+
+class InteractionRequested(Event):
+    """An agent took a customer's request; intake identifies the customer and receives it."""
+
+    key_field: ClassVar[str] = "interaction_id"
+
+    type: Literal["interaction.requested"] = "interaction.requested"
+    interaction_id: UUID
+    """The id the interaction gets: the agent's answer names it, and the case is found by it."""
+    channel: Channel
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    email: str | None = None
+    phone: str | None = None
+    subject: Annotated[str, StringConstraints(min_length=1)]
+    body: str = ""
+    request_type: str | None = None
+    parameters: dict[str, str] = Field(default_factory=dict)
+    language: str | None = None
+    requested_by: UUID | None = None
+    """The agent who took the request."""

@@ -24,7 +24,11 @@ from caseflow_contracts.cases import (
 )
 from caseflow_contracts.channels import CallAnswered, CallEnded, CallRinging, WebSubmitted
 from caseflow_contracts.errors import InvalidPayload, UnknownEventType
-from caseflow_contracts.intake import InteractionReceived, NotificationRequested
+from caseflow_contracts.intake import (
+    InteractionReceived,
+    InteractionRequested,
+    NotificationRequested,
+)
 from caseflow_contracts.knowledge import ArticleLinked, ArticlePublished, ArticlesSuggested
 from caseflow_contracts.routing import (
     CaseAssigned,
@@ -50,6 +54,7 @@ from caseflow_contracts.topics import (
     CHANNELS_WEB,
     INTAKE_INTERACTIONS,
     INTAKE_NOTIFICATIONS,
+    INTAKE_REQUESTS,
     KNOWLEDGE,
     ROUTING,
     SCHEDULING,
@@ -63,6 +68,7 @@ WebEvent = Annotated[WebSubmitted, Field(discriminator="type")]
 CallEvent = Annotated[CallRinging | CallAnswered | CallEnded, Field(discriminator="type")]
 InteractionEvent = Annotated[InteractionReceived, Field(discriminator="type")]
 NotificationEvent = Annotated[NotificationRequested, Field(discriminator="type")]
+RequestEvent = Annotated[InteractionRequested, Field(discriminator="type")]
 CaseEvent = Annotated[
     CaseOpened
     | CaseUpdated
@@ -105,6 +111,7 @@ TOPIC_UNIONS: Mapping[str, Any] = MappingProxyType(
         CHANNELS_CTI: CallEvent,
         INTAKE_INTERACTIONS: InteractionEvent,
         INTAKE_NOTIFICATIONS: NotificationEvent,
+        INTAKE_REQUESTS: RequestEvent,
         CASES: CaseEvent,
         CATALOGUE: CatalogueEvent,
         ROUTING: QueueItemEvent,

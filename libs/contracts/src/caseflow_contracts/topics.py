@@ -13,6 +13,7 @@ CHANNELS_WEB = "channels.web.v1"
 CHANNELS_CTI = "channels.cti.v1"
 INTAKE_INTERACTIONS = "intake.interaction.v1"
 INTAKE_NOTIFICATIONS = "intake.notification.v1"
+INTAKE_REQUESTS = "intake.request.v1"
 CASES = "cases.case.v1"
 CATALOGUE = "cases.catalogue.v1"
 ROUTING = "routing.queue-item.v1"
@@ -25,6 +26,7 @@ ALL_TOPICS: tuple[str, ...] = (
     CHANNELS_CTI,
     INTAKE_INTERACTIONS,
     INTAKE_NOTIFICATIONS,
+    INTAKE_REQUESTS,
     CASES,
     CATALOGUE,
     ROUTING,
@@ -41,6 +43,7 @@ TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
         CHANNELS_CTI: (channels.CallRinging, channels.CallAnswered, channels.CallEnded),
         INTAKE_INTERACTIONS: (intake.InteractionReceived,),
         INTAKE_NOTIFICATIONS: (intake.NotificationRequested,),
+        INTAKE_REQUESTS: (intake.InteractionRequested,),
         CASES: (
             cases.CaseOpened,
             cases.CaseUpdated,

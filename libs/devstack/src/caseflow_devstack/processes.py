@@ -119,12 +119,25 @@ class ServiceProcess:
         if returncode != 0:
             raise self._failure(f"migrate exited with code {returncode}")
 
-    async def start(self, *, ready_timeout: float = 60.0) -> None:
-        """Start `serve` and wait until `/health/ready` answers 200."""
+    async def start(self, *, ready_timeout: float = 60.0, attempts: int = 2) -> None:
+        """Start `serve` and wait until `/health/ready` answers 200.
+
+        A start that fails or does not become ready in time is made again, up to `attempts`
+        times in all, as a supervisor would; the log keeps every attempt.
+        """
         if self.running:
             return
-        self._process = await self._spawn("serve")
-        await self.wait_ready(within=ready_timeout)
+        for attempt in range(1, attempts + 1):
+            self._process = await self._spawn("serve")
+            try:
+                await self.wait_ready(within=ready_timeout)
+                return
+            except ServiceError:
+                if attempt == attempts:
+                    raise
+                await _terminate(self._process, grace=2.0)
+                with self.log_file.open("ab") as log:
+                    log.write(f"--- caseflow-up: not ready; start {attempt + 1}\n".encode())
 
     async def wait_ready(self, *, within: float = 60.0) -> None:
         """Wait until `/health/ready` answers 200; ServiceError if it exits or times out."""

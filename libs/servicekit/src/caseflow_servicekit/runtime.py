@@ -52,6 +52,8 @@ from caseflow_servicekit.topics import create_topics
 log = structlog.get_logger(__name__)
 
 ReadyCheck = Callable[[], Awaitable[None]]
+# How long one step of starting a service may take before the start counts as failed.
+_START_STEP_SECONDS = 45.0
 
 
 class Kit:
@@ -144,14 +146,25 @@ class Kit:
         """Create the topics, connect to Kafka, start consumers, the relay and retention."""
         if isinstance(self.relay.transport, ProducerTransport):
             try:
-                await self.create_topics()
+                async with asyncio.timeout(_START_STEP_SECONDS):
+                    await self.create_topics()
             except Exception as exc:
                 # Not fatal: the relay creates them as soon as it reaches the cluster.
                 log.warning("kafka.topics_not_created", error=repr(exc))
-        await self.kafka.start()
-        await self.relay.transport.start()
-        await self.relay.start()
-        await self.retention.start()
+        # Each step is bounded: a start that hangs becomes a failure that names its step, and
+        # the process exits for its supervisor to start again.
+        for step, starting in (
+            ("kafka", self.kafka.start),
+            ("outbox producer", self.relay.transport.start),
+            ("outbox relay", self.relay.start),
+            ("retention", self.retention.start),
+        ):
+            try:
+                async with asyncio.timeout(_START_STEP_SECONDS):
+                    await starting()
+            except TimeoutError:
+                log.error("service.start_step_timed_out", step=step, seconds=_START_STEP_SECONDS)
+                raise
         self._started = True
         log.info("service.started", kafka=self.settings.kafka_bootstrap_servers)
 

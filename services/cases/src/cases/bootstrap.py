@@ -55,6 +55,7 @@ def build(
     kit.publishes.append(topics.CASES)
     kit.publishes.append(topics.CATALOGUE)
     kit.publishes.append(topics.INTAKE_NOTIFICATIONS)
+    kit.publishes.append(topics.INTAKE_REQUESTS)
 
     def uow_factory() -> SqlCasesUnitOfWork:
         return SqlCasesUnitOfWork(kit.sessions, kit.outbox)

@@ -1,5 +1,6 @@
-"""Domain events of a case, translated to the published contracts of `cases.case.v1`, and
-the notifications a case calls for, to `notification.requested` on `intake.notification.v1`."""
+"""Domain events of a case, translated to the published contracts of `cases.case.v1`; the
+notifications a case calls for, to `notification.requested` on `intake.notification.v1`; and
+requests taken from customers not on file, to `interaction.requested` on `intake.request.v1`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from uuid import UUID
 import caseflow_contracts as c
 from cases.domain import events as d
 from cases.domain.case import Case
+from cases.domain.new_customers import InteractionRequest
 from cases.domain.notifications import Notification
 
 
@@ -116,4 +118,22 @@ def notification_contract(notification: Notification) -> c.NotificationRequested
         language=notification.language,
         case_id=notification.case_id,
         parameters=dict(notification.parameters),
+    )
+
+
+def interaction_request_contract(request: InteractionRequest) -> c.InteractionRequested:
+    """The command that asks intake to identify the customer and receive `request`."""
+    return c.InteractionRequested(
+        occurred_at=request.occurred_at,
+        interaction_id=request.interaction_id,
+        channel=c.Channel(request.channel.value),
+        name=request.customer.name,
+        email=request.customer.email,
+        phone=request.customer.phone,
+        subject=request.subject,
+        body=request.description,
+        request_type=request.request_type,
+        parameters=dict(request.parameters),
+        language=request.language,
+        requested_by=request.requested_by,
     )

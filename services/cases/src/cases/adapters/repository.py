@@ -78,6 +78,8 @@ class CaseFilter:
     opened_from: datetime | None = None
     opened_to: datetime | None = None
     text: str | None = None
+    interaction_id: UUID | None = None
+    """The case an interaction opened, or was added to as a follow-up."""
 
 
 class SqlCaseRepository:
@@ -129,6 +131,12 @@ class SqlCaseRepository:
             .first()
         )
         return None if row is None else dict(row)
+
+    async def assignee(self, case_id: UUID) -> UUID | None:
+        """The agent routing last assigned the case to, as the projection learnt it."""
+        return await self._session.scalar(
+            select(cases.c.assignee_id).where(cases.c.case_id == case_id)
+        )
 
     async def case_of_interaction(self, interaction_id: UUID) -> UUID | None:
         """The case an interaction was attached to, if it was."""
@@ -382,6 +390,14 @@ def _conditions(where: CaseFilter) -> list[Any]:
         conditions.append(c.opened_at >= where.opened_from)
     if where.opened_to is not None:
         conditions.append(c.opened_at < where.opened_to)
+    if where.interaction_id is not None:
+        conditions.append(
+            c.case_id.in_(
+                select(interactions.c.case_id).where(
+                    interactions.c.interaction_id == where.interaction_id
+                )
+            )
+        )
     if where.text:
         pattern = "%" + _escape_like(where.text) + "%"
         conditions.append(

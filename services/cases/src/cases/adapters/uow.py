@@ -10,11 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from caseflow_servicekit import SqlUnitOfWork
 from cases.adapters.catalogue import SqlCatalogue
 from cases.adapters.projections import SqlCaseProjections
-from cases.adapters.published import notification_contract, to_contract
+from cases.adapters.published import (
+    interaction_request_contract,
+    notification_contract,
+    to_contract,
+)
 from cases.adapters.reports import SqlCaseReports
 from cases.adapters.repository import SqlCaseRepository
 from cases.domain.case import Case
 from cases.domain.events import CaseEvent
+from cases.domain.new_customers import InteractionRequest
 from cases.domain.notifications import Notification
 
 
@@ -50,3 +55,8 @@ class SqlCasesUnitOfWork(SqlUnitOfWork):
             key=str(notification.notification_id),
             subject=str(notification.case_id),
         )
+
+    def request_interaction(self, request: InteractionRequest) -> None:
+        """Ask intake to identify a customer and receive their request when this commits."""
+        # Keyed by the interaction: nothing else about it is ordered before intake receives it.
+        self.record(interaction_request_contract(request), key=str(request.interaction_id))

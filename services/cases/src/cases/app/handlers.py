@@ -20,6 +20,7 @@ from cases.domain.errors import (
     UnknownRequestTypeError,
 )
 from cases.domain.events import CaseEvent
+from cases.domain.new_customers import InteractionRequest, new_customer
 from cases.domain.notifications import notifications_for
 from cases.domain.numbers import format_case_number, normalize_case_number
 from cases.domain.priority import PriorityRule, opening_priority
@@ -70,6 +71,23 @@ class OpenCase:
     language: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class OpenCaseForNewCustomer:
+    """An agent takes a request from a customer who may not be on file; intake identifies them
+    and receives it, and the case opens from what intake publishes."""
+
+    channel: Channel
+    name: str
+    email: str | None
+    phone: str | None
+    subject: str
+    description: str
+    requested_by: UUID
+    request_type: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    language: str | None = None
+
+
 _ACTIVITY_OF_CHANNEL = {
     Channel.EMAIL: ActivityKind.EMAIL,
     Channel.PHONE: ActivityKind.CALL,
@@ -117,6 +135,11 @@ async def receive_interaction(
                     at=now,
                 )
                 uow.emit(case, events)
+                assignee = await uow.cases.assignee(case.case_id)
+                for notification in notifications_for(
+                    case, events, new_id=new_id, assignee_id=assignee
+                ):
+                    uow.notify(notification)
                 await uow.commit()
                 return Received(case.case_id, opened=False)
         request_type, parameters = await _request_from_intake(cmd, uow=uow)
@@ -156,13 +179,9 @@ async def open_case(
 ) -> Case:
     """Open a case an agent takes down; its request type and answers must fit the catalogue."""
     async with uow:
-        request_type: RequestType | None = None
-        parameters = dict(cmd.parameters)
-        if cmd.request_type is not None:
-            request_type = await uow.catalogue.request_type(cmd.request_type)
-            parameters = checked_parameters(request_type, cmd.request_type, cmd.parameters)
-        elif parameters:
-            raise CaseValidationError("parameters are the answers of a request type; name it")
+        request_type, parameters = await _request_in_catalogue(
+            cmd.request_type, cmd.parameters, uow=uow
+        )
         case, events = start_case(
             case_id=new_id(),
             number=format_case_number(now.year, await uow.cases.next_sequence()),
@@ -188,6 +207,47 @@ async def open_case(
         await _add(case, events, uow=uow, interaction_id=new_id(), new_id=new_id, now=now)
         await uow.commit()
         return case
+
+
+async def request_case_for_new_customer(
+    cmd: OpenCaseForNewCustomer,
+    *,
+    uow: CasesUnitOfWork,
+    now: datetime,
+    new_id: Callable[[], UUID] = uuid4,
+) -> InteractionRequest:
+    """Ask intake to identify the customer and receive their request, which must fit the
+    catalogue as for a known customer; the case opened from it is found by its interaction id."""
+    async with uow:
+        customer = new_customer(name=cmd.name, email=cmd.email, phone=cmd.phone)
+        _, parameters = await _request_in_catalogue(cmd.request_type, cmd.parameters, uow=uow)
+        request = InteractionRequest(
+            interaction_id=new_id(),
+            channel=cmd.channel,
+            customer=customer,
+            subject=cmd.subject,
+            description=cmd.description,
+            requested_by=cmd.requested_by,
+            occurred_at=now,
+            request_type=cmd.request_type,
+            parameters=parameters,
+            language=cmd.language,
+        )
+        uow.request_interaction(request)
+        await uow.commit()
+        return request
+
+
+async def _request_in_catalogue(
+    code: str | None, answers: dict[str, str], *, uow: CasesUnitOfWork
+) -> tuple[RequestType | None, dict[str, str]]:
+    # What an agent takes down must fit the catalogue: an offered type, answers to its form.
+    if code is None:
+        if answers:
+            raise CaseValidationError("parameters are the answers of a request type; name it")
+        return None, {}
+    request_type = await uow.catalogue.request_type(code)
+    return request_type, checked_parameters(request_type, code, answers)
 
 
 async def _request_from_intake(

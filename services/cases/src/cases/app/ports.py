@@ -11,6 +11,7 @@ from uuid import UUID
 from cases.domain.case import Case
 from cases.domain.catalogue import Decision, RequestType
 from cases.domain.events import CaseEvent
+from cases.domain.new_customers import InteractionRequest
 from cases.domain.notifications import Notification
 
 
@@ -26,6 +27,10 @@ class CaseRepository(Protocol):
     ) -> None: ...
     async def add(self, case: Case, *, interaction_id: UUID | None = None) -> None: ...
     async def save(self, case: Case) -> None: ...
+
+    async def assignee(self, case_id: UUID) -> UUID | None:
+        """The agent routing last assigned the case to, as the projection learnt it."""
+        ...
 
 
 class CatalogueRepository(Protocol):
@@ -54,4 +59,8 @@ class CasesUnitOfWork(Protocol):
         self, case: Case, events: Iterable[CaseEvent], *, interaction_id: UUID | None = None
     ) -> None: ...
     def notify(self, notification: Notification) -> None: ...
+    def request_interaction(self, request: InteractionRequest) -> None:
+        """Ask intake to identify a customer and receive their request, when this commits."""
+        ...
+
     async def commit(self) -> None: ...

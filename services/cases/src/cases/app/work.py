@@ -267,7 +267,7 @@ async def reopen_case(
 async def escalate_case(
     cmd: EscalateCase, *, uow: CasesUnitOfWork, now: datetime, new_id: NewId = uuid4
 ) -> tuple[Case, Escalation]:
-    """Raise the case to a manager, who is told."""
+    """Raise the case to a manager, who is told, as is the agent it is assigned to."""
     async with uow:
         case = await _load(cmd, uow=uow)
         events = case.escalate(
@@ -278,7 +278,8 @@ async def escalate_case(
             escalated_by=cmd.agent_id,
             escalation_id=new_id(),
         )
-        await _store(case, events, uow=uow, new_id=new_id)
+        assignee = await uow.cases.assignee(case.case_id)
+        await _store(case, events, uow=uow, new_id=new_id, assignee_id=assignee)
         return case, case.escalations[-1]
 
 
@@ -296,12 +297,17 @@ async def _load(cmd: CaseCommand, *, uow: CasesUnitOfWork) -> Case:
 
 
 async def _store(
-    case: Case, events: Sequence[CaseEvent], *, uow: CasesUnitOfWork, new_id: NewId
+    case: Case,
+    events: Sequence[CaseEvent],
+    *,
+    uow: CasesUnitOfWork,
+    new_id: NewId,
+    assignee_id: UUID | None = None,
 ) -> None:
     if not events:
         return  # nothing changed: the version stays, nothing is published
     await uow.cases.save(case)
     uow.emit(case, events)
-    for notification in notifications_for(case, events, new_id=new_id):
+    for notification in notifications_for(case, events, new_id=new_id, assignee_id=assignee_id):
         uow.notify(notification)
     await uow.commit()

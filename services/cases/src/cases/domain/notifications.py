@@ -1,7 +1,9 @@
 """What the people around a case are told, and when: notifications asked of intake.
 
 The customer hears when the case is received, accepted, answered, resolved and cancelled; the
-manager a case is escalated to hears of it. Each follows from an event of the case, so every
+manager a case is escalated to hears of it, and so does the agent it is assigned to (unless
+they raised it themselves); that agent also hears when the customer comes back on the case
+(new work for them). Each follows from an event of the case, so every
 way a case changes tells the same people the same things. Intake renders and sends them.
 """
 
@@ -45,6 +47,7 @@ class Template(StrEnum):
     RESOLVED = "case.resolved"
     CANCELLED = "case.cancelled"
     ESCALATED = "case.escalated"
+    FOLLOW_UP = "case.follow_up"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,9 +65,16 @@ class Notification:
 
 
 def notifications_for(
-    case: Case, events: Iterable[CaseEvent], *, new_id: Callable[[], UUID]
+    case: Case,
+    events: Iterable[CaseEvent],
+    *,
+    new_id: Callable[[], UUID],
+    assignee_id: UUID | None = None,
 ) -> list[Notification]:
-    """The notifications `events` on `case` call for, in order."""
+    """The notifications `events` on `case` call for, in order.
+
+    `assignee_id` is the agent routing assigned the case to, if known.
+    """
     found: list[Notification] = []
     for event in events:
         told = _customer_notice(case, event)
@@ -82,27 +92,70 @@ def notifications_for(
                     parameters={"number": case.number, "subject": case.subject, **extra},
                 )
             )
-        if isinstance(event, CaseEscalated) and event.escalated_to is not None:
+        if (
+            isinstance(event, ActivityLogged)
+            and event.performed_by is None
+            and assignee_id is not None
+        ):
+            # Work logged by nobody on the desk is the customer's own message on the case.
             found.append(
                 Notification(
                     notification_id=new_id(),
-                    recipient_kind=RecipientKind.MANAGER,
-                    recipient_id=event.escalated_to,
-                    template=Template.ESCALATED,
-                    # The manager's own language lives in the agent directory, not here.
+                    recipient_kind=RecipientKind.AGENT,
+                    recipient_id=assignee_id,
+                    template=Template.FOLLOW_UP,
                     language=DEFAULT_LANGUAGE,
                     case_id=case.case_id,
                     occurred_at=event.occurred_at,
-                    parameters={
-                        "number": case.number,
-                        "subject": case.subject,
-                        "claim": event.reason,
-                        "target": event.target.value,
-                        "level": str(event.level),
-                    },
+                    parameters={"number": case.number, "subject": event.subject},
                 )
             )
+        if isinstance(event, CaseEscalated):
+            found.extend(
+                _escalation_notice(case, event, kind=kind, recipient=recipient, new_id=new_id)
+                for kind, recipient in _told_of_escalation(event, assignee_id)
+            )
     return found
+
+
+def _told_of_escalation(
+    event: CaseEscalated, assignee_id: UUID | None
+) -> list[tuple[RecipientKind, UUID]]:
+    told: list[tuple[RecipientKind, UUID]] = []
+    if event.escalated_to is not None:
+        told.append((RecipientKind.MANAGER, event.escalated_to))
+    # The assignee learns that their case went over their head; not when they raised it
+    # themselves, and not twice when they are the manager it went to.
+    if assignee_id is not None and assignee_id not in (event.escalated_by, event.escalated_to):
+        told.append((RecipientKind.AGENT, assignee_id))
+    return told
+
+
+def _escalation_notice(
+    case: Case,
+    event: CaseEscalated,
+    *,
+    kind: RecipientKind,
+    recipient: UUID,
+    new_id: Callable[[], UUID],
+) -> Notification:
+    return Notification(
+        notification_id=new_id(),
+        recipient_kind=kind,
+        recipient_id=recipient,
+        template=Template.ESCALATED,
+        # An agent's or manager's own language lives in the agent directory, not here.
+        language=DEFAULT_LANGUAGE,
+        case_id=case.case_id,
+        occurred_at=event.occurred_at,
+        parameters={
+            "number": case.number,
+            "subject": case.subject,
+            "claim": event.reason,
+            "target": event.target.value,
+            "level": str(event.level),
+        },
+    )
 
 
 def _customer_notice(case: Case, event: CaseEvent) -> tuple[Template, dict[str, str]] | None:

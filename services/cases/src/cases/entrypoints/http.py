@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field, model_validator
 
 from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Problem, Role
 from caseflow_servicekit.edge import INT32_MAX, EdgeModel, Limit, text
@@ -25,7 +26,12 @@ from cases.adapters.projections import ROUTING_KEY
 from cases.adapters.repository import CaseFilter
 from cases.adapters.uow import SqlCasesUnitOfWork
 from cases.app.agents import agent_id_of
-from cases.app.handlers import OpenCase, open_case
+from cases.app.handlers import (
+    OpenCase,
+    OpenCaseForNewCustomer,
+    open_case,
+    request_case_for_new_customer,
+)
 from cases.app.work import (
     AcceptCase,
     CancelCase,
@@ -68,6 +74,8 @@ if TYPE_CHECKING:
     ParameterName = str
     Answer = str
     Search = str
+    PersonName = str
+    Phone = str
 else:
     Subject = text(min_length=1, max_length=500, strip=True)
     Body = text(max_length=20_000)
@@ -77,6 +85,8 @@ else:
     ParameterName = text(min_length=1, max_length=100)
     Answer = text(max_length=2_000)
     Search = text(min_length=1, max_length=200)
+    PersonName = text(min_length=1, max_length=200, strip=True)
+    Phone = text(min_length=1, max_length=50, strip=True)
 
 Minutes = Annotated[int, Field(ge=0, le=MAX_ACTIVITY_MINUTES)]
 """Minutes of one piece of work: 0 to a day."""
@@ -87,11 +97,24 @@ Parameters = Annotated[dict[ParameterName, Answer], Field(max_length=100)]
 # -- bodies ----------------------------------------------------------------------------------
 
 
-class NewCase(EdgeModel):
-    """A case an agent opens for a known customer."""
+class NewCustomer(EdgeModel):
+    """A customer who may not be on file: intake finds them by email, then by phone, or files
+    them."""
 
-    contact_id: UUID
+    name: PersonName
+    email: Annotated[EmailStr, Field(max_length=254)] | None = None
+    phone: Phone | None = None
+    """At least one of `email` and `phone`."""
+
+
+class NewCase(EdgeModel):
+    """A case an agent opens: for a known customer (`contact_id`), or for one who may not be
+    on file (`customer`), whom intake identifies before the case opens."""
+
+    contact_id: UUID | None = None
+    customer: NewCustomer | None = None
     account_id: UUID | None = None
+    """Only with `contact_id`: intake finds a new customer's account."""
     channel: Channel
     subject: Subject
     description: Body = ""
@@ -101,6 +124,22 @@ class NewCase(EdgeModel):
     """Default: the request type's default priority, else the priority rules'."""
     language: Language | None = None
     """The customer's language, for what they are told (default English)."""
+
+    @model_validator(mode="after")
+    def _one_customer(self) -> "NewCase":
+        if (self.contact_id is None) == (self.customer is None):
+            raise ValueError(
+                "give exactly one of contact_id (a customer on file) and customer (one who "
+                "may not be)"
+            )
+        if self.customer is not None and self.account_id is not None:
+            raise ValueError("account_id goes with contact_id; intake finds a new customer's")
+        if self.customer is not None and self.priority is not None:
+            raise ValueError(
+                "priority goes with contact_id; a new customer's case gets the priority "
+                "of its request type and the priority rules"
+            )
+        return self
 
 
 class CaseChanges(EdgeModel):
@@ -174,6 +213,15 @@ class Escalate(EdgeModel):
 
 
 # -- views -----------------------------------------------------------------------------------
+
+
+class CaseRequested(BaseModel):
+    """A new customer's request on its way: intake identifies them, then the case opens.
+
+    Find the case with `GET /cases?interaction_id=...` (the `Location`)."""
+
+    interaction_id: UUID
+    status: Literal["identifying"] = "identifying"
 
 
 class ActivityView(BaseModel):
@@ -404,9 +452,36 @@ def router(
         response.headers["ETag"] = _etag(case.version)
         return CaseView.of(case, await uow.cases.projection(case.case_id))
 
-    @api.post("", response_model=CaseView, status_code=201)
-    async def open_new_case(body: NewCase, principal: Agent, response: Response) -> CaseView:
-        """Open a case for a known customer; published as `case.opened`, the customer told."""
+    @api.post(
+        "",
+        response_model=CaseView,
+        status_code=201,
+        responses={
+            202: {
+                "model": CaseRequested,
+                "description": "A new customer's request, sent to intake to identify them; the "
+                "case opens once intake has received it.",
+                "headers": {
+                    "Location": {
+                        "description": "Where the case opened from the request is found.",
+                        "schema": {"type": "string"},
+                    }
+                },
+            },
+        },
+    )
+    async def open_new_case(
+        body: NewCase, principal: Agent, response: Response
+    ) -> CaseView | JSONResponse:
+        """Open a case for a known customer (`contact_id`): 201, published as `case.opened`,
+        the customer told. For a customer who may not be on file (`customer`): 202; intake
+        identifies or files them and receives the request, and the case opens from it.
+
+        Either way the request type must be one the catalogue offers and `parameters` must
+        answer its form."""
+        if body.customer is not None:
+            return await _request_for_new_customer(body, body.customer, principal)
+        assert body.contact_id is not None
         async with uow_factory() as uow:
             case = await open_case(
                 OpenCase(
@@ -427,6 +502,33 @@ def router(
             response.headers["Location"] = f"/cases/{case.case_id}"
             return await shown(uow, case, response)
 
+    async def _request_for_new_customer(
+        body: NewCase, customer: NewCustomer, principal: Principal
+    ) -> JSONResponse:
+        async with uow_factory() as uow:
+            request = await request_case_for_new_customer(
+                OpenCaseForNewCustomer(
+                    channel=body.channel,
+                    name=customer.name,
+                    email=None if customer.email is None else str(customer.email),
+                    phone=customer.phone,
+                    subject=body.subject,
+                    description=body.description,
+                    requested_by=agent_id_of(principal.subject),
+                    request_type=body.request_type,
+                    parameters=dict(body.parameters),
+                    language=body.language,
+                ),
+                uow=uow,
+                now=clock.now(),
+            )
+        answer = CaseRequested(interaction_id=request.interaction_id)
+        return JSONResponse(
+            answer.model_dump(mode="json"),
+            status_code=202,
+            headers={"Location": f"/cases?interaction_id={request.interaction_id}"},
+        )
+
     @api.get("", response_model=CasePage, dependencies=[agent])
     async def list_cases(
         status: CaseStatus | None = None,
@@ -442,6 +544,10 @@ def router(
         opened_from: AwareDatetime | None = None,
         opened_to: AwareDatetime | None = None,
         q: Annotated[Search | None, Query(description="Text in subject or description.")] = None,
+        interaction_id: Annotated[
+            UUID | None,
+            Query(description="The case an interaction opened (or was added to)."),
+        ] = None,
         sort: Sort = "-opened_at",
         cursor: Annotated[str | None, Query(max_length=500)] = None,
         limit: Annotated[Limit, Query()] = 50,
@@ -462,6 +568,7 @@ def router(
             opened_from=opened_from,
             opened_to=opened_to,
             text=q,
+            interaction_id=interaction_id,
         )
         async with uow_factory() as uow:
             rows, total, more = await uow.cases.search(

@@ -38,6 +38,10 @@ class SqlCustomerRepository:
         # A transaction-scoped advisory lock: released by commit or rollback, never leaked.
         await self._session.execute(_LOCK, {"name": f"intake.contact-email:{email}"})
 
+    async def lock_phone(self, phone: str) -> None:
+        """Hold off other transactions identifying the same number until this one ends."""
+        await self._session.execute(_LOCK, {"name": f"intake.contact-phone:{phone}"})
+
     async def contact_by_email(self, email: str) -> Contact | None:
         """The contact owning the (normalised) address, or None."""
         contact_id = await self._session.scalar(

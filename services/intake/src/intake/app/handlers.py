@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
+import structlog
+
 from intake.app.ports import IntakeUnitOfWork, RateLimitCounter
 from intake.domain.customers import (
     Account,
@@ -17,11 +19,19 @@ from intake.domain.customers import (
     normalize_email,
     normalize_phone,
 )
-from intake.domain.errors import DomainTaken, IdempotencyKeyInUse, IdempotencyKeyReused, RateLimited
+from intake.domain.errors import (
+    DomainTaken,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    RateLimited,
+    SubmissionRejected,
+)
 from intake.domain.idempotency import Decision, decide, fingerprint
 from intake.domain.interactions import Channel, Interaction, record_interaction
 from intake.domain.rate_limits import RateLimits, retry_after, window_at
 from intake.domain.request_types import RequestType, checked_parameters, supersedes
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +67,24 @@ class SubmitRequest:
         if self.channel not in (Channel.WEB, Channel.API):
             payload["channel"] = self.channel.value
         return payload
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveRequestedInteraction:
+    """An agent took a request from a customer who may not be on file, and another service
+    (cases) asks intake to identify them and receive it as the interaction `interaction_id`."""
+
+    interaction_id: UUID
+    channel: Channel
+    name: str
+    email: str | None
+    phone: str | None
+    subject: str
+    body: str = ""
+    request_type: str | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    language: str | None = None
+    requested_by: UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,7 +204,9 @@ async def submit_request(
             code = cmd.request_type.strip()
             held = await uow.request_types.get(code)
             cmd = replace(cmd, parameters=checked_parameters(code, held, cmd.parameters))
-        sender = await _identify(cmd, uow=uow, now=now, new_id=new_id)
+        sender = await _identify(
+            name=cmd.name, email=cmd.email, phone=cmd.phone, uow=uow, now=now, new_id=new_id
+        )
         interaction, event = record_interaction(
             interaction_id=new_id(),
             channel=cmd.channel,
@@ -201,6 +231,73 @@ async def submit_request(
     return accepted
 
 
+async def receive_requested_interaction(
+    cmd: ReceiveRequestedInteraction,
+    *,
+    uow: IntakeUnitOfWork,
+    now: datetime,
+    new_id: Callable[[], UUID] = uuid4,
+) -> Accepted:
+    """Identify the customer an agent took a request from (or file them), record the request
+    under the interaction id it was given and announce it; once per interaction id.
+
+    The agent's service checked the request against its catalogue: its answers are normalised
+    by intake's copy when that knows the type, and kept as sent when the copy disagrees.
+    """
+    async with uow:
+        known = await uow.interactions.get(cmd.interaction_id)
+        if known is not None:
+            return Accepted.of(known, replayed=True)
+        parameters = await _agents_answers(cmd, uow=uow)
+        sender = await _identify(
+            name=cmd.name, email=cmd.email, phone=cmd.phone, uow=uow, now=now, new_id=new_id
+        )
+        interaction, event = record_interaction(
+            interaction_id=cmd.interaction_id,
+            channel=cmd.channel,
+            sender=sender,
+            subject=cmd.subject,
+            body=cmd.body,
+            now=now,
+            request_type=cmd.request_type,
+            parameters=parameters,
+            locale=cmd.language,
+        )
+        await uow.customers.save_identification(sender)
+        await uow.interactions.add(interaction)
+        uow.emit(event)
+        await uow.commit()
+    log.info(
+        "interaction.requested_received",
+        interaction_id=str(cmd.interaction_id),
+        contact_id=str(interaction.contact_id),
+        first_contact=interaction.first_contact,
+        requested_by=None if cmd.requested_by is None else str(cmd.requested_by),
+    )
+    return Accepted.of(interaction)
+
+
+async def _agents_answers(
+    cmd: ReceiveRequestedInteraction, *, uow: IntakeUnitOfWork
+) -> Mapping[str, str]:
+    code = (cmd.request_type or "").strip()
+    held = await uow.request_types.get(code) if code else None
+    if held is None:
+        return cmd.parameters  # a type intake's copy does not know (yet): nothing to normalise
+    try:
+        return checked_parameters(code, held, cmd.parameters)
+    except SubmissionRejected as error:
+        # The catalogue changed between the agent's check and ours, or our copy lags: the
+        # request an agent took is never dropped, so it goes on as the agent sent it.
+        log.warning(
+            "interaction.request_not_in_catalogue_copy",
+            interaction_id=str(cmd.interaction_id),
+            request_type=code,
+            error=str(error),
+        )
+        return cmd.parameters
+
+
 async def admit_submission(
     cmd: AdmitSubmission, *, counter: RateLimitCounter, limits: RateLimits, now: datetime
 ) -> None:
@@ -223,23 +320,36 @@ async def admit_submission(
 
 
 async def _identify(
-    cmd: SubmitRequest, *, uow: IntakeUnitOfWork, now: datetime, new_id: Callable[[], UUID]
+    *,
+    name: str,
+    email: str | None,
+    phone: str | None,
+    uow: IntakeUnitOfWork,
+    now: datetime,
+    new_id: Callable[[], UUID],
 ) -> Identification:
-    email = normalize_email(cmd.email)
-    # Two first requests from one address at once must not make two contacts.
-    await uow.customers.lock_email(email)
-    by_email = await uow.customers.contact_by_email(email)
-    phone = normalize_phone(cmd.phone) if cmd.phone else None
+    """The sender found by email first, then by phone, or filed as a first contact."""
+    address = normalize_email(email) if email is not None else None
+    number = normalize_phone(phone) if phone else None
+    # Two first requests from one address (or, without one, one number) at once must not
+    # make two contacts.
+    if address is not None:
+        await uow.customers.lock_email(address)
+    elif number is not None:
+        await uow.customers.lock_phone(number)
+    by_email = await uow.customers.contact_by_email(address) if address is not None else None
     # Two contacts are enough to know a number identifies nobody.
     by_phone = (
-        await uow.customers.contacts_by_phone(phone, limit=2) if by_email is None and phone else []
+        await uow.customers.contacts_by_phone(number, limit=2)
+        if by_email is None and number
+        else []
     )
-    domain = account_domain(email)
+    domain = account_domain(address) if address is not None else None
     account = await uow.customers.account_by_domain(domain) if by_email is None and domain else None
     return identify(
-        name=cmd.name,
-        email=email,
-        phone=cmd.phone,
+        name=name,
+        email=address,
+        phone=phone,
         by_email=by_email,
         by_phone=by_phone,
         account=account,

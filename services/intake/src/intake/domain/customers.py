@@ -147,7 +147,7 @@ def new_account(*, account_id: UUID, name: str, domains: Sequence[str], now: dat
 def identify(
     *,
     name: str,
-    email: str,
+    email: str | None,
     phone: str | None,
     by_email: Contact | None,
     by_phone: Sequence[Contact],
@@ -158,14 +158,17 @@ def identify(
     """The contact a request comes from: known by its email, else by its phone, else a new one.
 
     `by_email` is the contact owning the address, `by_phone` those having the phone number and
-    `account` the account claiming the address's domain, as found by the caller.
+    `account` the account claiming the address's domain, as found by the caller. A request an
+    agent took down may come with a phone number only; one without either cannot be filed.
     """
-    address = normalize_email(email)
-    if "@" not in address:
+    address = None if email is None else normalize_email(email)
+    if address is not None and "@" not in address:
         raise SubmissionRejected(f"{email!r} is not an email address")
-    if "\x00" in name or "\x00" in address:
+    if "\x00" in name or "\x00" in (address or ""):
         raise SubmissionRejected("the sender's details contain a NUL character")
     number = normalize_phone(phone) if phone else None
+    if address is None and number is None:
+        raise SubmissionRejected("a customer needs an email address or a phone number")
     if by_email is not None:
         return _known(by_email, email=address, phone=number)
     # A number several contacts share (a switchboard) does not tell which of them calls.
@@ -174,22 +177,22 @@ def identify(
     display_name = name.strip()
     if not display_name:
         raise SubmissionRejected("a first contact needs a name")
-    domain = account_domain(address)
+    domain = None if address is None else account_domain(address)
     owner = account if account is not None and domain in account.domains else None
     contact = Contact(
         contact_id=new_contact_id,
         name=display_name,
         account_id=owner.account_id if owner else None,
-        emails=(address,),
+        emails=() if address is None else (address,),
         phones=(number,) if number else (),
         created_at=now,
     )
     return Identification(contact=contact, first_contact=True)
 
 
-def _known(contact: Contact, *, email: str, phone: str | None) -> Identification:
+def _known(contact: Contact, *, email: str | None, phone: str | None) -> Identification:
     # An existing contact keeps its account: moving a person between accounts is an agent's call.
-    emails = () if email in contact.emails else (email,)
+    emails = () if email is None or email in contact.emails else (email,)
     phones = () if phone is None or phone in contact.phones else (phone,)
     updated = replace(contact, emails=contact.emails + emails, phones=contact.phones + phones)
     return Identification(

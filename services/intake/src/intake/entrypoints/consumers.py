@@ -9,8 +9,10 @@ from caseflow_contracts import topics
 from caseflow_servicekit import Clock, EventConsumers
 from intake.adapters.uow import SqlIntakeUnitOfWork
 from intake.app.handlers import (
+    ReceiveRequestedInteraction,
     RecordRequestType,
     SubmitRequest,
+    receive_requested_interaction,
     record_request_type,
     submit_request,
 )
@@ -25,8 +27,9 @@ def register(
     uow_factory: Callable[[], SqlIntakeUnitOfWork],
     clock: Clock,
 ) -> None:
-    """Subscribe the intake service to what web channels submit, and to the request-type
-    catalogue it checks submissions against."""
+    """Subscribe the intake service to what web channels submit, to the requests agents took
+    from customers not on file, and to the request-type catalogue it checks submissions
+    against."""
 
     async def on_web_submitted(
         event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork
@@ -52,6 +55,28 @@ def register(
             check_request_type=False,
         )
 
+    async def on_interaction_requested(
+        event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork
+    ) -> None:
+        assert isinstance(event, c.InteractionRequested)
+        await receive_requested_interaction(
+            ReceiveRequestedInteraction(
+                interaction_id=event.interaction_id,
+                channel=Channel(event.channel.value),
+                name=event.name,
+                email=event.email,
+                phone=event.phone,
+                subject=event.subject,
+                body=event.body,
+                request_type=event.request_type,
+                parameters=dict(event.parameters),
+                language=event.language,
+                requested_by=event.requested_by,
+            ),
+            uow=uow,
+            now=clock.now(),
+        )
+
     async def on_request_type_defined(
         event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork
     ) -> None:
@@ -64,6 +89,15 @@ def register(
         uow_factory=uow_factory,
         events={"web.submitted"},
         # Retrying cannot mend a submission that breaks a rule: dead-letter it at once.
+        permanent=(SubmissionRejected,),
+    )
+    consumers.subscribe(
+        topics.INTAKE_REQUESTS,
+        on_interaction_requested,
+        uow_factory=uow_factory,
+        events={"interaction.requested"},
+        # The requesting service checked what intake checks; one that still breaks a rule
+        # cannot be mended by retrying, and waits in the dead-letter topic to be replayed.
         permanent=(SubmissionRejected,),
     )
     consumers.subscribe(
