@@ -13,7 +13,7 @@ from caseflow_devstack.blocking import run_blocking
 from caseflow_devstack.pytest_plugin import (
     PgServer,
     docker_available,
-    open_kafka,
+    open_broker,
     open_pg_server,
 )
 
@@ -77,7 +77,7 @@ def test_urls_in_the_environment_come_first(pg_server: PgServer) -> None:
     }
     with ExitStack() as resources:
         server = open_pg_server(resources, environ=environ, workdir=_no_workdir)
-        bootstrap = open_kafka(resources, environ=environ, workdir=_no_workdir)
+        bootstrap = open_broker(resources, environ=environ, workdir=_no_workdir).bootstrap
     assert server.server_url == pg_server.url("postgres")
     assert bootstrap == "broker.example:9092"
 
@@ -91,7 +91,7 @@ def test_without_docker_or_urls_the_embedded_servers_start_and_stop(tmp_path: Pa
     with ExitStack() as resources:
         server = open_pg_server(resources, environ=environ, workdir=lambda: tmp_path)
         database = server.create_database("embedded")
-        bootstrap = open_kafka(resources, environ=environ, workdir=lambda: tmp_path)
+        bootstrap = open_broker(resources, environ=environ, workdir=lambda: tmp_path).bootstrap
         assert database.startswith(f"{server.server_url.rsplit('/', 1)[0]}/embedded_")
         assert bootstrap.startswith("127.0.0.1:")
         assert (tmp_path / "data" / "PG_VERSION").exists()

@@ -183,3 +183,16 @@ def test_a_ttl_cache_forgets_values_after_their_time_and_on_clear() -> None:
     cache.put("rules", "v2")
     cache.clear()
     assert cache.get("rules") is None
+
+
+def test_an_agent_id_is_the_subject_when_it_is_a_uuid_else_derived_the_same_everywhere() -> None:
+    from uuid import UUID, uuid4, uuid5
+
+    from caseflow_servicekit.auth import AGENT_NAMESPACE, Principal, agent_id_of
+
+    known = uuid4()
+    assert agent_id_of(str(known)) == known
+    assert agent_id_of("ada") == uuid5(AGENT_NAMESPACE, "ada") != agent_id_of("grace")
+    # The namespace is part of every stored agent id: it must never change.
+    assert UUID("8f6b3c1e-2a47-5d0e-9c3b-6e1f4a2d7b90") == AGENT_NAMESPACE
+    assert Principal(subject="ada", roles=frozenset({"agent"})).agent_id == agent_id_of("ada")

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import ServiceApp, ServiceSettings
+from caseflow_servicekit.auth import agent_id_of
 from caseflow_servicekit.testing import bearer, eventually, publish_event, running
 from cases.adapters.tables import metadata
-from cases.app.agents import agent_id_of
 from cases.bootstrap import MIGRATIONS, build
 
 pytestmark = pytest.mark.service

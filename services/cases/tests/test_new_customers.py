@@ -74,7 +74,7 @@ def test_a_customer_nobody_could_find_again_is_refused_naming_the_field(
 ) -> None:
     with pytest.raises(CaseValidationError) as raised:
         new_customer(**given)
-    errors = raised.value.members["errors"]
+    errors = raised.value.problem_members["errors"]
     assert isinstance(errors, list)
     assert ["body", "customer", where] in [e["loc"] for e in errors]
 

@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import ServiceApp, ServiceSettings
+from caseflow_servicekit.auth import agent_id_of
 from caseflow_servicekit.testing import bearer, eventually, publish_event, running
 from routing.adapters.tables import DEFAULT_QUEUE_ID, queue_items
-from routing.app.handlers import agent_id_of
 from routing.bootstrap import MIGRATIONS, build
 
 pytestmark = pytest.mark.service

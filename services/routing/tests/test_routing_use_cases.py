@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 
+from caseflow_servicekit.auth import agent_id_of
 from routing.app.case_changes import AcceptCase, CaseChange, DequeueCase, RequeueCase
 from routing.app.errors import (
     NameTakenError,
@@ -29,7 +30,6 @@ from routing.app.handlers import (
     RouteCase,
     TransferQueueItem,
     add_routing_rule,
-    agent_id_of,
     apply_case_change,
     create_queue,
     pick_queue_item,
@@ -637,10 +637,3 @@ async def test_a_rule_must_name_an_existing_queue_a_free_name_and_a_valid_order(
     assert stored.rule == RoutingRule(
         name="billing", order=1, queue_id=BILLING.queue_id, request_types=frozenset({"billing"})
     )
-
-
-def test_an_agent_id_is_the_subject_when_it_is_a_uuid_and_stable_otherwise() -> None:
-    known = uuid.uuid4()
-    assert agent_id_of(str(known)) == known
-    assert agent_id_of("anna") == agent_id_of("anna")
-    assert agent_id_of("anna") != agent_id_of("boris")

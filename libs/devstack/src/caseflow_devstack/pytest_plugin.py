@@ -153,13 +153,6 @@ class TestBroker:
         self.embedded = embedded
 
 
-def open_kafka(
-    resources: ExitStack, *, environ: Mapping[str, str], workdir: Callable[[], Path]
-) -> str:
-    """The test Kafka bootstrap address, from the first source that has one."""
-    return open_broker(resources, environ=environ, workdir=workdir).bootstrap
-
-
 def open_broker(
     resources: ExitStack, *, environ: Mapping[str, str], workdir: Callable[[], Path]
 ) -> TestBroker:

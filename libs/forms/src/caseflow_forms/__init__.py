@@ -13,7 +13,7 @@ form's questions come to depend on the customer's answers. `questions` says whic
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -202,11 +202,6 @@ def _normalised(parameter: Parameter, value: str) -> str:
     raise ValueError(f"unknown parameter type {parameter.type}")  # pragma: no cover
 
 
-def form_of(parameters: Sequence[Parameter]) -> Form:
-    """A form of `parameters`, in order."""
-    return Form(tuple(parameters))
-
-
 __all__ = [
     "MAX_ANSWER_LENGTH",
     "Condition",
@@ -215,7 +210,6 @@ __all__ = [
     "InvalidAnswers",
     "Parameter",
     "ParameterType",
-    "form_of",
     "questions",
     "validate",
 ]

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid5
 
 import httpx
 import jwt
 import structlog
 from fastapi import Request
 
-from caseflow_servicekit.problems import Forbidden, Problem, Unauthorized
+from caseflow_servicekit.problems import Forbidden, Unauthorized, Unavailable
 
 if TYPE_CHECKING:
     from caseflow_servicekit.settings import ServiceSettings
@@ -67,10 +68,9 @@ _IMPLIES: Mapping[str, frozenset[str]] = {
 _PERSON_ROLES: frozenset[str] = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
 
 
-class IdentityProviderUnavailable(Problem):
+class IdentityProviderUnavailable(Unavailable):
     """503: a token needed the issuer's keys and the issuer could not be reached."""
 
-    status = 503
     title = "Identity provider unavailable"
 
 
@@ -85,6 +85,23 @@ class Principal:
     def has(self, role: str) -> bool:
         """Whether one of the caller's roles grants `role`."""
         return any(role in _IMPLIES.get(r, frozenset({r})) for r in self.roles)
+
+    @property
+    def agent_id(self) -> UUID:
+        """The caller's id in the agent directory (see `agent_id_of`)."""
+        return agent_id_of(self.subject)
+
+
+# Names agents whose token subject is not a UUID; every service derives the same id with it.
+AGENT_NAMESPACE = UUID("8f6b3c1e-2a47-5d0e-9c3b-6e1f4a2d7b90")
+
+
+def agent_id_of(subject: str) -> UUID:
+    """The agent id of a signed-in person: their subject if it is a UUID, else derived from it."""
+    try:
+        return UUID(subject)
+    except ValueError:
+        return uuid5(AGENT_NAMESPACE, subject)
 
 
 def mint_token(

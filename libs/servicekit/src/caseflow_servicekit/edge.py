@@ -7,8 +7,9 @@ the field.
 
 Two layers:
 
-- **Types** for request models and parameters: `Text`, `text(...)`, `Int32`, `Int64`,
-  `Limit`, `Offset`, and `EdgeModel`, a request-body base that checks every string it holds.
+- **Types** for request models and parameters: `Text` (bounded as any string is:
+  `Annotated[Text, StringConstraints(max_length=200)]`), `Int32`, `Int64`, `Limit`, `Offset`,
+  and `EdgeModel`, the request-body base that refuses unknown fields.
 - **`EdgeGuard`**, an ASGI middleware every service runs, that refuses NUL and unpaired
   surrogates anywhere in the path, the query string or a JSON body, whatever the route
   declares, so an operation added later is covered without anyone remembering to.
@@ -26,8 +27,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
-    model_validator,
 )
 
 from caseflow_servicekit.problems import PROBLEM_JSON, problem_body
@@ -62,15 +61,6 @@ Text = Annotated[str, AfterValidator(_check_text)]
 """A string PostgreSQL can store: no NUL, no unpaired surrogate."""
 
 
-def text(*, min_length: int = 0, max_length: int, strip: bool = False) -> Any:
-    """A `Text` of bounded length (optionally stripped of surrounding whitespace)."""
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=strip, min_length=min_length, max_length=max_length),
-        AfterValidator(_check_text),
-    ]
-
-
 Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
 """An integer that fits PostgreSQL `integer`."""
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
@@ -101,18 +91,10 @@ def bad_strings(
 
 
 class EdgeModel(BaseModel):
-    """A request body: unknown fields refused, every string (nested ones too) storable."""
+    """A request body: unknown fields refused. Its strings are checked by `EdgeGuard`, which
+    sees every body whole before any model does."""
 
     model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="after")
-    def _storable_text(self) -> EdgeModel:
-        # Typed `Text` fields say so field by field; this catches any plain `str` left over.
-        for name, value in self:
-            for where, problem in bad_strings(value):
-                location = ".".join(str(p) for p in (name, *where))
-                raise ValueError(f"{location}: {problem}")
-        return self
 
 
 class EdgeGuard:
@@ -244,6 +226,5 @@ __all__ = [
     "Offset",
     "Text",
     "bad_strings",
-    "text",
     "text_problem",
 ]

@@ -10,6 +10,9 @@ Exception tree:
     └── Unavailable         503, a dependency (the database) does not answer; try again
 
 Services map their own domain errors to statuses with `install_problem_handlers(app, {...})`.
+A mapped domain error may also carry `problem_members` (a mapping: members of the problem, such
+as `errors` naming the fields at fault) and `problem_headers` (a mapping: response headers,
+such as `Retry-After`); the domain knows nothing of HTTP beyond those two plain attributes.
 Database errors that data caused are the caller's: a constraint another row holds is a 409,
 data the column refuses a 422. A database that does not answer is a 503 with `Retry-After`.
 Anything else is a bug: a 500 whose details stay in the log, with the trace id.
@@ -201,8 +204,15 @@ def install_problem_handlers(
     async def on_domain(request: Request, exc: Exception) -> JSONResponse:
         for kind in type(exc).__mro__:
             if kind in mapping:
+                members = dict(getattr(exc, "problem_members", None) or {})
+                headers = dict(getattr(exc, "problem_headers", None) or {}) or None
                 return problem_response(
-                    mapping[kind], str(exc), request=request, title=type(exc).__name__
+                    mapping[kind],
+                    str(exc),
+                    request=request,
+                    title=type(exc).__name__,
+                    headers=headers,
+                    **members,
                 )
         if database_status(exc) == 503:  # the database went away under a plain OSError
             return await on_database(request, exc)

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from fastapi import Request
-from starlette.responses import JSONResponse
 
 from caseflow_contracts import topics
 from caseflow_servicekit import Clock, Kit, ServiceApp, ServiceSettings, SystemClock, run_service
-from caseflow_servicekit.problems import problem_response
 from cases.adapters.tables import metadata
 from cases.adapters.uow import SqlCasesUnitOfWork
 from cases.domain.catalogue_errors import (
@@ -62,7 +57,7 @@ def build(
 
     consumers.register(kit.consumers, uow_factory=uow_factory, clock=clock or SystemClock())
     projections.register(kit.consumers, uow_factory=uow_factory)
-    app = kit.http_app(
+    return kit.http_app(
         routers=[
             http.router(uow_factory=uow_factory, auth=kit.auth, clock=clock or SystemClock()),
             catalogue_http.router(
@@ -71,26 +66,8 @@ def build(
             reports_http.router(uow_factory=uow_factory, auth=kit.auth),
         ],
         errors=ERRORS,
-        description="Cases: lifecycle, activities and time, resolutions, contracts, entitlements.",
+        description="Cases: lifecycle, activities and time, resolutions, catalogues, reports.",
     )
-    _keep_problem_members(app)
-    return app
-
-
-def _keep_problem_members(app: ServiceApp) -> None:
-    # The kit's mapping answers a domain error with its status and message; the cases
-    # domain's errors also carry members the caller acts on (the case's status and the
-    # steps allowed from it, the parameters that are wrong), which belong in the problem.
-    async def on_case_error(request: Request, exc: Exception) -> JSONResponse:
-        status = next(ERRORS[kind] for kind in type(exc).__mro__ if kind in ERRORS)
-        members: dict[str, Any] = exc.members if isinstance(exc, CaseError) else {}
-        return problem_response(
-            status, str(exc), request=request, title=type(exc).__name__, **members
-        )
-
-    for kind in ERRORS:
-        if issubclass(kind, CaseError):
-            app.fastapi.add_exception_handler(kind, on_case_error)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,12 +6,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from fastapi import Request
-from fastapi.responses import Response
-
 from caseflow_contracts import topics
 from caseflow_servicekit import Clock, Kit, ServiceApp, SystemClock, run_service
-from caseflow_servicekit.problems import problem_response
 from intake.adapters.rate_limits import SqlRateLimitCounter
 from intake.adapters.tables import metadata
 from intake.adapters.uow import SqlIntakeUnitOfWork
@@ -31,6 +27,7 @@ from intake.settings import IntakeSettings
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 ERRORS: dict[type[Exception], int] = {
+    RateLimited: 429,
     SubmissionRejected: 422,
     AccountRejected: 422,
     DomainTaken: 409,
@@ -38,31 +35,6 @@ ERRORS: dict[type[Exception], int] = {
     IdempotencyKeyInUse: 409,
     IntakeError: 400,
 }
-
-
-async def _rejected_submission(request: Request, exc: Exception) -> Response:
-    # A rule broken by named fields (a request type, its parameters, a channel) lists them as
-    # `errors`, in the shape of every other invalid request, so a form can mark each field.
-    assert isinstance(exc, SubmissionRejected)
-    errors: list[dict[str, object]] = [
-        {"loc": ["body", *path], "msg": why, "type": "value_error"}
-        for path, why in exc.problems.items()
-    ]
-    if not errors:
-        return problem_response(422, str(exc), request=request, title=type(exc).__name__)
-    return problem_response(422, str(exc), request=request, title=type(exc).__name__, errors=errors)
-
-
-async def _too_many_requests(request: Request, exc: Exception) -> Response:
-    # RateLimited is the one error whose answer carries a header, which ERRORS cannot say.
-    assert isinstance(exc, RateLimited)
-    return problem_response(
-        429,
-        str(exc),
-        request=request,
-        title=type(exc).__name__,
-        headers={"Retry-After": str(exc.retry_after)},
-    )
 
 
 def build(
@@ -101,8 +73,6 @@ def build(
         errors=ERRORS,
         description="Intake: inbound requests, customer identification, accounts and contacts.",
     )
-    app.fastapi.add_exception_handler(RateLimited, _too_many_requests)
-    app.fastapi.add_exception_handler(SubmissionRejected, _rejected_submission)
     return app
 
 

@@ -14,9 +14,9 @@ All of them derive from one base, so callers can catch the family at once::
     └── StaleCaseError             the case changed since the caller read it (its version)
 
 ``CaseValidationError`` is also a ``ValueError``: it is the caller's input that is wrong.
-Every error may carry ``members``: facts the caller needs to act on it (the case's status and
-the steps allowed from it, the parameters that are wrong), which the HTTP API shows beside
-the message.
+Every error may carry ``problem_members``: facts the caller needs to act on it (the case's
+status and the steps allowed from it, the parameters that are wrong), which the HTTP API shows
+beside the message.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class CaseError(Exception):
 
     def __init__(self, message: str = "", *, members: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
-        self.members: dict[str, object] = dict(members or {})
+        self.problem_members: dict[str, object] = dict(members or {})
 
 
 class CaseValidationError(CaseError, ValueError):

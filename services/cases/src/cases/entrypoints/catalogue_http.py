@@ -10,14 +10,14 @@ step by step. Errors are raised, and answered as problem+json by the mapping in
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, StringConstraints
 
 from caseflow_forms import Condition, Parameter, ParameterType
 from caseflow_servicekit import Authenticator, Clock, NotFound, Problem, Role
-from caseflow_servicekit.edge import EdgeModel, bad_strings, text
+from caseflow_servicekit.edge import EdgeModel, Text, bad_strings
 from cases.adapters.uow import SqlCasesUnitOfWork
 from cases.app.catalogue import (
     ChangeDecision,
@@ -36,16 +36,10 @@ from cases.app.catalogue import (
 from cases.domain.catalogue import Decision, RequestType
 from cases.domain.values import DecisionOutcome, Priority
 
-if TYPE_CHECKING:
-    Language = str
-    Label = str
-    ParameterName = str
-    Choice = str
-else:
-    Language = text(min_length=1, max_length=16)
-    Label = text(min_length=1, max_length=500)
-    ParameterName = text(min_length=1, max_length=100)
-    Choice = text(min_length=1, max_length=200)
+Language = Annotated[Text, StringConstraints(min_length=1, max_length=16)]
+Label = Annotated[Text, StringConstraints(min_length=1, max_length=500)]
+ParameterName = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+Choice = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9._-]+$")]
 """A catalogue code: lower-case letters, digits, `.`, `_`, `-`."""

@@ -13,19 +13,18 @@ import binascii
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, EmailStr, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
 from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Problem, Role
-from caseflow_servicekit.edge import INT32_MAX, EdgeModel, Limit, text
+from caseflow_servicekit.edge import INT32_MAX, EdgeModel, Limit, Text
 from cases.adapters.projections import ROUTING_KEY
 from cases.adapters.repository import CaseFilter
 from cases.adapters.uow import SqlCasesUnitOfWork
-from cases.app.agents import agent_id_of
 from cases.app.handlers import (
     OpenCase,
     OpenCaseForNewCustomer,
@@ -65,28 +64,16 @@ from cases.domain.case import (
 from cases.domain.errors import CaseValidationError
 from cases.domain.values import ActivityKind, CaseStatus, Channel, EscalationTarget, Priority
 
-if TYPE_CHECKING:
-    Subject = str
-    Body = str
-    Code = str
-    Reason = str
-    Language = str
-    ParameterName = str
-    Answer = str
-    Search = str
-    PersonName = str
-    Phone = str
-else:
-    Subject = text(min_length=1, max_length=500, strip=True)
-    Body = text(max_length=20_000)
-    Code = text(min_length=1, max_length=100, strip=True)
-    Reason = text(min_length=1, max_length=2_000, strip=True)
-    Language = text(min_length=1, max_length=16, strip=True)
-    ParameterName = text(min_length=1, max_length=100)
-    Answer = text(max_length=2_000)
-    Search = text(min_length=1, max_length=200)
-    PersonName = text(min_length=1, max_length=200, strip=True)
-    Phone = text(min_length=1, max_length=50, strip=True)
+Subject = Annotated[Text, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+Body = Annotated[Text, StringConstraints(max_length=20_000)]
+Code = Annotated[Text, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+Reason = Annotated[Text, StringConstraints(min_length=1, max_length=2_000, strip_whitespace=True)]
+Language = Annotated[Text, StringConstraints(min_length=1, max_length=16, strip_whitespace=True)]
+ParameterName = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+Answer = Annotated[Text, StringConstraints(max_length=2_000)]
+Search = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+PersonName = Annotated[Text, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Phone = Annotated[Text, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
 
 Minutes = Annotated[int, Field(ge=0, le=MAX_ACTIVITY_MINUTES)]
 """Minutes of one piece of work: 0 to a day."""
@@ -490,7 +477,7 @@ def router(
                     account_id=body.account_id,
                     subject=body.subject,
                     description=body.description,
-                    opened_by=agent_id_of(principal.subject),
+                    opened_by=principal.agent_id,
                     request_type=body.request_type,
                     parameters=dict(body.parameters),
                     priority=body.priority,
@@ -514,7 +501,7 @@ def router(
                     phone=customer.phone,
                     subject=body.subject,
                     description=body.description,
-                    requested_by=agent_id_of(principal.subject),
+                    requested_by=principal.agent_id,
                     request_type=body.request_type,
                     parameters=dict(body.parameters),
                     language=body.language,
@@ -626,7 +613,7 @@ def router(
             case = await update_case(
                 UpdateCase(
                     case_id=case_id,
-                    agent_id=agent_id_of(principal.subject),
+                    agent_id=principal.agent_id,
                     expected_version=_expected_version(if_match, required=True),
                     subject=body.subject if "subject" in fields else None,
                     description=body.description if "description" in fields else None,
@@ -648,7 +635,7 @@ def router(
             case = await accept_case(
                 AcceptCase(
                     case_id=case_id,
-                    agent_id=agent_id_of(principal.subject),
+                    agent_id=principal.agent_id,
                     expected_version=_expected_version(if_match),
                 ),
                 uow=uow,
@@ -668,7 +655,7 @@ def router(
                 case = await move_case(
                     MoveCase(
                         case_id=case_id,
-                        agent_id=agent_id_of(principal.subject),
+                        agent_id=principal.agent_id,
                         expected_version=_expected_version(if_match),
                         step=step,
                         reason=None if body is None else body.reason,
@@ -704,7 +691,7 @@ def router(
             case, activity = await log_activity(
                 LogActivity(
                     case_id=case_id,
-                    agent_id=agent_id_of(principal.subject),
+                    agent_id=principal.agent_id,
                     expected_version=_expected_version(if_match),
                     kind=body.kind,
                     subject=body.subject,
@@ -733,7 +720,7 @@ def router(
             case, activity = await reply_to_customer(
                 ReplyToCustomer(
                     case_id=case_id,
-                    agent_id=agent_id_of(principal.subject),
+                    agent_id=principal.agent_id,
                     expected_version=_expected_version(if_match),
                     text=body.text,
                     duration_minutes=body.duration_minutes,
@@ -764,7 +751,7 @@ def router(
             case, decision = await record_decision(
                 RecordDecision(
                     case_id=case_id,
-                    agent_id=agent_id_of(principal.subject),
+                    agent_id=principal.agent_id,
                     expected_version=_expected_version(if_match),
                     code=body.code,
                     text=body.text,
@@ -785,7 +772,7 @@ def router(
             case = await resolve_case(
                 ResolveCase(
                     case_id=case_id,
-                    agent_id=agent_id_of(principal.subject),
+                    agent_id=principal.agent_id,
                     expected_version=_expected_version(if_match),
                     code=body.code,
                     text=body.text,
@@ -806,7 +793,7 @@ def router(
             case = await cancel_case(
                 CancelCase(
                     case_id=case_id,
-                    agent_id=agent_id_of(principal.subject),
+                    agent_id=principal.agent_id,
                     expected_version=_expected_version(if_match),
                     reason=body.reason,
                 ),
@@ -824,7 +811,7 @@ def router(
             case = await reopen_case(
                 ReopenCase(
                     case_id=case_id,
-                    agent_id=agent_id_of(principal.subject),
+                    agent_id=principal.agent_id,
                     expected_version=_expected_version(if_match),
                     reason=body.reason,
                 ),
@@ -846,7 +833,7 @@ def router(
             case, escalation = await escalate_case(
                 EscalateCase(
                     case_id=case_id,
-                    agent_id=agent_id_of(principal.subject),
+                    agent_id=principal.agent_id,
                     expected_version=_expected_version(if_match),
                     target=body.target,
                     claim=body.claim,

@@ -38,6 +38,19 @@ class SubmissionRejected(IntakeError, ValueError):
         super().__init__(detail)
         self.problems = dict(problems or {})
 
+    @property
+    def problem_members(self) -> dict[str, object]:
+        """The fields at fault as `errors`, in the shape of every invalid request's, so that
+        a form can mark each (the fields are the request body's)."""
+        if not self.problems:
+            return {}
+        return {
+            "errors": [
+                {"loc": ["body", *path], "msg": why, "type": "value_error"}
+                for path, why in self.problems.items()
+            ]
+        }
+
 
 class ChannelNotAllowed(SubmissionRejected):
     """A channel named by a caller whose channel is fixed: a web form's key is the web."""
@@ -92,3 +105,8 @@ class RateLimited(IntakeError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+    @property
+    def problem_headers(self) -> dict[str, str]:
+        """When the caller may try again."""
+        return {"Retry-After": str(self.retry_after)}

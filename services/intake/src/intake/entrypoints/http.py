@@ -10,9 +10,10 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Role
+from caseflow_servicekit.edge import Text
 from intake.adapters.uow import SqlIntakeUnitOfWork
 from intake.app.handlers import (
     Accepted,
@@ -37,18 +38,8 @@ from intake.domain.interactions import (
 )
 from intake.domain.rate_limits import RateLimits
 
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL, and no honest form sends one.
-    if "\x00" in value:
-        msg = "NUL characters are not allowed"
-        raise ValueError(msg)
-    return value
-
-
-NoNul = AfterValidator(_no_nul)
-ParameterName = Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul]
-ParameterValue = Annotated[str, StringConstraints(max_length=2000), NoNul]
+ParameterName = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+ParameterValue = Annotated[Text, StringConstraints(max_length=2000)]
 
 
 class WebSubmission(BaseModel):
@@ -56,24 +47,18 @@ class WebSubmission(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
-    ]
+    name: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     email: EmailStr
-    phone: Annotated[str, StringConstraints(max_length=50), NoNul] | None = None
+    phone: Annotated[Text, StringConstraints(max_length=50)] | None = None
     subject: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_LENGTH),
-        NoNul,
+        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_LENGTH)
     ]
-    body: Annotated[str, StringConstraints(max_length=MAX_BODY_LENGTH), NoNul]
-    request_type: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul] | None = (
-        None
-    )
+    body: Annotated[Text, StringConstraints(max_length=MAX_BODY_LENGTH)]
+    request_type: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
     parameters: dict[ParameterName, ParameterValue] = Field(
         default_factory=dict, max_length=MAX_PARAMETERS
     )
-    locale: Annotated[str, StringConstraints(max_length=35), NoNul] | None = None
+    locale: Annotated[Text, StringConstraints(max_length=35)] | None = None
     channel: Literal["phone", "email", "letter", "visit", "api"] | None = Field(
         default=None,
         description="How the request came in, named by an agent taking it down (a call, a "
@@ -167,10 +152,8 @@ class NewAccount(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
-    ]
-    domains: list[Annotated[str, StringConstraints(min_length=1, max_length=253), NoNul]] = Field(
+    name: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    domains: list[Annotated[Text, StringConstraints(min_length=1, max_length=253)]] = Field(
         default_factory=list, max_length=50
     )
 

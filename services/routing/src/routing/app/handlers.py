@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 import structlog
 
@@ -34,17 +34,6 @@ log = structlog.get_logger(__name__)
 
 NEW_AGENT_CAPACITY = 5
 """How many items at once an agent unknown to routing may work after their first pick."""
-
-# Turns a person's token subject into a stable agent id when the subject is not a UUID.
-_AGENT_NAMESPACE = UUID("8f6b3c1e-2a47-5d0e-9c3b-6e1f4a2d7b90")
-
-
-def agent_id_of(subject: str) -> UUID:
-    """The agent id of a signed-in person: their subject if it is a UUID, else derived from it."""
-    try:
-        return UUID(subject)
-    except ValueError:
-        return uuid5(_AGENT_NAMESPACE, subject)
 
 
 @dataclass(frozen=True, kw_only=True)

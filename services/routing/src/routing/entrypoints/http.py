@@ -28,7 +28,6 @@ from routing.app.handlers import (
     ReleaseQueueItem,
     TransferQueueItem,
     add_routing_rule,
-    agent_id_of,
     create_queue,
     pick_queue_item,
     release_queue_item,
@@ -297,7 +296,7 @@ def router(
 
 def _caller(principal: Principal) -> Caller:
     return Caller(
-        agent_id=agent_id_of(principal.subject),
+        agent_id=principal.agent_id,
         name=principal.subject,
         supervises=principal.has(Role.SUPERVISOR),
     )
