@@ -327,6 +327,8 @@ async def test_decisions_are_created_changed_retired_and_still_readable(service:
         "requires_text": False,
         "retired": False,
         "version": 1,
+        "creates_contract": False,
+        "contract_template_id": None,
     }
     refused = {"code": "no-fault", "names": {"en": "No fault found"}, "outcome": "refused"}
     assert (await client.post("/decisions", json=refused, headers=admin)).status_code == 201

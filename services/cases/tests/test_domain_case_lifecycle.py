@@ -27,6 +27,7 @@ from cases.domain import (
     CaseUpdated,
     CaseValidationError,
     Channel,
+    Coverage,
     Customer,
     InvalidTransitionError,
     Priority,
@@ -42,6 +43,8 @@ CONTACT = UUID(int=100)
 ACCOUNT = UUID(int=200)
 AGENT = UUID(int=300)
 ENTITLEMENT = UUID(int=400)
+CONTRACT = UUID(int=401)
+POLICY = UUID(int=402)
 
 NEW = CaseStatus.NEW
 IN_PROGRESS = CaseStatus.IN_PROGRESS
@@ -92,10 +95,15 @@ def test_open_case_starts_new_and_reports_what_was_opened() -> None:
         request_type="hardware.printer",
         parameters={"floor": "2"},
         priority=Priority.HIGH,
-        entitlement_id=ENTITLEMENT,
+        coverage=Coverage(line_id=ENTITLEMENT, contract_id=CONTRACT, sla_policy_id=POLICY),
     )
 
     assert case.status is NEW
+    assert (case.entitlement_id, case.contract_id, case.not_entitled) == (
+        ENTITLEMENT,
+        CONTRACT,
+        None,
+    )
     assert case.number == "CAS-2026-000123"
     assert case.subject == "Printer jammed"
     assert case.opened_at == T0
@@ -116,6 +124,8 @@ def test_open_case_starts_new_and_reports_what_was_opened() -> None:
             parameters={"floor": "2"},
             priority=Priority.HIGH,
             entitlement_id=ENTITLEMENT,
+            contract_id=CONTRACT,
+            sla_policy_id=POLICY,
         )
     ]
 
@@ -367,7 +377,7 @@ def log_all(case: Case, work: list[tuple[int, bool]]) -> None:
 def test_resolve_bills_the_sum_of_billable_activities(
     work: list[tuple[int, bool]], billable: int, total: int
 ) -> None:
-    case = new_case(entitlement_id=ENTITLEMENT)
+    case = new_case(coverage=Coverage(line_id=ENTITLEMENT, contract_id=CONTRACT))
     case.change_status(IN_PROGRESS, now=minutes(1))
     log_all(case, work)
 

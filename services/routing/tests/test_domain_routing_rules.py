@@ -7,6 +7,7 @@ from uuid import UUID
 import pytest
 
 from routing.domain import (
+    ENTITLEMENTS,
     CaseFacts,
     QueueChoice,
     RoutingRule,
@@ -51,6 +52,8 @@ def facts(
     subject: str = "Something is wrong",
     request_type: str | None = None,
     account_id: UUID | None = SMALL_SHOP,
+    entitled: bool | None = None,
+    not_entitled: str | None = None,
 ) -> CaseFacts:
     return CaseFacts(
         case_id=UUID(int=999),
@@ -59,6 +62,8 @@ def facts(
         subject=subject,
         request_type=request_type,
         account_id=account_id,
+        entitled=entitled,
+        not_entitled=not_entitled,
     )
 
 
@@ -145,9 +150,82 @@ def test_a_rule_without_conditions_is_a_catch_all() -> None:
         {"request_types": frozenset({"ok", ""})},
         {"subject_keywords": frozenset({"  "})},
         {"required_skills": frozenset({" "})},
+        {"entitlement": frozenset({"covered"})},
+        {"entitlement": frozenset({"entitled", ""})},
     ],
 )
 def test_a_rule_refuses_blank_entries(bad: dict[str, object]) -> None:
     arguments: dict[str, object] = {"name": "rule", "order": 1, "queue_id": DEFAULT, **bad}
     with pytest.raises(RoutingValidationError):
         RoutingRule(**arguments)  # type: ignore[arg-type]
+
+
+# -- entitlement -----------------------------------------------------------------------------
+
+ENTITLED = facts(entitled=True)
+EXHAUSTED = facts(entitled=False, not_entitled="exhausted")
+NO_CONTRACT = facts(entitled=False, not_entitled="no_contract")
+CLEARED = facts(entitled=False)  # an agent cleared the line without a reason
+BEFORE_CONTRACTS = facts()  # an opening from before contracts: says nothing of entitlement
+
+
+def _asks(*entitlement: str, order: int = 1) -> RoutingRule:
+    return RoutingRule(
+        name="by entitlement", order=order, queue_id=BILLING, entitlement=frozenset(entitlement)
+    )
+
+
+@pytest.mark.parametrize(
+    ("entitlement", "case", "holds"),
+    [
+        (("entitled",), ENTITLED, True),
+        (("entitled",), EXHAUSTED, False),
+        (("entitled",), CLEARED, False),
+        (("not_entitled",), EXHAUSTED, True),
+        (("not_entitled",), NO_CONTRACT, True),
+        (("not_entitled",), CLEARED, True),
+        (("not_entitled",), ENTITLED, False),
+        (("exhausted",), EXHAUSTED, True),
+        (("exhausted",), NO_CONTRACT, False),
+        (("exhausted",), CLEARED, False),
+        (("exhausted",), ENTITLED, False),
+        (("exhausted", "expired"), EXHAUSTED, True),
+        (("entitled", "no_contract"), NO_CONTRACT, True),
+        (("entitled", "no_contract"), ENTITLED, True),
+        (("entitled", "no_contract"), EXHAUSTED, False),
+        (("Not_Entitled ",), EXHAUSTED, True),  # letter case and spaces do not matter
+        ((), EXHAUSTED, True),
+        ((), ENTITLED, True),
+    ],
+)
+def test_the_entitlement_condition(
+    entitlement: tuple[str, ...], case: CaseFacts, holds: bool
+) -> None:
+    assert _asks(*entitlement).matches(case) is holds
+
+
+@pytest.mark.parametrize("entitlement", [*sorted(ENTITLEMENTS), "entitled not_entitled"])
+def test_a_case_from_before_contracts_meets_no_entitlement_condition(entitlement: str) -> None:
+    asked = entitlement.split()
+    assert not _asks(*asked).matches(BEFORE_CONTRACTS)
+    assert _asks().matches(BEFORE_CONTRACTS)  # asking nothing holds, as before contracts
+
+
+def test_cases_no_contract_covers_go_where_the_entitlement_rule_sends_them() -> None:
+    rules = [*RULES, _asks("not_entitled", order=100)]
+    assert choose_queue(EXHAUSTED, rules, DEFAULT) == QueueChoice(
+        BILLING, "by entitlement", frozenset()
+    )
+    assert choose_queue(ENTITLED, rules, DEFAULT).queue_id == DEFAULT
+    assert choose_queue(BEFORE_CONTRACTS, rules, DEFAULT).queue_id == DEFAULT
+    # Rules tried earlier still come first.
+    assert choose_queue(facts(entitled=False, channel="phone"), rules, DEFAULT).queue_id == PHONES
+
+
+def test_a_rule_keeps_its_entitlement_values_in_one_spelling() -> None:
+    assert _asks(" Exhausted", "ENTITLED").entitlement == {"exhausted", "entitled"}
+
+
+def test_an_unknown_entitlement_value_is_named_in_the_refusal() -> None:
+    with pytest.raises(RoutingValidationError, match="'covered'"):
+        _asks("entitled", "covered")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 import caseflow_contracts as c
@@ -20,7 +20,7 @@ from caseflow_contracts import topics
 from caseflow_servicekit import ServiceApp, ServiceSettings
 from caseflow_servicekit.auth import agent_id_of
 from caseflow_servicekit.testing import bearer, eventually, publish_event, running
-from routing.adapters.tables import DEFAULT_QUEUE_ID, queue_items
+from routing.adapters.tables import DEFAULT_QUEUE_ID, case_facts, queue_items
 from routing.bootstrap import MIGRATIONS, build
 
 pytestmark = pytest.mark.service
@@ -593,3 +593,128 @@ async def test_changes_before_the_opening_are_parked_and_applied_when_it_arrives
         await service.client.get(f"/queue-items/{dequeued.queue_item_id}", headers=agent)
     )
     assert (stored["status"], stored["worked_by"]) == ("removed", None)
+
+
+async def _entitlement_known(
+    service: Service, case_id: uuid.UUID
+) -> tuple[bool | None, str | None]:
+    async with service.app.kit.sessions() as session:
+        row = (
+            await session.execute(
+                select(case_facts.c.entitled, case_facts.c.not_entitled).where(
+                    case_facts.c.case_id == case_id
+                )
+            )
+        ).one()
+    return row.entitled, row.not_entitled
+
+
+async def test_a_rule_on_entitlement_sends_cases_no_contract_covers_to_billing(
+    service: Service,
+) -> None:
+    admin, agent = service.headers("admin"), service.headers("agent")
+    billing = await _json(
+        await service.client.post("/queues", json={"name": "Billing"}, headers=admin), 201
+    )
+    rule = await _json(
+        await service.client.post(
+            "/routing-rules",
+            json={
+                "name": "not entitled",
+                "order": 10,
+                "queue_id": billing["queue_id"],
+                "entitlement": ["not_entitled"],
+            },
+            headers=admin,
+        ),
+        201,
+    )
+    assert rule["entitlement"] == ["not_entitled"]
+    [listed] = await _json(await service.client.get("/routing-rules", headers=admin))
+    assert listed["entitlement"] == ["not_entitled"]
+
+    refused = await service.open_case(
+        entitlement_id=None,
+        contract_id=None,
+        not_entitled=c.NotEntitledReason.CHANNEL_NOT_COVERED,
+    )
+    covered = await service.open_case()  # the sample names the line that covers it
+    assert covered.entitlement_id is not None
+    from_before = await service.open_case(entitlement_id=None, contract_id=None, not_entitled=None)
+
+    async def queue_of(case_id: uuid.UUID) -> str:
+        item = await _json(await service.client.get(f"/cases/{case_id}/queue-item", headers=agent))
+        return str(item["queue_id"])
+
+    assert await queue_of(refused.case_id) == billing["queue_id"]
+    assert await queue_of(covered.case_id) == str(DEFAULT_QUEUE_ID)
+    assert await queue_of(from_before.case_id) == str(DEFAULT_QUEUE_ID)
+    [queued] = await service.announced(refused.case_id, c.CaseQueued)
+    assert isinstance(queued, c.CaseQueued) and queued.rule == "not entitled"
+    assert await _entitlement_known(service, refused.case_id) == (False, "channel_not_covered")
+    assert await _entitlement_known(service, covered.case_id) == (True, None)
+    assert await _entitlement_known(service, from_before.case_id) == (None, None)
+
+
+async def test_a_rule_with_an_unknown_entitlement_is_refused(service: Service) -> None:
+    answer = await service.client.post(
+        "/routing-rules",
+        json={
+            "name": "covered",
+            "order": 1,
+            "queue_id": str(DEFAULT_QUEUE_ID),
+            "entitlement": ["covered"],
+        },
+        headers=service.headers("admin"),
+    )
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "covered" in answer.json()["detail"]
+    assert (
+        await _json(await service.client.get("/routing-rules", headers=service.headers("admin")))
+        == []
+    )
+
+
+async def test_a_changed_entitlement_is_remembered_and_the_case_stays_in_its_queue(
+    service: Service,
+) -> None:
+    opened = await service.open_case()
+    agent = service.headers("agent")
+    before = await _json(
+        await service.client.get(f"/cases/{opened.case_id}/queue-item", headers=agent)
+    )
+    changed = _about(
+        "case.entitlement_changed",
+        opened.case_id,
+        entitlement_id=None,
+        contract_id=None,
+        not_entitled=c.NotEntitledReason.EXHAUSTED,
+    )
+    for event_id in ("changed", "changed"):  # redelivered
+        await publish_event(service.broker, changed, topic=topics.CASES, event_id=event_id)
+
+    assert await _entitlement_known(service, opened.case_id) == (False, "exhausted")
+    after = await _json(
+        await service.client.get(f"/cases/{opened.case_id}/queue-item", headers=agent)
+    )
+    assert (after["queue_item_id"], after["queue_id"]) == (
+        before["queue_item_id"],
+        before["queue_id"],
+    )
+
+    # One that arrives before its case's opening is kept and applied once the case opens.
+    early = uuid.uuid4()
+    await publish_event(
+        service.broker,
+        _about("case.entitlement_changed", early, entitlement_id=None, not_entitled=None),
+        topic=topics.CASES,
+    )
+    await service.open_case(case_id=early)
+    assert await _entitlement_known(service, early) == (False, None)
+
+    later = await service.open_case()
+    await service.announced(later.case_id, c.CaseQueued)
+    about = [type(e) for e, _ in service.published if getattr(e, "case_id", None) == opened.case_id]
+    assert about == [c.CaseQueued]
+    assert service.dead_letters == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,13 @@ from uuid import UUID
 import pytest
 
 from caseflow_servicekit.auth import agent_id_of
-from routing.app.case_changes import AcceptCase, CaseChange, DequeueCase, RequeueCase
+from routing.app.case_changes import (
+    AcceptCase,
+    CaseChange,
+    ChangeEntitlement,
+    DequeueCase,
+    RequeueCase,
+)
 from routing.app.errors import (
     NameTakenError,
     NotPermittedError,
@@ -173,6 +180,15 @@ class FakeCaseProjection:
 
     async def remember(self, facts: CaseFacts, *, number: str, opened_at: datetime) -> None:
         self.cases.setdefault(facts.case_id, (facts, number))
+
+    async def change_entitlement(
+        self, case_id: UUID, *, entitled: bool, not_entitled: str | None
+    ) -> None:
+        facts, number = self.cases[case_id]
+        self.cases[case_id] = (
+            dataclasses.replace(facts, entitled=entitled, not_entitled=not_entitled),
+            number,
+        )
 
     async def is_known(self, case_id: UUID) -> bool:
         return case_id in self.cases
@@ -602,6 +618,71 @@ async def test_changes_to_a_case_not_yet_opened_are_parked_and_applied_when_it_o
 
     assert (item.status, item.worked_by) == (QueueItemStatus.REMOVED, None)
     assert [type(e) for e in uow.events()] == [CaseQueued, CaseAccepted, CaseDequeued]
+    assert uow.cases.parked == []
+
+
+async def test_a_rule_on_entitlement_sends_cases_no_contract_covers_elsewhere() -> None:
+    uow = FakeRoutingUnitOfWork()
+    await add_routing_rule(
+        AddRoutingRule(
+            name="not entitled",
+            order=1,
+            queue_id=BILLING.queue_id,
+            entitlement=frozenset({"not_entitled"}),
+        ),
+        uow=uow,
+    )
+    refused = await _queued(uow, entitled=False, not_entitled="channel_not_covered")
+    covered = await _queued(uow, entitled=True)
+    unknown = await _queued(uow)  # an opening from before contracts
+    assert (refused.queue_id, covered.queue_id, unknown.queue_id) == (
+        BILLING.queue_id,
+        DEFAULT.queue_id,
+        DEFAULT.queue_id,
+    )
+    facts, _ = uow.cases.cases[refused.case_id]
+    assert (facts.entitled, facts.not_entitled) == (False, "channel_not_covered")
+
+
+async def test_a_changed_entitlement_is_remembered_and_leaves_the_item_where_it_is() -> None:
+    uow = FakeRoutingUnitOfWork()
+    await add_routing_rule(
+        AddRoutingRule(
+            name="not entitled",
+            order=1,
+            queue_id=BILLING.queue_id,
+            entitlement=frozenset({"not_entitled"}),
+        ),
+        uow=uow,
+    )
+    item = await _queued(uow, entitled=True)
+    change = ChangeEntitlement(
+        case_id=item.case_id, at=LATER, entitled=False, not_entitled="exhausted"
+    )
+
+    now_is = await apply_case_change(change, uow=uow, now=LATER)
+
+    assert now_is is not None and now_is.queue_item_id == item.queue_item_id
+    assert [i.queue_id for i in _items_of(uow, item.case_id)] == [DEFAULT.queue_id]
+    assert [type(e) for e in uow.events()] == [CaseQueued]
+    facts, _ = uow.cases.cases[item.case_id]
+    assert (facts.entitled, facts.not_entitled) == (False, "exhausted")
+
+
+async def test_an_entitlement_changed_before_the_opening_is_remembered_once_it_opens() -> None:
+    uow = FakeRoutingUnitOfWork()
+    cmd = _opened(entitled=False, not_entitled="no_contract")
+    await apply_case_change(
+        ChangeEntitlement(case_id=cmd.case_id, at=LATER, entitled=True), uow=uow, now=LATER
+    )
+    assert uow.cases.cases == {} and len(uow.cases.parked) == 1
+
+    item = await route_case(cmd, uow=uow, now=RESOLVED_LATER)
+
+    assert item.status is QueueItemStatus.WAITING
+    assert [type(e) for e in uow.events()] == [CaseQueued]
+    facts, _ = uow.cases.cases[cmd.case_id]
+    assert (facts.entitled, facts.not_entitled) == (True, None)
     assert uow.cases.parked == []
 
 

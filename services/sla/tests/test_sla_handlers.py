@@ -11,6 +11,7 @@ from typing import Self
 from uuid import UUID, uuid4
 
 import pytest
+from structlog.testing import capture_logs
 
 from sla.app.commands import (
     CaseChange,
@@ -317,6 +318,92 @@ async def test_a_case_no_policy_applies_to_is_remembered_without_kpis() -> None:
     assert uow.cases.slas[CASE].policy_id is None
     assert uow.cases.parked == []  # known case: its changes are not parked, just ignored
     assert uow.published == [] and uow.kpis.rows == {}
+
+
+# -- the contract's policy and calendar ----------------------------------------------------
+
+FRIDAY_4PM = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)
+
+
+async def test_the_contracts_policy_applies_whatever_the_case_would_otherwise_get() -> None:
+    uow = FakeSlaUnitOfWork()
+
+    [first] = await start_kpis(opening(priority="normal", sla_policy_id=URGENT), uow=uow)
+
+    assert (first.policy_id, first.kpi, first.target) == (URGENT, "first_response", hours(1))
+    assert uow.cases.slas[CASE] == CaseSla(
+        case_id=CASE, policy_id=URGENT, calendar_id=OFFICE, opened_at=OPENED
+    )
+
+
+async def test_the_contracts_calendar_replaces_the_policys_own() -> None:
+    uow = FakeSlaUnitOfWork()
+
+    started = await start_kpis(
+        opening(opened_at=FRIDAY_4PM, sla_policy_id=DEFAULT, calendar_id=OFFICE), uow=uow
+    )
+
+    # The default policy's 8 hours, counted in office hours: one on Friday, seven on Monday.
+    assert [(k.policy_id, k.kpi) for k in started] == [
+        (DEFAULT, "first_response"),
+        (DEFAULT, "resolution"),
+    ]
+    assert uow.kpis.one("first_response").due_at == datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
+    assert uow.cases.slas[CASE].calendar_id == OFFICE
+    assert {calendar_id for _, calendar_id, _ in uow.published} == {OFFICE}
+    # Reading the KPIs later counts on the same calendar: the weekend used no time.
+    states = await kpis_of_case(CASE, uow=uow, now=datetime(2026, 3, 9, 10, 0, tzinfo=UTC))
+    assert {state.instance.kpi: state.consumed for state in states}["first_response"] == hours(2)
+
+
+@pytest.mark.parametrize(("priority", "expected"), [("normal", DEFAULT), ("urgent", URGENT)])
+async def test_an_unknown_contract_policy_falls_back_on_the_policy_the_case_would_get(
+    priority: str, expected: UUID
+) -> None:
+    uow = FakeSlaUnitOfWork()
+
+    with capture_logs() as logs:
+        started = await start_kpis(
+            opening(priority=priority, sla_policy_id=uuid4(), calendar_id=OFFICE), uow=uow
+        )
+
+    assert started and {k.policy_id for k in started} == {expected}
+    # The contract's calendar goes with the contract's policy, so the fallback's own applies.
+    assert uow.cases.slas[CASE].calendar_id == (ALWAYS if expected == DEFAULT else OFFICE)
+    assert [(entry["event"], entry["log_level"]) for entry in logs] == [
+        ("sla.contract_policy_unknown", "warning")
+    ]
+
+
+async def test_an_unknown_contract_calendar_leaves_the_policy_on_its_own() -> None:
+    uow = FakeSlaUnitOfWork()
+
+    with capture_logs() as logs:
+        started = await start_kpis(opening(sla_policy_id=URGENT, calendar_id=uuid4()), uow=uow)
+
+    assert [k.policy_id for k in started] == [URGENT]
+    assert uow.cases.slas[CASE].calendar_id == OFFICE
+    assert [(entry["event"], entry["log_level"]) for entry in logs] == [
+        ("sla.contract_calendar_unknown", "warning")
+    ]
+
+
+async def test_a_calendar_named_without_a_contract_policy_is_not_used() -> None:
+    uow = FakeSlaUnitOfWork()
+
+    started = await start_kpis(opening(calendar_id=OFFICE), uow=uow)
+
+    assert {k.policy_id for k in started} == {DEFAULT}
+    assert uow.cases.slas[CASE].calendar_id == ALWAYS
+
+
+async def test_an_unknown_contract_policy_and_no_policy_applying_leaves_the_case_unmeasured() -> (
+    None
+):
+    uow = FakeSlaUnitOfWork(policies=[URGENT_POLICY])
+
+    assert await start_kpis(opening(priority="low", sla_policy_id=uuid4()), uow=uow) == []
+    assert uow.cases.slas[CASE].policy_id is None
 
 
 # -- pausing and resuming ------------------------------------------------------------------

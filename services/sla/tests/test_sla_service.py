@@ -12,15 +12,16 @@ import httpx
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy import insert
 
 import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_devstack.broker import create_topics
-from caseflow_servicekit import ServiceApp
+from caseflow_servicekit import PeriodicJob, ServiceApp
 from caseflow_servicekit.migrations import upgrade
 from caseflow_servicekit.testing import bearer, eventually, publish_event, running
+from sla.adapters.tables import policies, policy_kpis
 from sla.bootstrap import MIGRATIONS, build
-from sla.entrypoints.timer import KpiTimer
 from sla.settings import SlaSettings
 
 pytestmark = pytest.mark.service
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.service
 OPENED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CALENDAR_24X7 = "1c2d0001-5a1a-4c00-8000-000000000001"
 DEFAULT_POLICY = "1c2d0002-5a1a-4c00-8000-000000000001"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 
 
 class MovableClock:
@@ -56,7 +58,7 @@ class Service:
     async def tick(self, at: datetime) -> int:
         """One timer pass with the clock moved to `at`."""
         self.clock.moment = at
-        timer: KpiTimer = self.app.fastapi.state.kpi_timer
+        timer: PeriodicJob = self.app.fastapi.state.kpi_timer
         return await timer.run_once()
 
     async def kpis(self, case_id: uuid.UUID) -> dict[str, dict[str, Any]]:
@@ -91,9 +93,19 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
         yield Service(app, client, broker, clock, published)
 
 
-def opened(case_id: uuid.UUID, *, at: datetime = OPENED) -> c.CaseOpened:
+def opened(case_id: uuid.UUID, *, at: datetime = OPENED, **contract: object) -> c.CaseOpened:
+    """A case opened at `at`; without a covering contract unless its fields are given."""
+    no_contract = dict.fromkeys(
+        ("entitlement_id", "contract_id", "entitlement_rule", "sla_policy_id", "calendar_id")
+    )
     event = c.sample("case.opened").model_copy(
-        update={"case_id": case_id, "occurred_at": at, "status": c.CaseStatus.NEW}
+        update={
+            "case_id": case_id,
+            "occurred_at": at,
+            "status": c.CaseStatus.NEW,
+            **no_contract,
+            **contract,
+        }
     )
     assert isinstance(event, c.CaseOpened)
     return event
@@ -178,6 +190,138 @@ async def test_an_opened_case_starts_its_kpis_once_however_often_delivered(
     # Nothing more is published for the repeated openings.
     await service.case_event(opened(uuid.uuid4()))
     assert len(await service.published_count(4)) == 4
+
+
+async def add_policy(
+    service: Service,
+    *,
+    name: str,
+    calendar_id: str,
+    kpis: dict[str, timedelta],
+    priorities: list[str],
+) -> uuid.UUID:
+    """Insert a policy that only cases of `priorities` match (there is no API to add one)."""
+    policy_id = uuid.uuid4()
+    async with service.app.kit.sessions() as session, session.begin():
+        await session.execute(
+            insert(policies).values(
+                policy_id=policy_id,
+                name=name,
+                calendar_id=uuid.UUID(calendar_id),
+                position=1,
+                is_default=False,
+                applies_to={"priorities": priorities},
+            )
+        )
+        await session.execute(
+            insert(policy_kpis),
+            [
+                {
+                    "kpi_definition_id": uuid.uuid4(),
+                    "policy_id": policy_id,
+                    "name": kpi,
+                    "target": target,
+                    "position": position,
+                }
+                for position, (kpi, target) in enumerate(kpis.items())
+            ],
+        )
+    return policy_id
+
+
+async def test_a_case_under_contract_gets_the_kpis_of_the_contracts_policy(
+    service: Service,
+) -> None:
+    premium = await add_policy(
+        service,
+        name="Premium",
+        calendar_id=CALENDAR_24X7,
+        kpis={"first_response": timedelta(hours=1), "resolution": timedelta(days=1)},
+        priorities=["urgent"],
+    )
+    case_id = uuid.uuid4()
+
+    # A normal case: by its facts it would get the default policy, but its contract says
+    # Premium.
+    await service.case_event(opened(case_id, sla_policy_id=premium))
+
+    started = of_type(await service.published_count(2), c.KpiStarted)
+    assert sorted((s.kpi, s.policy_id, s.due_at) for s in started) == [
+        ("first_response", premium, OPENED + timedelta(hours=1)),
+        ("resolution", premium, OPENED + timedelta(days=1)),
+    ]
+    kpis = await service.kpis(case_id)
+    assert {kpi["policy_id"] for kpi in kpis.values()} == {str(premium)}
+    assert same_moment(kpis["first_response"]["due_at"], OPENED + timedelta(hours=1))
+    # A case without a contract still gets what its facts choose.
+    other = uuid.uuid4()
+    await service.case_event(opened(other))
+    assert {kpi["policy_id"] for kpi in (await service.kpis(other)).values()} == {DEFAULT_POLICY}
+
+
+async def test_a_case_under_contract_counts_on_the_contracts_calendar(service: Service) -> None:
+    office = {
+        "name": "Office hours",
+        "time_zone": "UTC",
+        "week": {day: ["09:00-17:00"] for day in WEEKDAYS},
+    }
+    r = await service.client.post("/calendars", json=office, headers=bearer(service.app, "admin"))
+    assert r.status_code == 201, r.text
+    calendar_id = uuid.UUID(r.json()["calendar_id"])
+    friday_4pm = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)
+    case_id = uuid.uuid4()
+
+    await service.case_event(
+        opened(
+            case_id,
+            at=friday_4pm,
+            sla_policy_id=uuid.UUID(DEFAULT_POLICY),
+            calendar_id=calendar_id,
+        )
+    )
+
+    started = of_type(await service.published_count(2), c.KpiStarted)
+    assert {(s.calendar_id, str(s.policy_id)) for s in started} == {(calendar_id, DEFAULT_POLICY)}
+    # Eight office hours: one on Friday, seven on Monday (not eight round the clock).
+    [first] = [s for s in started if s.kpi == "first_response"]
+    assert first.due_at == datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
+
+
+async def test_an_unknown_contract_policy_falls_back_on_the_default(service: Service) -> None:
+    case_id = uuid.uuid4()
+
+    await service.case_event(opened(case_id, sla_policy_id=uuid.uuid4(), calendar_id=uuid.uuid4()))
+
+    started = of_type(await service.published_count(2), c.KpiStarted)
+    assert {(str(s.policy_id), str(s.calendar_id)) for s in started} == {
+        (DEFAULT_POLICY, CALENDAR_24X7)
+    }
+    assert set(await service.kpis(case_id)) == {"first_response", "resolution"}
+
+
+async def test_a_changed_entitlement_is_consumed_without_error_and_moves_nothing(
+    service: Service,
+) -> None:
+    case_id = uuid.uuid4()
+    await service.case_event(opened(case_id))
+    before = await service.kpis(case_id)
+    changed = c.sample("case.entitlement_changed").model_copy(
+        update={"case_id": case_id, "occurred_at": OPENED + timedelta(hours=1)}
+    )
+
+    await service.case_event(changed)
+
+    metrics = (await service.client.get("/metrics")).text
+    assert (
+        'caseflow_events_consumed_total{consumer="sla",outcome="skipped",topic="cases.case.v1"} 1.0'
+        in metrics
+    )
+    assert "caseflow_dead_letters_total{" not in metrics
+    assert await service.kpis(case_id) == before
+    # The consumer goes on with the case's next events.
+    await service.case_event(resolved(case_id, at=OPENED + timedelta(hours=2)))
+    events = await service.published_count(4)
+    assert [type(e) for e in events] == [c.KpiStarted, c.KpiStarted, c.KpiSucceeded, c.KpiSucceeded]
 
 
 async def test_the_timer_fires_the_warning_then_the_breach_once_each(service: Service) -> None:

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field, JsonValue, model_validator
 
 from caseflow_contracts.base import Event
+from caseflow_contracts.entitlements import NotEntitledReason
 from caseflow_contracts.values import (
     ActivityKind,
     CaseNumber,
@@ -42,6 +43,30 @@ class CaseOpened(CaseEventBase):
     parameters: dict[str, str] = Field(default_factory=dict)
     priority: Priority
     status: CaseStatus
+    entitlement_id: UUID | None = None
+    """The contract line that covers the case, if one does."""
+    contract_id: UUID | None = None
+    not_entitled: NotEntitledReason | None = None
+    """Why no line covers the case (the case opens all the same)."""
+    entitlement_rule: str | None = None
+    """How the line was chosen when more than one applied."""
+    sla_policy_id: UUID | None = None
+    """The SLA policy of the covering contract; none: the SLA service chooses."""
+    calendar_id: UUID | None = None
+    """The working-time calendar of the covering contract, if it names one."""
+
+
+class CaseEntitlementChanged(CaseEventBase):
+    """An agent chose another contract line for an open case, or cleared it."""
+
+    type: Literal["case.entitlement_changed"] = "case.entitlement_changed"
+    entitlement_id: UUID | None = None
+    contract_id: UUID | None = None
+    not_entitled: NotEntitledReason | None = None
+    entitlement_rule: str | None = None
+    sla_policy_id: UUID | None = None
+    calendar_id: UUID | None = None
+    by: UUID | None = None
 
 
 class CaseUpdated(CaseEventBase):
@@ -175,3 +200,7 @@ class CatalogueDecisionDefined(CatalogueEventBase):
     outcome: DecisionOutcome
     requires_text: bool = False
     retired: bool = False
+    creates_contract: bool = False
+    """Taking it draws up a draft contract for the case's account ("accepted: contract")."""
+    contract_template_id: UUID | None = None
+    """The template that draft contract follows; none: an empty draft."""

@@ -12,6 +12,7 @@ from caseflow_contracts.base import Event
 from caseflow_contracts.cases import (
     ActivityLogged,
     CaseCancelled,
+    CaseEntitlementChanged,
     CaseEscalated,
     CaseOpened,
     CaseReopened,
@@ -23,6 +24,21 @@ from caseflow_contracts.cases import (
     DecisionRecorded,
 )
 from caseflow_contracts.channels import CallAnswered, CallEnded, CallRinging, WebSubmitted
+from caseflow_contracts.entitlements import (
+    ContractActivated,
+    ContractAllotmentExhausted,
+    ContractAllotmentLow,
+    ContractCancelled,
+    ContractCreated,
+    ContractEndingSoon,
+    ContractExpired,
+    ContractHeld,
+    ContractLineDrawnDown,
+    ContractLineRestored,
+    ContractRenewed,
+    ContractResumed,
+    ContractUpdated,
+)
 from caseflow_contracts.errors import InvalidPayload, UnknownEventType
 from caseflow_contracts.intake import (
     InteractionReceived,
@@ -52,6 +68,7 @@ from caseflow_contracts.topics import (
     CATALOGUE,
     CHANNELS_CTI,
     CHANNELS_WEB,
+    CONTRACTS,
     INTAKE_INTERACTIONS,
     INTAKE_NOTIFICATIONS,
     INTAKE_REQUESTS,
@@ -78,11 +95,28 @@ CaseEvent = Annotated[
     | CaseReopened
     | CaseCancelled
     | CaseEscalated
-    | DecisionRecorded,
+    | DecisionRecorded
+    | CaseEntitlementChanged,
     Field(discriminator="type"),
 ]
 CatalogueEvent = Annotated[
     CatalogueRequestTypeDefined | CatalogueDecisionDefined, Field(discriminator="type")
+]
+ContractEvent = Annotated[
+    ContractCreated
+    | ContractUpdated
+    | ContractActivated
+    | ContractHeld
+    | ContractResumed
+    | ContractExpired
+    | ContractCancelled
+    | ContractRenewed
+    | ContractEndingSoon
+    | ContractLineDrawnDown
+    | ContractLineRestored
+    | ContractAllotmentLow
+    | ContractAllotmentExhausted,
+    Field(discriminator="type"),
 ]
 QueueItemEvent = Annotated[
     CaseQueued | CaseAssigned | CaseReleased | CaseTransferred | CaseDequeued,
@@ -114,6 +148,7 @@ TOPIC_UNIONS: Mapping[str, Any] = MappingProxyType(
         INTAKE_REQUESTS: RequestEvent,
         CASES: CaseEvent,
         CATALOGUE: CatalogueEvent,
+        CONTRACTS: ContractEvent,
         ROUTING: QueueItemEvent,
         SLA: KpiEvent,
         KNOWLEDGE: ArticleEvent,

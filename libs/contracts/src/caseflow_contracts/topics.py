@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from caseflow_contracts import cases, channels, intake, knowledge, routing, scheduling, sla
+from caseflow_contracts import (
+    cases,
+    channels,
+    entitlements,
+    intake,
+    knowledge,
+    routing,
+    scheduling,
+    sla,
+)
 from caseflow_contracts.base import Event
 from caseflow_contracts.errors import UnknownEventType
 
@@ -16,6 +25,7 @@ INTAKE_NOTIFICATIONS = "intake.notification.v1"
 INTAKE_REQUESTS = "intake.request.v1"
 CASES = "cases.case.v1"
 CATALOGUE = "cases.catalogue.v1"
+CONTRACTS = "cases.contract.v1"
 ROUTING = "routing.queue-item.v1"
 SLA = "sla.kpi.v1"
 KNOWLEDGE = "knowledge.article.v1"
@@ -29,6 +39,7 @@ ALL_TOPICS: tuple[str, ...] = (
     INTAKE_REQUESTS,
     CASES,
     CATALOGUE,
+    CONTRACTS,
     ROUTING,
     SLA,
     KNOWLEDGE,
@@ -54,8 +65,24 @@ TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
             cases.CaseCancelled,
             cases.CaseEscalated,
             cases.DecisionRecorded,
+            cases.CaseEntitlementChanged,
         ),
         CATALOGUE: (cases.CatalogueRequestTypeDefined, cases.CatalogueDecisionDefined),
+        CONTRACTS: (
+            entitlements.ContractCreated,
+            entitlements.ContractUpdated,
+            entitlements.ContractActivated,
+            entitlements.ContractHeld,
+            entitlements.ContractResumed,
+            entitlements.ContractExpired,
+            entitlements.ContractCancelled,
+            entitlements.ContractRenewed,
+            entitlements.ContractEndingSoon,
+            entitlements.ContractLineDrawnDown,
+            entitlements.ContractLineRestored,
+            entitlements.ContractAllotmentLow,
+            entitlements.ContractAllotmentExhausted,
+        ),
         ROUTING: (
             routing.CaseQueued,
             routing.CaseAssigned,

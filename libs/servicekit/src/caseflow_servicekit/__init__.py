@@ -7,6 +7,7 @@ from caseflow_servicekit.consumer import EventConsumers, EventHandler, is_transi
 from caseflow_servicekit.db import create_engine, new_metadata, session_factory
 from caseflow_servicekit.deadletter import DeadLetters, replay
 from caseflow_servicekit.outbox import Outbox, OutboxRelay
+from caseflow_servicekit.periodic import PeriodicJob
 from caseflow_servicekit.problems import (
     Conflict,
     Forbidden,
@@ -31,6 +32,7 @@ __all__ = [
     "NotFound",
     "Outbox",
     "OutboxRelay",
+    "PeriodicJob",
     "Principal",
     "Problem",
     "Role",

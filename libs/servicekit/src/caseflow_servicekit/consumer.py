@@ -127,7 +127,7 @@ class EventConsumers:
 
         subscriber = self._broker.subscriber(
             topic,
-            group_id=consumer,
+            group_id=kafka_group(consumer, topic),
             batch=True,
             max_records=settings.consumer_batch_size,
             batch_timeout_ms=settings.consumer_batch_wait_ms,
@@ -339,6 +339,17 @@ class EventConsumers:
             attempts=attempts,
         )
         self._metrics.consumed.labels(route.topic, route.consumer, "dead_lettered").inc()
+
+
+def kafka_group(consumer: str, topic: str) -> str:
+    """The Kafka consumer group of one subscription: `<consumer>.<topic>`.
+
+    One group per topic, not one per service: members subscribed to different topics in one
+    group rebalance each other every time any of them joins or leaves, and a service with
+    several subscriptions would wait on its own rebalances at every start. The inbox still
+    knows the consumer by its own name, so duplicates are recognised whatever the group.
+    """
+    return f"{consumer}.{topic}"
 
 
 @dataclass(frozen=True)

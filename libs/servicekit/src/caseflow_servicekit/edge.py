@@ -29,7 +29,7 @@ from pydantic import (
     Field,
 )
 
-from caseflow_servicekit.problems import PROBLEM_JSON, problem_body
+from caseflow_servicekit.problems import PROBLEM_JSON, Problem, problem_body
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -211,6 +211,26 @@ async def _answer(
     await send({"type": "http.response.body", "body": payload})
 
 
+def if_match_version(if_match: str | None, *, of: str, required: bool = False) -> int | None:
+    """The version an `If-Match` header names (an ETag is the version, quoted); None when
+    the header is absent, blank or `*`. Absent but `required`: 428. If-Match compares strongly:
+    a weak tag (`W/"3"`) or anything but one quoted version names no version of `of` (412)."""
+    value = (if_match or "").strip()
+    if not value:
+        if required:
+            raise Problem(
+                f"Send If-Match with the {of}'s ETag (read it with GET), so that no change "
+                "made meanwhile is overwritten.",
+                status=428,
+            )
+        return None
+    if value == "*":
+        return None
+    if len(value) > 2 and value[0] == value[-1] == '"' and value[1:-1].isdigit():
+        return int(value[1:-1])
+    raise Problem(f"If-Match {value[:50]!r} names no version of this {of}.", status=412)
+
+
 __all__ = [
     "INT32_MAX",
     "INT32_MIN",
@@ -226,5 +246,6 @@ __all__ = [
     "Offset",
     "Text",
     "bad_strings",
+    "if_match_version",
     "text_problem",
 ]

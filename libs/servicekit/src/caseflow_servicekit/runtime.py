@@ -36,7 +36,7 @@ from sqlalchemy import MetaData, text
 from caseflow_contracts import EVENT_TYPES, dlq, topic_of
 from caseflow_servicekit import openapi
 from caseflow_servicekit.auth import Authenticator
-from caseflow_servicekit.consumer import EventConsumers
+from caseflow_servicekit.consumer import EventConsumers, kafka_group
 from caseflow_servicekit.db import INBOX_TABLE, OUTBOX_TABLE, create_engine, session_factory
 from caseflow_servicekit.deadletter import DeadLetters
 from caseflow_servicekit.edge import EdgeGuard
@@ -240,7 +240,7 @@ class Kit:
             consume.__annotations__["body"] = union
             spec.subscriber(
                 topic,
-                group_id=self.service,
+                group_id=kafka_group(self.service, topic),
                 title=f"{topic}:consume",
                 description=f"Events the {self.service} service applies from {topic}.",
             )(consume)

@@ -12,3 +12,7 @@ class CasesSettings(ServiceSettings):
 
     database_url: str = Field(validation_alias="CASES_DATABASE_URL")
     http_port: int = Field(default=8082, validation_alias="HTTP_PORT")
+    contract_upkeep_seconds: float = Field(
+        default=300.0, gt=0, validation_alias="CASES_CONTRACT_UPKEEP_SECONDS"
+    )
+    """How often contracts past their end are expired and owners told of coming ends."""

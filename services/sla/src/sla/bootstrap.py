@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from caseflow_contracts import topics
-from caseflow_servicekit import Clock, Kit, ServiceApp, SystemClock, run_service
+from caseflow_servicekit import Clock, Kit, PeriodicJob, ServiceApp, SystemClock, run_service
 from sla.adapters.metrics import SlaMetrics
 from sla.adapters.repository import ReferenceCache
 from sla.adapters.tables import metadata
@@ -27,7 +27,6 @@ from sla.domain import (
     SlaError,
 )
 from sla.entrypoints import consumers, http
-from sla.entrypoints.timer import KpiTimer
 from sla.settings import SlaSettings
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
@@ -64,7 +63,11 @@ def build(
     async def tick(now: datetime) -> int:
         return await tick_kpis(uow=uow_factory(), now=now, limit=settings.timer_batch_size)
 
-    timer = KpiTimer(tick=tick, clock=clock, interval=settings.timer_interval_seconds)
+    # Replicas may all run it: each batch claims its due KPIs with `FOR UPDATE SKIP LOCKED`,
+    # and the events carry the moment a warning or breach fell due, however late the pass.
+    timer = PeriodicJob(
+        name="sla.kpi_timer", tick=tick, clock=clock, interval=settings.timer_interval_seconds
+    )
     consumers.register(kit.consumers, uow_factory=uow_factory)
     app = kit.http_app(
         routers=[http.router(uow_factory=uow_factory, auth=kit.auth, clock=clock)],

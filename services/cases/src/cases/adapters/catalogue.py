@@ -124,6 +124,8 @@ def _decision(row: Any) -> Decision:
         requires_text=row["requires_text"],
         retired=row["retired"],
         version=row["version"],
+        creates_contract=row["creates_contract"],
+        contract_template_id=row["contract_template_id"],
     )
 
 
@@ -134,6 +136,8 @@ def _decision_row(decision: Decision) -> dict[str, Any]:
         "outcome": decision.outcome.value,
         "requires_text": decision.requires_text,
         "retired": decision.retired,
+        "creates_contract": decision.creates_contract,
+        "contract_template_id": decision.contract_template_id,
         "version": decision.version,
         "updated_at": func.now(),
     }

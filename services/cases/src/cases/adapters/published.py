@@ -4,9 +4,11 @@ requests taken from customers not on file, to `interaction.requested` on `intake
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import caseflow_contracts as c
+from cases.domain import contracts as k
 from cases.domain import events as d
 from cases.domain.case import Case
 from cases.domain.new_customers import InteractionRequest
@@ -32,6 +34,27 @@ def to_contract(event: d.CaseEvent, *, case: Case, interaction_id: UUID | None =
                 parameters=dict(event.parameters),
                 priority=c.Priority(event.priority.value),
                 status=c.CaseStatus(case.status.value),
+                entitlement_id=event.entitlement_id,
+                contract_id=event.contract_id,
+                not_entitled=None
+                if event.not_entitled is None
+                else c.NotEntitledReason(event.not_entitled),
+                entitlement_rule=event.entitlement_rule,
+                sla_policy_id=event.sla_policy_id,
+                calendar_id=event.calendar_id,
+            )
+        case d.CaseEntitlementChanged():
+            return c.CaseEntitlementChanged(
+                **common,
+                entitlement_id=event.entitlement_id,
+                contract_id=event.contract_id,
+                not_entitled=None
+                if event.not_entitled is None
+                else c.NotEntitledReason(event.not_entitled),
+                entitlement_rule=event.rule,
+                sla_policy_id=event.sla_policy_id,
+                calendar_id=event.calendar_id,
+                by=event.by,
             )
         case d.CaseUpdated():
             values = {
@@ -137,3 +160,105 @@ def interaction_request_contract(request: InteractionRequest) -> c.InteractionRe
         language=request.language,
         requested_by=request.requested_by,
     )
+
+
+def contract_event(event: k.ContractEvent, *, contract: k.Contract) -> c.Event:
+    """The `cases.contract.v1` event that tells other services about `event` on `contract`."""
+    common: dict[str, Any] = {
+        "contract_id": contract.contract_id,
+        "number": contract.number,
+        "account_id": contract.account_id,
+        "status": c.ContractStatus(contract.status.value),
+        "occurred_at": event.occurred_at,
+    }
+    match event:
+        case k.ContractCreated():
+            return c.ContractCreated(**common, **_snapshot(contract))
+        case k.ContractUpdated():
+            return c.ContractUpdated(**common, **_snapshot(contract))
+        case k.ContractActivated():
+            return c.ContractActivated(**common, by=event.by)
+        case k.ContractHeld():
+            return c.ContractHeld(**common, reason=event.reason, by=event.by)
+        case k.ContractResumed():
+            return c.ContractResumed(**common, by=event.by)
+        case k.ContractExpired():
+            return c.ContractExpired(**common, ended_on=event.ended_on)
+        case k.ContractCancelled():
+            return c.ContractCancelled(**common, reason=event.reason, by=event.by)
+        case k.ContractRenewed():
+            return c.ContractRenewed(
+                **common,
+                renewal_id=event.renewal_id,
+                renewal_number=event.renewal_number,
+                by=event.by,
+            )
+        case k.ContractEndingSoon():
+            return c.ContractEndingSoon(**common, ends_on=event.ends_on, days_left=event.days_left)
+    if isinstance(event, k.LineEvent):
+        line = contract.line(event.line_id)
+        of_line: dict[str, Any] = {
+            **common,
+            "line_id": line.line_id,
+            "line_number": line.number,
+            "allocation": c.Allocation(line.allocation.value),
+            "allotment": line.allotment,
+            "remaining": event.remaining,
+        }
+        match event:
+            case k.LineDrawnDown():
+                return c.ContractLineDrawnDown(
+                    **of_line,
+                    entry_id=event.entry_id,
+                    case_id=event.case_id,
+                    amount=event.amount,
+                    overage=event.overage,
+                    by=event.by,
+                )
+            case k.LineRestored():
+                return c.ContractLineRestored(
+                    **of_line,
+                    entry_id=event.entry_id,
+                    case_id=event.case_id,
+                    amount=event.amount,
+                    reason=event.reason,
+                    by=event.by,
+                )
+            case k.AllotmentLow():
+                return c.ContractAllotmentLow(**of_line, threshold=event.threshold)
+            case k.AllotmentExhausted():
+                return c.ContractAllotmentExhausted(**of_line)
+    msg = f"no contract for {type(event).__name__}"
+    raise TypeError(msg)
+
+
+def _snapshot(contract: k.Contract) -> dict[str, Any]:
+    return {
+        "name": contract.name,
+        "starts_on": contract.starts_on,
+        "ends_on": contract.ends_on,
+        "contacts": sorted(contract.contacts, key=str),
+        "owner_id": contract.owner_id,
+        "template_id": contract.template_id,
+        "sla_policy_id": contract.sla_policy_id,
+        "calendar_id": contract.calendar_id,
+        "origin_case_id": contract.origin_case_id,
+        "renewed_from": contract.renewed_from,
+        "version": contract.version,
+        "lines": [
+            c.ContractLineSpec(
+                line_id=line.line_id,
+                number=line.number,
+                name=line.name,
+                allocation=c.Allocation(line.allocation.value),
+                allotment=line.allotment,
+                starts_on=line.starts_on,
+                ends_on=line.ends_on,
+                channels=sorted(c.Channel(channel.value) for channel in line.channels),
+                request_types=sorted(line.request_types),
+                allow_overdraft=line.allow_overdraft,
+                warn_below_percent=line.warn_below_percent,
+            )
+            for line in contract.lines
+        ],
+    }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -13,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -44,7 +47,12 @@ cases = Table(
     Column("cancellation_reason", Text, nullable=True),
     Column("reopen_count", Integer, nullable=False, server_default="0"),
     Column("escalation_level", Integer, nullable=False, server_default="0"),
+    # The contract line that covers the case, the contract, why none does, and how it was
+    # chosen when several applied.
     Column("entitlement_id", Uuid, nullable=True),
+    Column("contract_id", Uuid, nullable=True),
+    Column("not_entitled", String(32), nullable=True),
+    Column("entitlement_rule", Text, nullable=True),
     # Optimistic concurrency: the ETag of the case; every change increments it.
     Column("version", Integer, nullable=False, server_default="1"),
     Column("first_contact", Boolean, nullable=False, server_default="false"),
@@ -70,6 +78,7 @@ cases = Table(
     Index("ix_cases_opened_case", "opened_at", "case_id"),
     Index("ix_cases_account_opened", "account_id", "opened_at"),
     Index("ix_cases_assignee_opened", "assignee_id", "opened_at"),
+    Index("ix_cases_entitlement", "entitlement_id"),
 )
 
 activities = Table(
@@ -128,6 +137,9 @@ decisions = Table(
     # Retired, never deleted: the cases that recorded it keep a readable history.
     Column("retired", Boolean, nullable=False, server_default="false"),
     Column("version", Integer, nullable=False),
+    # Taking it draws up a draft contract for the case's account, from this template if named.
+    Column("creates_contract", Boolean, nullable=False, server_default="false"),
+    Column("contract_template_id", Uuid, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -158,4 +170,111 @@ escalations = Table(
     Column("claim", Text, nullable=False),
     Column("escalated_by", Uuid, nullable=True),
     Column("escalated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+contract_number_seq = Sequence("contract_number_seq", metadata=metadata, start=1)
+
+contract_templates = Table(
+    "contract_templates",
+    metadata,
+    Column("template_id", Uuid, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("allocation", String(16), nullable=False),
+    Column("default_allotment", Integer, nullable=False),
+    Column("default_duration_days", Integer, nullable=False),
+    Column("channels", JSONB, nullable=False, server_default="[]"),
+    Column("request_types", JSONB, nullable=False, server_default="[]"),
+    Column("sla_policy_id", Uuid, nullable=True),
+    Column("calendar_id", Uuid, nullable=True),
+    Column("allow_overdraft", Boolean, nullable=False, server_default="false"),
+    Column("warn_below_percent", Integer, nullable=False, server_default="20"),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("default_allotment >= 0", name="default_allotment_not_negative"),
+    CheckConstraint("default_duration_days > 0", name="default_duration_positive"),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("contract_id", Uuid, primary_key=True),
+    Column("number", String(64), nullable=False, unique=True),
+    Column("account_id", Uuid, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    # The contacts it covers; empty: everyone at the account.
+    Column("contacts", JSONB, nullable=False, server_default="[]"),
+    Column("owner_id", Uuid, nullable=True),
+    Column("template_id", Uuid, nullable=True),
+    Column("sla_policy_id", Uuid, nullable=True),
+    Column("calendar_id", Uuid, nullable=True),
+    Column("origin_case_id", Uuid, nullable=True),
+    Column("renewed_from", Uuid, nullable=True),
+    Column("renewed_to", Uuid, nullable=True),
+    Column("hold_reason", Text, nullable=True),
+    Column("cancel_reason", Text, nullable=True),
+    # The day the owner was told the end is near, so they are told once.
+    Column("ending_warned_on", Date, nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("ends_on >= starts_on", name="ends_after_start"),
+    Index("ix_contracts_account", "account_id", "status"),
+    Index("ix_contracts_status_ends", "status", "ends_on"),
+)
+
+contract_lines = Table(
+    "contract_lines",
+    metadata,
+    Column("line_id", Uuid, primary_key=True),
+    Column(
+        "contract_id",
+        Uuid,
+        ForeignKey("contracts.contract_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("allocation", String(16), nullable=False),
+    Column("allotment", Integer, nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("channels", JSONB, nullable=False, server_default="[]"),
+    Column("request_types", JSONB, nullable=False, server_default="[]"),
+    Column("allow_overdraft", Boolean, nullable=False, server_default="false"),
+    Column("warn_below_percent", Integer, nullable=False, server_default="20"),
+    UniqueConstraint("contract_id", "number"),
+    CheckConstraint("allotment >= 0", name="allotment_not_negative"),
+    CheckConstraint("ends_on >= starts_on", name="line_ends_after_start"),
+)
+
+contract_ledger = Table(
+    "contract_ledger",
+    metadata,
+    # Every movement on a line: a resolved case drawing on it (amount > 0), or a reopened
+    # case giving back what it drew (amount < 0). A line's remaining is its allotment less
+    # the sum of its amounts: there is no counter to drift.
+    Column("entry_id", Uuid, primary_key=True),
+    Column(
+        "line_id",
+        Uuid,
+        ForeignKey("contract_lines.line_id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("contract_id", Uuid, nullable=False),
+    Column("case_id", Uuid, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", Integer, nullable=False),
+    # What the line could not cover (used up, no overdraft), billed outside the contract.
+    Column("overage", Integer, nullable=False, server_default="0"),
+    Column("by", Uuid, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_contract_ledger_line", "line_id", "at"),
+    Index("ix_contract_ledger_case", "case_id"),
 )

@@ -9,8 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caseflow_servicekit import SqlUnitOfWork
 from cases.adapters.catalogue import SqlCatalogue
+from cases.adapters.contract_reports import SqlContractReports
+from cases.adapters.contracts import SqlContracts
 from cases.adapters.projections import SqlCaseProjections
 from cases.adapters.published import (
+    contract_event,
     interaction_request_contract,
     notification_contract,
     to_contract,
@@ -18,6 +21,7 @@ from cases.adapters.published import (
 from cases.adapters.reports import SqlCaseReports
 from cases.adapters.repository import SqlCaseRepository
 from cases.domain.case import Case
+from cases.domain.contracts import Contract, ContractEvent
 from cases.domain.events import CaseEvent
 from cases.domain.new_customers import InteractionRequest
 from cases.domain.notifications import Notification
@@ -28,14 +32,18 @@ class SqlCasesUnitOfWork(SqlUnitOfWork):
 
     cases: SqlCaseRepository
     catalogue: SqlCatalogue
+    contracts: SqlContracts
     projections: SqlCaseProjections
     reports: SqlCaseReports
+    contract_reports: SqlContractReports
 
     async def on_open(self, session: AsyncSession) -> None:
         self.cases = SqlCaseRepository(session)
         self.catalogue = SqlCatalogue(session)
+        self.contracts = SqlContracts(session)
         self.projections = SqlCaseProjections(session)
         self.reports = SqlCaseReports(session)
+        self.contract_reports = SqlContractReports(session)
 
     def emit(
         self, case: Case, events: Iterable[CaseEvent], *, interaction_id: UUID | None = None
@@ -48,12 +56,21 @@ class SqlCasesUnitOfWork(SqlUnitOfWork):
                 subject=str(case.case_id),
             )
 
+    def emit_contract(self, contract: Contract, events: Iterable[ContractEvent]) -> None:
+        """Publish `events` about `contract` when this unit of work commits."""
+        for event in events:
+            self.record(
+                contract_event(event, contract=contract),
+                key=str(contract.contract_id),
+                subject=str(contract.contract_id),
+            )
+
     def notify(self, notification: Notification) -> None:
         """Ask intake to send `notification` when this unit of work commits."""
         self.record(
             notification_contract(notification),
             key=str(notification.notification_id),
-            subject=str(notification.case_id),
+            subject=None if notification.case_id is None else str(notification.case_id),
         )
 
     def request_interaction(self, request: InteractionRequest) -> None:

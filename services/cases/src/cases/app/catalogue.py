@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
+from uuid import UUID
 
 import caseflow_contracts as c
 from caseflow_forms import (
@@ -137,6 +138,8 @@ def decision_defined(decision: Decision, *, now: datetime) -> c.Event:
         outcome=c.DecisionOutcome(decision.outcome.value),
         requires_text=decision.requires_text,
         retired=decision.retired,
+        creates_contract=decision.creates_contract,
+        contract_template_id=decision.contract_template_id,
     )
 
 
@@ -173,6 +176,8 @@ class DefineDecision:
     names: Mapping[str, str] = field(default_factory=dict)
     outcome: DecisionOutcome = DecisionOutcome.OTHER
     requires_text: bool = False
+    creates_contract: bool = False
+    contract_template_id: UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,6 +189,8 @@ class ChangeDecision:
     outcome: DecisionOutcome = DecisionOutcome.OTHER
     requires_text: bool = False
     retired: bool = False
+    creates_contract: bool = False
+    contract_template_id: UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,6 +267,8 @@ async def define_decision(
         outcome=cmd.outcome,
         requires_text=cmd.requires_text,
         version=1,
+        creates_contract=cmd.creates_contract,
+        contract_template_id=cmd.contract_template_id,
     )
     async with uow:
         if not await uow.catalogue.add_decision(decision):
@@ -284,6 +293,8 @@ async def change_decision(
             outcome=cmd.outcome,
             requires_text=cmd.requires_text,
             retired=cmd.retired,
+            creates_contract=cmd.creates_contract,
+            contract_template_id=cmd.contract_template_id,
         )
         return await _save_decision(current, changed, uow=uow, now=now)
 

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import structlog
 
+from cases.app.contracts import coverage_of
 from cases.app.ports import CasesUnitOfWork
 from cases.domain.case import Case, Customer
 from cases.domain.case import open_case as start_case
@@ -143,6 +144,14 @@ async def receive_interaction(
                 await uow.commit()
                 return Received(case.case_id, opened=False)
         request_type, parameters = await _request_from_intake(cmd, uow=uow)
+        coverage = await coverage_of(
+            uow=uow,
+            account_id=cmd.account_id,
+            contact_id=cmd.contact_id,
+            channel=cmd.channel,
+            request_type=cmd.request_type,
+            now=now,
+        )
         case, events = start_case(
             case_id=new_id(),
             number=format_case_number(now.year, await uow.cases.next_sequence()),
@@ -163,6 +172,7 @@ async def receive_interaction(
             ),
             language=cmd.language,
             first_contact=cmd.first_contact,
+            coverage=coverage,
         )
         await _add(case, events, uow=uow, interaction_id=cmd.interaction_id, new_id=new_id, now=now)
         await uow.commit()
@@ -181,6 +191,14 @@ async def open_case(
     async with uow:
         request_type, parameters = await _request_in_catalogue(
             cmd.request_type, cmd.parameters, uow=uow
+        )
+        coverage = await coverage_of(
+            uow=uow,
+            account_id=cmd.account_id,
+            contact_id=cmd.contact_id,
+            channel=cmd.channel,
+            request_type=cmd.request_type,
+            now=now,
         )
         case, events = start_case(
             case_id=new_id(),
@@ -201,6 +219,7 @@ async def open_case(
                 rules=priority_rules,
             ),
             language=cmd.language,
+            coverage=coverage,
         )
         # What the agent took down is the interaction the case opened from: it gets an id of
         # its own, as one arriving through intake does, so `case.opened` says the same.

@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from cases.app.contracts import (
+    chosen_coverage,
+    contract_from_decision,
+    draw_for_resolution,
+    restore_for_reopening,
+)
 from cases.app.ports import CasesUnitOfWork
 from cases.domain.case import Activity, Case, Escalation, RecordedDecision
 from cases.domain.errors import CaseNotFoundError, CaseValidationError, StaleCaseError
@@ -108,6 +114,13 @@ class ReopenCase(CaseCommand):
     """Take a resolved or cancelled case up again."""
 
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeEntitlement(CaseCommand):
+    """Put the case under another contract line, or (None) under none."""
+
+    line_id: UUID | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,6 +234,9 @@ async def record_decision(
         events = case.record_decision(
             decision, decision_id=new_id(), text=cmd.text, now=now, recorded_by=cmd.agent_id
         )
+        await contract_from_decision(
+            case, decision, uow=uow, now=now, by=cmd.agent_id, new_id=new_id
+        )
         await _store(case, events, uow=uow, new_id=new_id)
         return case, case.decisions[-1]
 
@@ -240,6 +256,10 @@ async def resolve_case(
             billable_minutes=cmd.billable_minutes,
             correction_reason=cmd.correction_reason,
         )
+        await contract_from_decision(
+            case, decision, uow=uow, now=now, by=cmd.agent_id, new_id=new_id
+        )
+        await draw_for_resolution(case, uow=uow, now=now, by=cmd.agent_id, new_id=new_id)
         await _store(case, events, uow=uow, new_id=new_id)
         return case
 
@@ -260,7 +280,24 @@ async def reopen_case(
     """Take a resolved or cancelled case back into work."""
     async with uow:
         case = await _load(cmd, uow=uow)
-        await _store(case, case.reopen(cmd.reason, now=now), uow=uow, new_id=new_id)
+        events = case.reopen(cmd.reason, now=now)
+        await restore_for_reopening(
+            case, uow=uow, now=now, by=cmd.agent_id, reason=cmd.reason.strip(), new_id=new_id
+        )
+        await _store(case, events, uow=uow, new_id=new_id)
+        return case
+
+
+async def change_entitlement(
+    cmd: ChangeEntitlement, *, uow: CasesUnitOfWork, now: datetime, new_id: NewId = uuid4
+) -> Case:
+    """Put an open case under another line of its account's contracts, or under none; its
+    resolution draws on that line."""
+    async with uow:
+        case = await _load(cmd, uow=uow)
+        coverage = await chosen_coverage(case, cmd.line_id, uow=uow, now=now)
+        events = case.change_entitlement(coverage, now=now, by=cmd.agent_id)
+        await _store(case, events, uow=uow, new_id=new_id)
         return case
 
 

@@ -1,4 +1,4 @@
-"""The cases domain: cases, their numbers, priority rules and entitlements, as pure Python."""
+"""The cases domain: cases, their numbers, priority rules and service contracts, as pure Python."""
 
 from cases.domain.case import (
     ALLOWED_TRANSITIONS,
@@ -15,12 +15,16 @@ from cases.domain.case import (
     open_case,
     reply_kind,
 )
-from cases.domain.entitlements import (
-    Entitlement,
-    EntitlementCheck,
-    EntitlementKind,
-    EntitlementRefusal,
-    check_entitlement,
+from cases.domain.contracts import (
+    Allocation,
+    Contract,
+    ContractLine,
+    ContractStatus,
+    ContractTemplate,
+    Coverage,
+    NotEntitled,
+    cover,
+    drawdown,
 )
 from cases.domain.errors import (
     CaseClosedError,
@@ -37,6 +41,7 @@ from cases.domain.errors import (
 from cases.domain.events import (
     ActivityLogged,
     CaseCancelled,
+    CaseEntitlementChanged,
     CaseEscalated,
     CaseEvent,
     CaseOpened,
@@ -45,7 +50,6 @@ from cases.domain.events import (
     CaseStatusChanged,
     CaseUpdated,
     DecisionRecorded,
-    EntitlementDeducted,
 )
 from cases.domain.numbers import (
     find_case_numbers,
@@ -76,9 +80,11 @@ __all__ = [
     "Activity",
     "ActivityKind",
     "ActivityLogged",
+    "Allocation",
     "Case",
     "CaseCancelled",
     "CaseClosedError",
+    "CaseEntitlementChanged",
     "CaseError",
     "CaseEscalated",
     "CaseEvent",
@@ -92,18 +98,19 @@ __all__ = [
     "CaseUpdated",
     "CaseValidationError",
     "Channel",
+    "Contract",
+    "ContractLine",
+    "ContractStatus",
+    "ContractTemplate",
+    "Coverage",
     "Customer",
     "DecisionOutcome",
     "DecisionRecorded",
-    "Entitlement",
-    "EntitlementCheck",
-    "EntitlementDeducted",
-    "EntitlementKind",
-    "EntitlementRefusal",
     "Escalation",
     "EscalationTarget",
     "InvalidParametersError",
     "InvalidTransitionError",
+    "NotEntitled",
     "Priority",
     "PriorityRule",
     "RecordedDecision",
@@ -112,7 +119,8 @@ __all__ = [
     "UnknownDecisionError",
     "UnknownRequestTypeError",
     "can_transition",
-    "check_entitlement",
+    "cover",
+    "drawdown",
     "find_case_numbers",
     "format_case_number",
     "initial_priority",

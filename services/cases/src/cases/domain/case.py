@@ -15,6 +15,7 @@ from types import MappingProxyType
 from uuid import UUID, uuid5
 
 from cases.domain.catalogue import Decision
+from cases.domain.contracts import Coverage
 from cases.domain.errors import (
     CaseClosedError,
     CaseValidationError,
@@ -23,6 +24,7 @@ from cases.domain.errors import (
 from cases.domain.events import (
     ActivityLogged,
     CaseCancelled,
+    CaseEntitlementChanged,
     CaseEscalated,
     CaseEvent,
     CaseOpened,
@@ -194,6 +196,12 @@ class Case:
     reopen_count: int = 0
     escalation_level: int = 0
     entitlement_id: UUID | None = None
+    """The contract line that covers the case, which its resolution draws on."""
+    contract_id: UUID | None = None
+    not_entitled: str | None = None
+    """Why no line covers the case, when none does."""
+    entitlement_rule: str | None = None
+    """How the line was chosen when several applied, or that an agent chose it."""
     version: int = 1
     """Raised by every stored change; the HTTP API's ETag."""
     first_contact: bool = False
@@ -573,6 +581,39 @@ class Case:
             )
         ]
 
+    def change_entitlement(
+        self, coverage: Coverage, *, now: datetime, by: UUID | None
+    ) -> list[CaseEvent]:
+        """Put an open case under another contract line, or under none."""
+        self._require_open()
+        _require_aware(now)
+        if (
+            coverage.line_id == self.entitlement_id
+            and coverage.not_entitled == self.not_entitled
+            and coverage.rule == self.entitlement_rule
+        ):
+            return []
+        self._cover(coverage)
+        return [
+            CaseEntitlementChanged(
+                case_id=self.case_id,
+                occurred_at=now,
+                entitlement_id=self.entitlement_id,
+                contract_id=self.contract_id,
+                not_entitled=self.not_entitled,
+                rule=self.entitlement_rule,
+                sla_policy_id=coverage.sla_policy_id,
+                calendar_id=coverage.calendar_id,
+                by=by,
+            )
+        ]
+
+    def _cover(self, coverage: Coverage) -> None:
+        self.entitlement_id = coverage.line_id
+        self.contract_id = coverage.contract_id
+        self.not_entitled = None if coverage.not_entitled is None else coverage.not_entitled.value
+        self.entitlement_rule = coverage.rule
+
     def escalate(
         self,
         reason: str,
@@ -652,12 +693,13 @@ def open_case(
     request_type: str | None = None,
     parameters: Mapping[str, str] | None = None,
     priority: Priority = Priority.NORMAL,
-    entitlement_id: UUID | None = None,
+    coverage: Coverage | None = None,
     language: str | None = None,
     first_contact: bool = False,
 ) -> tuple[Case, list[CaseEvent]]:
     """Open a new case for a customer's request."""
     _require_aware(now)
+    covered = coverage or Coverage()
     case = Case(
         case_id=case_id,
         number=normalize_case_number(number),
@@ -670,7 +712,10 @@ def open_case(
         priority=priority,
         status=_NEW,
         opened_at=now,
-        entitlement_id=entitlement_id,
+        entitlement_id=covered.line_id,
+        contract_id=covered.contract_id,
+        not_entitled=None if covered.not_entitled is None else covered.not_entitled.value,
+        entitlement_rule=covered.rule,
         language=(language or "").strip() or None,
         first_contact=first_contact,
     )
@@ -687,6 +732,11 @@ def open_case(
         parameters=dict(case.parameters),
         priority=case.priority,
         entitlement_id=case.entitlement_id,
+        contract_id=case.contract_id,
+        not_entitled=case.not_entitled,
+        entitlement_rule=case.entitlement_rule,
+        sla_policy_id=covered.sla_policy_id,
+        calendar_id=covered.calendar_id,
     )
     return case, [opened]
 

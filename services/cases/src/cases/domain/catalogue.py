@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from caseflow_forms import Form
 from cases.domain.values import DecisionOutcome, Priority
@@ -36,3 +37,7 @@ class Decision:
     requires_text: bool = False
     retired: bool = False
     version: int = 1
+    creates_contract: bool = False
+    """Taking it draws up a draft contract for the case's account ("accepted: contract")."""
+    contract_template_id: UUID | None = None
+    """The template that contract follows; none: an empty draft."""

@@ -43,6 +43,11 @@ class CaseOpened(CaseEvent):
     parameters: Mapping[str, str]
     priority: Priority
     entitlement_id: UUID | None
+    contract_id: UUID | None = None
+    not_entitled: str | None = None
+    entitlement_rule: str | None = None
+    sla_policy_id: UUID | None = None
+    calendar_id: UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,15 +145,13 @@ class DecisionRecorded(CaseEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class EntitlementDeducted(CaseEvent):
-    """A resolved case used up part of the customer's entitlement.
+class CaseEntitlementChanged(CaseEvent):
+    """An agent chose another contract line for an open case, or cleared it."""
 
-    ``amount`` is what the case newly used (one case, or minutes); ``overage`` is the part of
-    it the entitlement no longer covered; ``remaining`` is what is left afterwards.
-    """
-
-    entitlement_id: UUID
-    account_id: UUID
-    amount: int
-    overage: int
-    remaining: int
+    entitlement_id: UUID | None
+    contract_id: UUID | None
+    not_entitled: str | None
+    rule: str | None
+    sla_policy_id: UUID | None
+    calendar_id: UUID | None
+    by: UUID | None

@@ -16,6 +16,13 @@ from enum import StrEnum
 from uuid import UUID
 
 from cases.domain.case import Case
+from cases.domain.contracts import (
+    AllotmentExhausted,
+    AllotmentLow,
+    Contract,
+    ContractEndingSoon,
+    ContractEvent,
+)
 from cases.domain.events import (
     ActivityLogged,
     CaseCancelled,
@@ -48,6 +55,9 @@ class Template(StrEnum):
     CANCELLED = "case.cancelled"
     ESCALATED = "case.escalated"
     FOLLOW_UP = "case.follow_up"
+    ALLOTMENT_LOW = "contract.allotment_low"
+    ALLOTMENT_EXHAUSTED = "contract.allotment_exhausted"
+    CONTRACT_ENDING = "contract.ending_soon"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +69,7 @@ class Notification:
     recipient_id: UUID
     template: Template
     language: str
-    case_id: UUID
+    case_id: UUID | None
     occurred_at: datetime
     parameters: Mapping[str, str] = field(default_factory=dict)
 
@@ -171,3 +181,56 @@ def _customer_notice(case: Case, event: CaseEvent) -> tuple[Template, dict[str, 
         case CaseCancelled():
             return Template.CANCELLED, {"reason": event.reason}
     return None
+
+
+def contract_notices(
+    contract: Contract,
+    events: Iterable[ContractEvent],
+    *,
+    new_id: Callable[[], UUID],
+    case_id: UUID | None = None,
+) -> list[Notification]:
+    """What the contract's owner is told of: a line running low or used up, the contract
+    ending soon. `case_id` is the case whose resolution caused it, if one did."""
+    if contract.owner_id is None:
+        return []
+    found: list[Notification] = []
+    for event in events:
+        parameters = {"contract_number": contract.number, "contract_name": contract.name}
+        match event:
+            case AllotmentLow() | AllotmentExhausted():
+                line = contract.line(event.line_id)
+                template = (
+                    Template.ALLOTMENT_LOW
+                    if isinstance(event, AllotmentLow)
+                    else Template.ALLOTMENT_EXHAUSTED
+                )
+                parameters |= {
+                    "line_number": str(line.number),
+                    "line_name": line.name,
+                    "allocation": line.allocation.value,
+                    "allotment": str(line.allotment),
+                    "remaining": str(event.remaining),
+                }
+            case ContractEndingSoon():
+                template = Template.CONTRACT_ENDING
+                parameters |= {
+                    "ends_on": event.ends_on.isoformat(),
+                    "days_left": str(event.days_left),
+                }
+            case _:
+                continue
+        found.append(
+            Notification(
+                notification_id=new_id(),
+                recipient_kind=RecipientKind.AGENT,
+                recipient_id=contract.owner_id,
+                template=template,
+                # An agent's own language lives in the agent directory, not here.
+                language=DEFAULT_LANGUAGE,
+                case_id=case_id,
+                occurred_at=event.occurred_at,
+                parameters=parameters,
+            )
+        )
+    return found

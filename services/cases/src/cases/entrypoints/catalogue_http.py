@@ -11,6 +11,7 @@ step by step. Errors are raised, and answered as problem+json by the mapping in
 import json
 from collections.abc import Callable
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, StringConstraints
@@ -106,6 +107,10 @@ class DecisionChange(EdgeModel):
     outcome: DecisionOutcome = DecisionOutcome.OTHER
     requires_text: bool = False
     retired: bool = False
+    creates_contract: bool = False
+    """Taking it draws up a draft contract for the case's account ("accepted: contract")."""
+    contract_template_id: UUID | None = None
+    """The template that contract follows (see `/contract-templates`); none: an empty draft."""
 
 
 class NewDecision(EdgeModel):
@@ -115,6 +120,10 @@ class NewDecision(EdgeModel):
     names: Names
     outcome: DecisionOutcome = DecisionOutcome.OTHER
     requires_text: bool = False
+    creates_contract: bool = False
+    """Taking it draws up a draft contract for the case's account ("accepted: contract")."""
+    contract_template_id: UUID | None = None
+    """The template that contract follows (see `/contract-templates`); none: an empty draft."""
 
 
 # -- views ------------------------------------------------------------------------------------
@@ -177,6 +186,8 @@ class DecisionView(BaseModel):
     requires_text: bool
     retired: bool
     version: int
+    creates_contract: bool
+    contract_template_id: UUID | None
 
     @classmethod
     def of(cls, decision: Decision) -> "DecisionView":
@@ -187,6 +198,8 @@ class DecisionView(BaseModel):
             requires_text=decision.requires_text,
             retired=decision.retired,
             version=decision.version,
+            creates_contract=decision.creates_contract,
+            contract_template_id=decision.contract_template_id,
         )
 
 
@@ -355,6 +368,8 @@ def router(
                 names=body.names,
                 outcome=body.outcome,
                 requires_text=body.requires_text,
+                creates_contract=body.creates_contract,
+                contract_template_id=body.contract_template_id,
             ),
             uow=uow_factory(),
             now=clock.now(),
@@ -381,6 +396,8 @@ def router(
                 outcome=body.outcome,
                 requires_text=body.requires_text,
                 retired=body.retired,
+                creates_contract=body.creates_contract,
+                contract_template_id=body.contract_template_id,
             ),
             uow=uow_factory(),
             now=clock.now(),

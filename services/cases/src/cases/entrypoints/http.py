@@ -20,8 +20,8 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
-from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Problem, Role
-from caseflow_servicekit.edge import INT32_MAX, EdgeModel, Limit, Text
+from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Role
+from caseflow_servicekit.edge import INT32_MAX, EdgeModel, Limit, Text, if_match_version
 from cases.adapters.projections import ROUTING_KEY
 from cases.adapters.repository import CaseFilter
 from cases.adapters.uow import SqlCasesUnitOfWork
@@ -34,6 +34,7 @@ from cases.app.handlers import (
 from cases.app.work import (
     AcceptCase,
     CancelCase,
+    ChangeEntitlement,
     EscalateCase,
     LogActivity,
     MoveCase,
@@ -44,6 +45,7 @@ from cases.app.work import (
     UpdateCase,
     accept_case,
     cancel_case,
+    change_entitlement,
     escalate_case,
     log_activity,
     move_case,
@@ -190,6 +192,13 @@ class Because(EdgeModel):
     reason: Reason
 
 
+class EntitlementChoice(EdgeModel):
+    """The contract line the case draws on when resolved."""
+
+    line_id: UUID
+    """A line of one of the case's account's contracts in force, covering its contact."""
+
+
 class Escalate(EdgeModel):
     """Raise the case to a manager with the customer's claim."""
 
@@ -292,6 +301,35 @@ class ResolutionView(BaseModel):
     resolved_at: datetime
 
 
+class EntitlementView(BaseModel):
+    """What covers the case: `entitled` with the line and contract; `not_entitled` with the
+    reason; `none` once an agent cleared it. `rule` says how the line was chosen when more
+    than one applied, or that an agent chose it."""
+
+    status: Literal["entitled", "not_entitled", "none"]
+    line_id: UUID | None
+    contract_id: UUID | None
+    reason: str | None
+    rule: str | None
+
+    @classmethod
+    def of(cls, case: Case) -> "EntitlementView":
+        status: Literal["entitled", "not_entitled", "none"] = (
+            "entitled"
+            if case.entitlement_id is not None
+            else "not_entitled"
+            if case.not_entitled is not None
+            else "none"
+        )
+        return cls(
+            status=status,
+            line_id=case.entitlement_id,
+            contract_id=case.contract_id,
+            reason=case.not_entitled,
+            rule=case.entitlement_rule,
+        )
+
+
 class QueueView(BaseModel):
     queue_id: UUID | None
     queue_name: str | None
@@ -328,6 +366,7 @@ class CaseView(BaseModel):
     escalation_level: int
     reopen_count: int
     resolution: ResolutionView | None
+    entitlement: EntitlementView
     queue: QueueView
     assignee_id: UUID | None
     sla: dict[str, Any]
@@ -379,6 +418,7 @@ class CaseView(BaseModel):
                 resolved_by=r.resolved_by,
                 resolved_at=r.resolved_at,
             ),
+            entitlement=EntitlementView.of(case),
             queue=QueueView(queue_id=facts.get("queue_id"), queue_name=facts.get("queue_name")),
             assignee_id=facts.get("assignee_id"),
             # The projection's own bookkeeping (when routing facts were learnt) is not SLA state.
@@ -820,6 +860,45 @@ def router(
             )
             return await shown(uow, case, response)
 
+    async def covered(
+        case_id: UUID,
+        line_id: UUID | None,
+        principal: Principal,
+        response: Response,
+        if_match: str | None,
+    ) -> CaseView:
+        async with uow_factory() as uow:
+            case = await change_entitlement(
+                ChangeEntitlement(
+                    case_id=case_id,
+                    agent_id=principal.agent_id,
+                    expected_version=_expected_version(if_match),
+                    line_id=line_id,
+                ),
+                uow=uow,
+                now=clock.now(),
+            )
+            return await shown(uow, case, response)
+
+    @api.put("/{case_id}/entitlement", response_model=CaseView)
+    async def choose_entitlement(
+        case_id: UUID,
+        body: EntitlementChoice,
+        principal: Agent,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> CaseView:
+        """Put an open case under another line of its account's contracts; its resolution
+        draws on it. Published as `case.entitlement_changed`."""
+        return await covered(case_id, body.line_id, principal, response, if_match)
+
+    @api.delete("/{case_id}/entitlement", response_model=CaseView)
+    async def clear_entitlement(
+        case_id: UUID, principal: Agent, response: Response, if_match: IfMatch = None
+    ) -> CaseView:
+        """Take an open case off its line: its resolution draws on no contract."""
+        return await covered(case_id, None, principal, response, if_match)
+
     @api.post("/{case_id}/escalate", response_model=EscalationView, status_code=201)
     async def escalate(
         case_id: UUID,
@@ -861,23 +940,7 @@ def _etag(version: int) -> str:
 
 
 def _expected_version(if_match: str | None, *, required: bool = False) -> int | None:
-    """The version an If-Match header names; None when absent (or `*`)."""
-    if if_match is None or not if_match.strip():
-        if required:
-            raise Problem(
-                "Send If-Match with the case's ETag (read it with GET), so that no change "
-                "made meanwhile is overwritten.",
-                status=428,
-            )
-        return None
-    value = if_match.strip()
-    if value == "*":
-        return None
-    # If-Match compares strongly: a weak tag (W/"3") or anything but one quoted version
-    # matches no version of the case.
-    if len(value) > 2 and value[0] == value[-1] == '"' and value[1:-1].isdigit():
-        return int(value[1:-1])
-    raise Problem(f"If-Match {value[:50]!r} names no version of this case.", status=412)
+    return if_match_version(if_match, of="case", required=required)
 
 
 def _cursor(sort: str, opened_at: datetime, case_id: UUID) -> str:

@@ -20,7 +20,13 @@ from routing.adapters.tables import (
     queues,
     routing_rules,
 )
-from routing.app.case_changes import AcceptCase, CaseChange, DequeueCase, RequeueCase
+from routing.app.case_changes import (
+    AcceptCase,
+    CaseChange,
+    ChangeEntitlement,
+    DequeueCase,
+    RequeueCase,
+)
 from routing.app.ports import StoredRule
 from routing.domain import (
     Agent,
@@ -160,6 +166,7 @@ class SqlRuleRepository:
                 subject_keywords=sorted(rule.subject_keywords),
                 account_ids=sorted(rule.account_ids),
                 required_skills=sorted(rule.required_skills),
+                entitlement=sorted(rule.entitlement),
                 active=rule.active,
             )
         )
@@ -344,8 +351,20 @@ class SqlCaseProjection:
                 request_type=facts.request_type,
                 account_id=facts.account_id,
                 opened_at=opened_at,
+                entitled=facts.entitled,
+                not_entitled=facts.not_entitled,
             )
             .on_conflict_do_nothing(index_elements=[case_facts.c.case_id])
+        )
+
+    async def change_entitlement(
+        self, case_id: UUID, *, entitled: bool, not_entitled: str | None
+    ) -> None:
+        """Record that a known case's entitlement changed."""
+        await self._session.execute(
+            update(case_facts)
+            .where(case_facts.c.case_id == case_id)
+            .values(entitled=entitled, not_entitled=not_entitled)
         )
 
     async def is_known(self, case_id: UUID) -> bool:
@@ -412,6 +431,7 @@ def _rule(row: RowMapping) -> StoredRule:
             subject_keywords=frozenset(row["subject_keywords"]),
             account_ids=frozenset(row["account_ids"]),
             required_skills=frozenset(row["required_skills"]),
+            entitlement=frozenset(row["entitlement"]),
             active=row["active"],
         ),
     )
@@ -451,6 +471,11 @@ def _change_row(change: CaseChange) -> tuple[str, dict[str, Any]]:
             return "requeue", {}
         case AcceptCase():
             return "accept", {"agent_id": str(change.agent_id)}
+        case ChangeEntitlement():
+            return "entitlement", {
+                "entitled": change.entitled,
+                "not_entitled": change.not_entitled,
+            }
     msg = f"cannot park {type(change).__name__}"
     raise TypeError(msg)
 
@@ -463,6 +488,14 @@ def _change_of(case_id: UUID, kind: str, at: datetime, payload: Mapping[str, Any
             return RequeueCase(case_id=case_id, at=at)
         case "accept":
             return AcceptCase(case_id=case_id, at=at, agent_id=UUID(str(payload["agent_id"])))
+        case "entitlement":
+            reason = payload.get("not_entitled")
+            return ChangeEntitlement(
+                case_id=case_id,
+                at=at,
+                entitled=bool(payload["entitled"]),
+                not_entitled=None if reason is None else str(reason),
+            )
     msg = f"unknown parked change {kind!r}"
     raise ValueError(msg)
 

@@ -61,6 +61,8 @@ routing_rules = Table(
     Column("subject_keywords", ARRAY(Text), nullable=False),
     Column("account_ids", ARRAY(Uuid), nullable=False),
     Column("required_skills", ARRAY(Text), nullable=False),
+    # Rules from before contracts ask nothing of entitlement (an empty list holds always).
+    Column("entitlement", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
@@ -128,6 +130,9 @@ case_facts = Table(
     Column("request_type", String(100), nullable=True),
     Column("account_id", Uuid, nullable=True),
     Column("opened_at", DateTime(timezone=True), nullable=False),
+    # Null: the case said nothing of contracts (it opened before they existed).
+    Column("entitled", Boolean, nullable=True),
+    Column("not_entitled", String(32), nullable=True),
 )
 
 parked_case_events = Table(

@@ -1,6 +1,7 @@
-"""The changes in a case's life that move its queue item, as the routing use cases take them.
+"""The changes in a case's life routing follows, as the routing use cases take them.
 
-They come from the cases service's events; each names the moment it happened there.
+Most move the case's queue item; a change of entitlement only updates what routing knows of
+the case. They come from the cases service's events; each names the moment it happened there.
 """
 
 from __future__ import annotations
@@ -36,5 +37,18 @@ class AcceptCase:
     agent_id: UUID
 
 
-CaseChange = DequeueCase | RequeueCase | AcceptCase
-"""A change to a case that moves its queue item."""
+@dataclass(frozen=True, kw_only=True)
+class ChangeEntitlement:
+    """Another contract line (or none) covers the case now: remember it.
+
+    ``entitled`` tells whether a line covers it; ``not_entitled`` why none does, if known.
+    """
+
+    case_id: UUID
+    at: datetime
+    entitled: bool
+    not_entitled: str | None = None
+
+
+CaseChange = DequeueCase | RequeueCase | AcceptCase | ChangeEntitlement
+"""A change to a case routing follows."""

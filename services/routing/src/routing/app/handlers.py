@@ -9,7 +9,13 @@ from uuid import UUID, uuid4
 
 import structlog
 
-from routing.app.case_changes import AcceptCase, CaseChange, DequeueCase, RequeueCase
+from routing.app.case_changes import (
+    AcceptCase,
+    CaseChange,
+    ChangeEntitlement,
+    DequeueCase,
+    RequeueCase,
+)
 from routing.app.errors import (
     NameTakenError,
     NotPermittedError,
@@ -47,7 +53,10 @@ class Caller:
 
 @dataclass(frozen=True, kw_only=True)
 class RouteCase:
-    """A case was opened; place it in a queue."""
+    """A case was opened; place it in a queue.
+
+    ``entitled`` is None when the opening says nothing of contracts (it predates them).
+    """
 
     case_id: UUID
     number: str
@@ -57,6 +66,8 @@ class RouteCase:
     opened_at: datetime
     request_type: str | None = None
     account_id: UUID | None = None
+    entitled: bool | None = None
+    not_entitled: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +92,7 @@ class AddRoutingRule:
     subject_keywords: frozenset[str] = frozenset()
     account_ids: frozenset[UUID] = frozenset()
     required_skills: frozenset[str] = frozenset()
+    entitlement: frozenset[str] = frozenset()
     active: bool = True
 
 
@@ -124,6 +136,8 @@ async def route_case(
         subject=cmd.subject,
         request_type=cmd.request_type,
         account_id=cmd.account_id,
+        entitled=cmd.entitled,
+        not_entitled=cmd.not_entitled,
     )
     async with uow:
         await uow.cases.remember(facts, number=cmd.number, opened_at=cmd.opened_at)
@@ -156,7 +170,8 @@ async def apply_case_change(
     now: datetime,
     new_id: Callable[[], UUID] = uuid4,
 ) -> QueueItem | None:
-    """Move a case's queue item as its life goes on: dequeue, requeue or give it to an agent.
+    """Follow a case's life: dequeue, requeue or give its item to an agent, or note its
+    entitlement.
 
     Returns the case's item as it now stands, or None while the case is unknown.
     """
@@ -205,6 +220,7 @@ async def add_routing_rule(
             subject_keywords=cmd.subject_keywords,
             account_ids=cmd.account_ids,
             required_skills=cmd.required_skills,
+            entitlement=cmd.entitlement,
             active=cmd.active,
         ),
     )
@@ -280,7 +296,15 @@ async def _apply(
     new_id: Callable[[], UUID],
     new_agent_capacity: int = NEW_AGENT_CAPACITY,
 ) -> QueueItem | None:
-    """Apply `change` to a known case's last queue item, emitting what happened."""
+    """Apply `change` to a known case: move its last queue item, emitting what happened, or
+    note its new entitlement."""
+    if isinstance(change, ChangeEntitlement):
+        # Only the facts change: this does not re-route a case already queued. Rules place a
+        # case once, when it opens; an agent or supervisor transfers it if it should move.
+        await uow.cases.change_entitlement(
+            change.case_id, entitled=change.entitled, not_entitled=change.not_entitled
+        )
+        return await uow.queue_items.last_for_case(change.case_id)
     # The last item is the active one when there is one: a case is requeued only once its
     # last item was removed. Locked, as a pick locks it, so neither overwrites the other.
     item = await uow.queue_items.last_for_case(change.case_id, for_update=True)

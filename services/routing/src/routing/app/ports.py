@@ -64,6 +64,12 @@ class CaseProjection(Protocol):
     """What routing remembers of the cases it routes, and the changes that came before them."""
 
     async def remember(self, facts: CaseFacts, *, number: str, opened_at: datetime) -> None: ...
+    async def change_entitlement(
+        self, case_id: UUID, *, entitled: bool, not_entitled: str | None
+    ) -> None:
+        """Record that a known case's entitlement changed."""
+        ...
+
     async def is_known(self, case_id: UUID) -> bool:
         """Whether routing has seen the case open (and so placed it in a queue)."""
         ...

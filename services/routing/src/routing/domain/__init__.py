@@ -37,9 +37,22 @@ from routing.domain.queues import (
     enqueue,
     requeue,
 )
-from routing.domain.rules import CaseFacts, QueueChoice, RoutingRule, choose_queue
+from routing.domain.rules import (
+    ENTITLED,
+    ENTITLEMENTS,
+    NOT_ENTITLED,
+    NOT_ENTITLED_REASONS,
+    CaseFacts,
+    QueueChoice,
+    RoutingRule,
+    choose_queue,
+)
 
 __all__ = [
+    "ENTITLED",
+    "ENTITLEMENTS",
+    "NOT_ENTITLED",
+    "NOT_ENTITLED_REASONS",
     "Agent",
     "AgentAtCapacityError",
     "AgentUnavailableError",

@@ -5,6 +5,10 @@ first active rule whose conditions all hold names the queue. A case no rule matc
 the default queue. Within a condition any listed value will do; a condition left empty holds
 for every case, so a rule without conditions is a catch-all. Texts compare without regard
 to letter case.
+
+The entitlement condition asks whether a contract line covers the case: ``entitled``,
+``not_entitled`` (for any reason) or one reason by name (``exhausted``, ...). A case opened
+before contracts existed is neither, and meets no entitlement condition.
 """
 
 from __future__ import annotations
@@ -17,10 +21,37 @@ from uuid import UUID
 from routing.domain.agents import normalize_skills
 from routing.domain.errors import RoutingValidationError
 
+ENTITLED = "entitled"
+"""A case a contract line covers."""
+
+NOT_ENTITLED = "not_entitled"
+"""A case no contract line covers, whatever the reason."""
+
+NOT_ENTITLED_REASONS = frozenset(
+    {
+        "no_contract",
+        "not_started",
+        "expired",
+        "on_hold",
+        "contact_not_covered",
+        "channel_not_covered",
+        "request_type_not_covered",
+        "exhausted",
+    }
+)
+"""Why no contract line covers a case, as the cases service says it (`NotEntitledReason`)."""
+
+ENTITLEMENTS = frozenset({ENTITLED, NOT_ENTITLED}) | NOT_ENTITLED_REASONS
+"""The values a rule's entitlement condition may list."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class CaseFacts:
-    """What routing knows about a case when it places it in a queue."""
+    """What routing knows about a case when it places it in a queue.
+
+    ``entitled`` is None when the case says nothing of contracts (it opened before they
+    existed); ``not_entitled`` is the reason no line covers it, when one was given.
+    """
 
     case_id: UUID
     channel: str
@@ -28,13 +59,16 @@ class CaseFacts:
     subject: str
     request_type: str | None = None
     account_id: UUID | None = None
+    entitled: bool | None = None
+    not_entitled: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class RoutingRule:
     """Conditions on a case's facts, the queue they send it to and the skills it then needs.
 
-    ``subject_keywords`` holds when the subject contains one of the keywords.
+    ``subject_keywords`` holds when the subject contains one of the keywords; ``entitlement``
+    lists values of `ENTITLEMENTS` and holds when the case's entitlement is one of them.
     """
 
     name: str
@@ -46,6 +80,7 @@ class RoutingRule:
     subject_keywords: frozenset[str] = frozenset()
     account_ids: frozenset[UUID] = frozenset()
     required_skills: frozenset[str] = frozenset()
+    entitlement: frozenset[str] = frozenset()
     active: bool = True
 
     def __post_init__(self) -> None:
@@ -55,6 +90,14 @@ class RoutingRule:
             values: frozenset[str] = getattr(self, label)
             if any(not value.strip() for value in values):
                 raise RoutingValidationError(f"rule {self.name!r} has a blank entry in {label}")
+        entitlement = frozenset(_fold(value) for value in self.entitlement)
+        if unknown := entitlement - ENTITLEMENTS:
+            listed = ", ".join(map(repr, sorted(unknown)))
+            raise RoutingValidationError(
+                f"rule {self.name!r} has unknown entitlement {listed}; "
+                f"use one of {', '.join(sorted(ENTITLEMENTS))}"
+            )
+        object.__setattr__(self, "entitlement", entitlement)
         object.__setattr__(self, "required_skills", normalize_skills(self.required_skills))
 
     def matches(self, facts: CaseFacts) -> bool:
@@ -71,6 +114,7 @@ class RoutingRule:
                 or any(_fold(word) in subject for word in self.subject_keywords)
             )
             and (not self.account_ids or facts.account_id in self.account_ids)
+            and (not self.entitlement or _entitlement_holds(self.entitlement, facts))
         )
 
 
@@ -90,6 +134,16 @@ def choose_queue(
         if rule.active and rule.matches(facts):
             return QueueChoice(rule.queue_id, rule.name, rule.required_skills)
     return QueueChoice(default_queue_id, None, frozenset())
+
+
+def _entitlement_holds(allowed: frozenset[str], facts: CaseFacts) -> bool:
+    if facts.entitled is None:
+        return False  # the case says nothing of contracts: no entitlement condition holds
+    if facts.entitled:
+        return ENTITLED in allowed
+    return NOT_ENTITLED in allowed or (
+        facts.not_entitled is not None and _fold(facts.not_entitled) in allowed
+    )
 
 
 def _holds(allowed: frozenset[str], value: str) -> bool:

@@ -9,7 +9,13 @@ import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import Clock, EventConsumers
 from routing.adapters.uow import SqlRoutingUnitOfWork
-from routing.app.case_changes import AcceptCase, CaseChange, DequeueCase, RequeueCase
+from routing.app.case_changes import (
+    AcceptCase,
+    CaseChange,
+    ChangeEntitlement,
+    DequeueCase,
+    RequeueCase,
+)
 from routing.app.handlers import RouteCase, apply_case_change, route_case
 
 CASE_EVENTS = frozenset(
@@ -19,9 +25,10 @@ CASE_EVENTS = frozenset(
         "case.resolved",
         "case.cancelled",
         "case.reopened",
+        "case.entitlement_changed",
     }
 )
-"""The case events that move queue items; the others on the topic are skipped."""
+"""The case events routing follows; the others on the topic are skipped."""
 
 
 def register(
@@ -36,6 +43,7 @@ def register(
         event: c.Event, envelope: c.Envelope, uow: SqlRoutingUnitOfWork
     ) -> None:
         if isinstance(event, c.CaseOpened):
+            entitled, not_entitled = entitlement_of(event)
             await route_case(
                 RouteCase(
                     case_id=event.case_id,
@@ -46,6 +54,8 @@ def register(
                     opened_at=event.occurred_at,
                     request_type=event.request_type,
                     account_id=event.account_id,
+                    entitled=entitled,
+                    not_entitled=not_entitled,
                 ),
                 uow=uow,
                 now=clock.now(),
@@ -58,8 +68,20 @@ def register(
     consumers.subscribe(topics.CASES, on_case_event, uow_factory=uow_factory, events=CASE_EVENTS)
 
 
+def entitlement_of(
+    event: c.CaseOpened | c.CaseEntitlementChanged,
+) -> tuple[bool | None, str | None]:
+    """Whether a contract line covers the case, and if not why: (None, None) when the event
+    says nothing of contracts (an opening from before they existed)."""
+    if event.entitlement_id is not None:
+        return True, None
+    if event.not_entitled is not None:
+        return False, event.not_entitled.value
+    return None, None
+
+
 def case_change(event: c.Event) -> CaseChange | None:
-    """The change to its queue item a case event brings, or None if it brings none."""
+    """The change a case event brings to what routing keeps, or None if it brings none."""
     match event:
         case c.CaseResolved() | c.CaseCancelled():
             reason = "resolved" if isinstance(event, c.CaseResolved) else "cancelled"
@@ -70,4 +92,14 @@ def case_change(event: c.Event) -> CaseChange | None:
             # An agent took the case into work. Other moves (and one by nobody in particular,
             # e.g. the customer answering) leave the queue item as it is.
             return AcceptCase(case_id=event.case_id, at=event.occurred_at, agent_id=agent_id)
+        case c.CaseEntitlementChanged():
+            entitled, not_entitled = entitlement_of(event)
+            # Only contracts bring this event, so a line neither chosen nor refused was cleared:
+            # the case is not entitled, for no reason given.
+            return ChangeEntitlement(
+                case_id=event.case_id,
+                at=event.occurred_at,
+                entitled=bool(entitled),
+                not_entitled=not_entitled,
+            )
     return None

@@ -100,6 +100,7 @@ class RuleView(BaseModel):
     subject_keywords: list[str]
     account_ids: list[UUID]
     required_skills: list[str]
+    entitlement: list[str]
     active: bool
 
     @classmethod
@@ -116,6 +117,7 @@ class RuleView(BaseModel):
             subject_keywords=sorted(rule.subject_keywords),
             account_ids=sorted(rule.account_ids),
             required_skills=sorted(rule.required_skills),
+            entitlement=sorted(rule.entitlement),
             active=rule.active,
         )
 
@@ -131,7 +133,13 @@ class NewQueue(BaseModel):
 
 
 class NewRule(BaseModel):
-    """A routing rule to add; empty conditions hold for every case."""
+    """A routing rule to add; empty conditions hold for every case.
+
+    `entitlement` asks whether a service contract covers the case: `entitled`, `not_entitled`
+    (for any reason) or the reason itself (`no_contract`, `not_started`, `expired`, `on_hold`,
+    `contact_not_covered`, `channel_not_covered`, `request_type_not_covered`, `exhausted`);
+    any value listed will do. A case opened before contracts existed meets none of them.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -144,6 +152,7 @@ class NewRule(BaseModel):
     subject_keywords: list[str] = []
     account_ids: list[UUID] = []
     required_skills: list[str] = []
+    entitlement: list[str] = []
     active: bool = True
 
 
@@ -285,6 +294,7 @@ def router(
                 subject_keywords=frozenset(body.subject_keywords),
                 account_ids=frozenset(body.account_ids),
                 required_skills=frozenset(body.required_skills),
+                entitlement=frozenset(body.entitlement),
                 active=body.active,
             ),
             uow=uow_factory(),

@@ -10,7 +10,12 @@ from uuid import UUID
 
 @dataclass(frozen=True, kw_only=True)
 class StartKpis:
-    """A case was opened: start the KPIs of the policy that applies to it."""
+    """A case was opened: start the KPIs of the policy that applies to it.
+
+    `sla_policy_id` and `calendar_id` come from the contract that covers the case, if any:
+    its policy applies rather than the one the case's facts would choose, and its calendar,
+    when it names one, rather than the policy's own.
+    """
 
     case_id: UUID
     opened_at: datetime
@@ -18,6 +23,8 @@ class StartKpis:
     priority: str | None = None
     channel: str | None = None
     request_type: str | None = None
+    sla_policy_id: UUID | None = None
+    calendar_id: UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

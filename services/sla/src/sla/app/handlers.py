@@ -29,6 +29,7 @@ from sla.domain import (
     KpiStatus,
     NoApplicablePolicyError,
     SlaError,
+    SlaPolicy,
     WorkingInterval,
     add_working_time,
     choose_policy,
@@ -84,13 +85,17 @@ async def start_kpis(
     uow: SlaUnitOfWork,
     new_id: Callable[[], UUID] = uuid4,
 ) -> list[KpiInstance]:
-    """Start the KPIs of the policy that applies to a newly opened case, from its opening."""
+    """Start the KPIs of the policy that applies to a newly opened case, from its opening.
+
+    The policy of the contract covering the case applies, on the contract's calendar if it
+    names one. A policy SLA does not know gives way to the one the case's facts choose, an
+    unknown calendar to the policy's own: a case is never left unmeasured for a bad reference.
+    """
     async with uow:
         if await uow.cases.get(cmd.case_id) is not None:
             return []  # a redelivered or replayed opening starts nothing twice
-        facts = CaseFacts(priority=cmd.priority, channel=cmd.channel, request_type=cmd.request_type)
         try:
-            policy = choose_policy(facts, await uow.policies.list())
+            policy = await _policy_for(cmd, uow)
         except NoApplicablePolicyError:
             log.warning("sla.no_policy_applies", case_id=str(cmd.case_id))
             await uow.cases.add(
@@ -101,16 +106,12 @@ async def start_kpis(
             await uow.cases.take_parked(cmd.case_id)  # nothing is measured, so nothing moves
             await uow.commit()
             return []
-        named = await uow.calendars.get(policy.calendar_id)
-        if named is None:
-            raise CalendarNotFound(
-                f"SLA policy {policy.name!r} names calendar {policy.calendar_id}, which is missing"
-            )
+        named = await _calendar_for(cmd, policy, uow)
         await uow.cases.add(
             CaseSla(
                 case_id=cmd.case_id,
                 policy_id=policy.policy_id,
-                calendar_id=policy.calendar_id,
+                calendar_id=named.calendar_id,
                 opened_at=cmd.opened_at,
             )
         )
@@ -124,7 +125,7 @@ async def start_kpis(
                 calendar=named.calendar,
                 now=cmd.opened_at,
             )
-            uow.emit(events, calendar_id=policy.calendar_id)
+            uow.emit(events, calendar_id=named.calendar_id)
             instances.append(instance)
         if cmd.status in WAITING_STATUSES:
             _apply(
@@ -140,6 +141,48 @@ async def start_kpis(
             await uow.kpis.add(instance)
         await uow.commit()
         return instances
+
+
+async def _policy_for(cmd: StartKpis, uow: SlaUnitOfWork) -> SlaPolicy:
+    """The policy of the case's contract if SLA has it, else the one the case's facts choose.
+
+    Raises `NoApplicablePolicyError` when it comes to choosing and no policy applies.
+    """
+    policies = await uow.policies.list()
+    if cmd.sla_policy_id is not None:
+        contracted = next((p for p in policies if p.policy_id == cmd.sla_policy_id), None)
+        if contracted is not None:
+            return contracted
+        # A contract may name a policy SLA does not (or no longer) have; the case is measured
+        # all the same, on the policy it would have had without a contract.
+        log.warning(
+            "sla.contract_policy_unknown",
+            case_id=str(cmd.case_id),
+            sla_policy_id=str(cmd.sla_policy_id),
+        )
+    facts = CaseFacts(priority=cmd.priority, channel=cmd.channel, request_type=cmd.request_type)
+    return choose_policy(facts, policies)
+
+
+async def _calendar_for(cmd: StartKpis, policy: SlaPolicy, uow: SlaUnitOfWork) -> NamedCalendar:
+    """The calendar a case's KPIs count on: its contract's, when the contract's policy
+    applies and SLA has that calendar; else the policy's own."""
+    if cmd.calendar_id is not None and policy.policy_id == cmd.sla_policy_id:
+        contracted = await uow.calendars.get(cmd.calendar_id)
+        if contracted is not None:
+            return contracted
+        log.warning(
+            "sla.contract_calendar_unknown",
+            case_id=str(cmd.case_id),
+            calendar_id=str(cmd.calendar_id),
+            policy_id=str(policy.policy_id),
+        )
+    named = await uow.calendars.get(policy.calendar_id)
+    if named is None:
+        raise CalendarNotFound(
+            f"SLA policy {policy.name!r} names calendar {policy.calendar_id}, which is missing"
+        )
+    return named
 
 
 async def apply_case_change(change: CaseChange, *, uow: SlaUnitOfWork) -> list[KpiInstance]:

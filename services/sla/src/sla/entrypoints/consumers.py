@@ -26,9 +26,10 @@ CASE_EVENTS = frozenset(
         "case.resolved",
         "case.cancelled",
         "case.reopened",
+        # Not case.entitlement_changed (skipped): re-evaluating KPIs on a new line is later work.
     }
 )
-"""The case events that move KPIs; the others on the topic are skipped."""
+"""The case events that move KPIs; the others on the topic are skipped before decoding."""
 
 
 def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlSlaUnitOfWork]) -> None:
@@ -47,6 +48,8 @@ def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlSlaUnitO
                         priority=event.priority.value,
                         channel=event.channel.value,
                         request_type=event.request_type,
+                        sla_policy_id=event.sla_policy_id,
+                        calendar_id=event.calendar_id,
                     ),
                     uow=uow,
                 )

@@ -1,8 +1,10 @@
-"""The KPI timer loop with a fake pass, and domain events translated to published contracts."""
+"""Domain KPI events translated to the contracts the SLA service publishes.
+
+The timer loop itself is the kit's `PeriodicJob`, tested in libs/servicekit.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TypedDict
 from uuid import UUID
@@ -12,7 +14,6 @@ import pytest
 import caseflow_contracts as c
 from sla.adapters.published import to_contract
 from sla.domain import kpi as d
-from sla.entrypoints.timer import KpiTimer
 
 pytestmark = pytest.mark.unit
 
@@ -36,61 +37,6 @@ ABOUT: About = {
     "kpi": "first_response",
     "occurred_at": NOW,
 }
-
-
-class StillClock:
-    def now(self) -> datetime:
-        return NOW
-
-
-class FakeTick:
-    """A timer pass that finds `batches` of due KPIs, then none; may fail first."""
-
-    def __init__(self, batches: list[int], *, failures: int = 0) -> None:
-        self.batches = list(batches)
-        self.failures = failures
-        self.calls: list[datetime] = []
-        self.drained = asyncio.Event()
-
-    async def __call__(self, now: datetime) -> int:
-        self.calls.append(now)
-        if self.failures:
-            self.failures -= 1
-            raise ConnectionError("database away")
-        if self.batches:
-            return self.batches.pop(0)
-        self.drained.set()
-        return 0
-
-
-async def test_one_pass_repeats_until_nothing_is_due() -> None:
-    tick = FakeTick([200, 200, 7])
-    timer = KpiTimer(tick=tick, clock=StillClock(), interval=60)
-
-    assert await timer.run_once() == 407
-    assert tick.calls == [NOW] * 4
-
-
-async def test_the_loop_ticks_at_start_and_stops_when_asked() -> None:
-    tick = FakeTick([3])
-    timer = KpiTimer(tick=tick, clock=StillClock(), interval=3600)
-
-    await timer.start()
-    await asyncio.wait_for(tick.drained.wait(), timeout=5)
-    await asyncio.wait_for(timer.stop(), timeout=5)  # does not wait out the hour
-
-    assert len(tick.calls) == 2
-
-
-async def test_a_failed_pass_does_not_end_the_loop() -> None:
-    tick = FakeTick([], failures=2)
-    timer = KpiTimer(tick=tick, clock=StillClock(), interval=0)
-
-    await timer.start()
-    await asyncio.wait_for(tick.drained.wait(), timeout=5)
-    await timer.stop()
-
-    assert len(tick.calls) >= 3
 
 
 def test_a_started_kpi_is_published_with_its_calendar() -> None:
