@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 SERVICES := intake cases routing sla scheduling knowledge
 
-.PHONY: help install up test test-unit lint fmt bench bench-reports bench-contracts asyncapi schemas clean
+.PHONY: help install up test test-unit lint fmt bench bench-reports bench-contracts bench-screenpop asyncapi schemas clean
 
 help:
 	@echo "make up        run every service on embedded PostgreSQL and Tansu (Ctrl-C stops)"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench     the end-to-end benchmark (bench/e2e.py)"
 	@echo "make bench-reports  the case reports over 100,000 cases (bench/reports.py)"
 	@echo "make bench-contracts  the contract report over 2,000 contracts (bench/contracts.py)"
+	@echo "make bench-screenpop  a ringing call to the agent's screen-pop, webhook and topic (bench/screenpop.py)"
 	@echo "make asyncapi  regenerate the committed AsyncAPI documents"
 
 # Installs uv when the machine has none, then the locked environment.
@@ -46,6 +47,9 @@ bench-reports: install
 
 bench-contracts: install
 	$(UV) run python bench/contracts.py
+
+bench-screenpop: install
+	$(UV) run python bench/screenpop.py
 
 asyncapi: install
 	$(UV) run python tools/asyncapi_docs.py --write

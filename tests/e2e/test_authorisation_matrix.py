@@ -118,9 +118,10 @@ async def test_a_channel_key_can_only_submit_and_read_the_questions_to_ask(suite
             for method, operation in item.items():
                 if "channel" in operation.get(ROLES_EXTENSION, []):
                     admitted.append(f"{service} {method.upper()} {template}")
-    # Submitting, and reading the questions a request type asks (a web form asks them step
-    # by step), are all a channel may do.
+    # Submitting, reporting telephone calls, and reading the questions a request type asks (a
+    # web form asks them step by step), are all a channel may do.
     assert sorted(admitted) == [
         "cases GET /request-types/{code}/questions",
+        "intake POST /cti/events",
         "intake POST /web-submissions",
     ]

@@ -7,8 +7,13 @@ from uuid import UUID
 
 import pytest
 
-from intake.domain.customers import Contact, Identification
+from intake.domain.customers import (
+    Contact,
+)
 from intake.domain.errors import SubmissionRejected
+from intake.domain.identification import (
+    Identification,
+)
 from intake.domain.interactions import Channel, language_of, record_interaction
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)

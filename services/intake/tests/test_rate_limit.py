@@ -128,7 +128,8 @@ async def test_the_request_past_the_address_limit_is_a_429_that_creates_nothing(
             (contacts, 3),
             (interactions, 3),
             (idempotency_keys, 0),
-            (outbox_table, 3),
+            # Each admitted request: its interaction received and its first contact registered.
+            (outbox_table, 6),
         ):
             assert await intake.count(table) == expected, table.name
         # Every caller of the route counts, a person's token as well as a channel's key ...

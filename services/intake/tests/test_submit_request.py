@@ -12,18 +12,27 @@ from uuid import UUID
 
 import pytest
 
+from intake.app.customers import CreateAccount, create_account
 from intake.app.handlers import (
-    CreateAccount,
     IdempotencyKey,
     ReceiveRequestedInteraction,
     RecordRequestType,
     SubmitRequest,
-    create_account,
     receive_requested_interaction,
     record_request_type,
     submit_request,
 )
-from intake.domain.customers import Account, Contact, Identification
+from intake.domain.customer_events import (
+    AccountRegistered,
+    ContactChanged,
+    ContactRegistered,
+    CustomerEvent,
+)
+from intake.domain.customers import (
+    Account,
+    Contact,
+    PhoneKind,
+)
 from intake.domain.errors import (
     DomainTaken,
     IdempotencyKeyInUse,
@@ -33,10 +42,14 @@ from intake.domain.errors import (
     SubmissionRejected,
 )
 from intake.domain.idempotency import StoredRequest, fingerprint
+from intake.domain.identification import (
+    Identification,
+)
 from intake.domain.interactions import Channel, Interaction, InteractionReceived
 from intake.domain.request_types import AskedWhen, ParameterDefinition, RequestType
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+REGION = "DE"
 
 
 class State:
@@ -49,6 +62,7 @@ class State:
         self.keys: dict[tuple[str, str], StoredRequest] = {}
         self.request_types: dict[str, RequestType] = {}
         self.published: list[InteractionReceived] = []
+        self.customer_events: list[CustomerEvent] = []
 
 
 class FakeCustomerRepository:
@@ -75,10 +89,10 @@ class FakeCustomerRepository:
     async def account_by_domain(self, domain: str) -> Account | None:
         return next((a for a in self._s.accounts.values() if domain in a.domains), None)
 
-    async def get_contact(self, contact_id: UUID) -> Contact | None:
+    async def get_contact(self, contact_id: UUID, *, for_update: bool = False) -> Contact | None:
         return self._s.contacts.get(contact_id)
 
-    async def get_account(self, account_id: UUID) -> Account | None:
+    async def get_account(self, account_id: UUID, *, for_update: bool = False) -> Account | None:
         return self._s.accounts.get(account_id)
 
     async def save_identification(self, identification: Identification) -> None:
@@ -143,6 +157,7 @@ class FakeIntakeUnitOfWork:
         self.state = State()
         self._saved: State | None = None
         self._pending: list[InteractionReceived] = []
+        self._customer_events: list[CustomerEvent] = []
         self.customers = FakeCustomerRepository(self)
         self.interactions = FakeInteractionRepository(self)
         self.idempotency = FakeIdempotencyStore(self)
@@ -152,6 +167,7 @@ class FakeIntakeUnitOfWork:
     async def __aenter__(self) -> Self:
         self._saved = copy.deepcopy(self.state)
         self._pending = []
+        self._customer_events = []
         return self
 
     async def __aexit__(
@@ -164,9 +180,14 @@ class FakeIntakeUnitOfWork:
     def emit(self, event: InteractionReceived) -> None:
         self._pending.append(event)
 
+    def emit_customer(self, event: CustomerEvent) -> None:
+        self._customer_events.append(event)
+
     async def commit(self) -> None:
         self.state.published.extend(self._pending)
+        self.state.customer_events.extend(self._customer_events)
         self._pending = []
+        self._customer_events = []
         self._saved = None
         self.commits += 1
 
@@ -202,7 +223,9 @@ async def test_a_first_request_makes_a_contact_an_interaction_and_one_event(
     uow: FakeIntakeUnitOfWork,
 ) -> None:
     new_id = ids()
-    accepted = await submit_request(request(), uow=uow, now=NOW, new_id=lambda: next(new_id))
+    accepted = await submit_request(
+        request(), uow=uow, now=NOW, new_id=lambda: next(new_id), region=REGION
+    )
     assert accepted.first_contact is True
     assert accepted.replayed is False
     contact = uow.state.contacts[accepted.contact_id]
@@ -216,9 +239,12 @@ async def test_a_first_request_makes_a_contact_an_interaction_and_one_event(
 
 
 async def test_the_same_address_again_is_the_same_contact(uow: FakeIntakeUnitOfWork) -> None:
-    first = await submit_request(request(), uow=uow, now=NOW)
+    first = await submit_request(request(), uow=uow, now=NOW, region=REGION)
     second = await submit_request(
-        request(email=" MARTA@acme.EXAMPLE", subject="Re: CAS-2026-000001"), uow=uow, now=NOW
+        request(email=" MARTA@acme.EXAMPLE", subject="Re: CAS-2026-000001"),
+        uow=uow,
+        now=NOW,
+        region=REGION,
     )
     assert second.contact_id == first.contact_id
     assert second.first_contact is False
@@ -231,7 +257,7 @@ async def test_a_first_contact_from_an_accounts_domain_joins_it(uow: FakeIntakeU
     account = await create_account(
         CreateAccount(name="Acme", domains=["acme.example"]), uow=uow, now=NOW
     )
-    accepted = await submit_request(request(), uow=uow, now=NOW)
+    accepted = await submit_request(request(), uow=uow, now=NOW, region=REGION)
     assert accepted.account_id == account.account_id
     assert uow.state.published[0].account_id == account.account_id
 
@@ -240,8 +266,8 @@ async def test_a_key_repeated_with_the_same_payload_replays_the_answer(
     uow: FakeIntakeUnitOfWork,
 ) -> None:
     key = IdempotencyKey(owner="channel:web", key="k-1")
-    first = await submit_request(request(), uow=uow, now=NOW, idempotency=key)
-    again = await submit_request(request(), uow=uow, now=NOW, idempotency=key)
+    first = await submit_request(request(), uow=uow, now=NOW, idempotency=key, region=REGION)
+    again = await submit_request(request(), uow=uow, now=NOW, idempotency=key, region=REGION)
     assert again.replayed is True
     assert (again.interaction_id, again.contact_id, again.first_contact) == (
         first.interaction_id,
@@ -254,10 +280,10 @@ async def test_a_key_repeated_with_the_same_payload_replays_the_answer(
 
 async def test_a_key_is_scoped_to_its_caller(uow: FakeIntakeUnitOfWork) -> None:
     await submit_request(
-        request(), uow=uow, now=NOW, idempotency=IdempotencyKey(owner="a", key="k")
+        request(), uow=uow, now=NOW, idempotency=IdempotencyKey(owner="a", key="k"), region=REGION
     )
     other = await submit_request(
-        request(), uow=uow, now=NOW, idempotency=IdempotencyKey(owner="b", key="k")
+        request(), uow=uow, now=NOW, idempotency=IdempotencyKey(owner="b", key="k"), region=REGION
     )
     assert other.replayed is False
     assert len(uow.state.interactions) == 2
@@ -267,9 +293,11 @@ async def test_a_key_reused_for_another_payload_is_refused_and_changes_nothing(
     uow: FakeIntakeUnitOfWork,
 ) -> None:
     key = IdempotencyKey(owner="channel:web", key="k-1")
-    await submit_request(request(), uow=uow, now=NOW, idempotency=key)
+    await submit_request(request(), uow=uow, now=NOW, idempotency=key, region=REGION)
     with pytest.raises(IdempotencyKeyReused):
-        await submit_request(request(body="Something else"), uow=uow, now=NOW, idempotency=key)
+        await submit_request(
+            request(body="Something else"), uow=uow, now=NOW, idempotency=key, region=REGION
+        )
     assert len(uow.state.interactions) == 1
     assert len(uow.state.published) == 1
 
@@ -281,7 +309,7 @@ async def test_a_key_taken_but_not_answered_is_in_use(uow: FakeIntakeUnitOfWork)
         fingerprint=fingerprint(request().payload()), response=None
     )
     with pytest.raises(IdempotencyKeyInUse):
-        await submit_request(request(), uow=uow, now=NOW, idempotency=key)
+        await submit_request(request(), uow=uow, now=NOW, idempotency=key, region=REGION)
     assert uow.state.interactions == {}
 
 
@@ -290,19 +318,25 @@ async def test_a_rejected_request_stores_nothing_and_frees_its_key(
 ) -> None:
     key = IdempotencyKey(owner="channel:web", key="k-1")
     with pytest.raises(SubmissionRejected):
-        await submit_request(request(subject="   "), uow=uow, now=NOW, idempotency=key)
+        await submit_request(
+            request(subject="   "), uow=uow, now=NOW, idempotency=key, region=REGION
+        )
     assert uow.state.contacts == {}
     assert uow.state.interactions == {}
     assert uow.state.keys == {}
     assert uow.state.published == []
-    accepted = await submit_request(request(), uow=uow, now=NOW, idempotency=key)
+    accepted = await submit_request(request(), uow=uow, now=NOW, idempotency=key, region=REGION)
     assert accepted.replayed is False
 
 
 async def test_a_web_submission_is_recorded_once(uow: FakeIntakeUnitOfWork) -> None:
     submission_id = UUID(int=42)
-    first = await submit_request(request(submission_id=submission_id), uow=uow, now=NOW)
-    again = await submit_request(request(submission_id=submission_id), uow=uow, now=NOW)
+    first = await submit_request(
+        request(submission_id=submission_id), uow=uow, now=NOW, region=REGION
+    )
+    again = await submit_request(
+        request(submission_id=submission_id), uow=uow, now=NOW, region=REGION
+    )
     assert again.replayed is True
     assert again.interaction_id == first.interaction_id
     assert len(uow.state.published) == 1
@@ -317,6 +351,52 @@ async def test_a_domain_claimed_twice_is_refused(uow: FakeIntakeUnitOfWork) -> N
             now=NOW,
         )
     assert [a.name for a in uow.state.accounts.values()] == ["Acme"]
+
+
+async def test_a_first_contact_and_what_later_requests_teach_are_announced(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    first = await submit_request(request(phone=None), uow=uow, now=NOW, region=REGION)
+    [registered] = uow.state.customer_events
+    assert isinstance(registered, ContactRegistered)
+    assert (registered.contact.contact_id, registered.first_contact) == (first.contact_id, True)
+    await submit_request(request(phone="030 1234567"), uow=uow, now=NOW, region=REGION)
+    changed = uow.state.customer_events[-1]
+    assert isinstance(changed, ContactChanged)
+    assert (changed.contact.phones, changed.contact.version) == (("+49301234567",), 2)
+    # The same number in another format teaches nothing, and nothing is announced.
+    await submit_request(request(phone="+49 (0) 30 1234567"), uow=uow, now=NOW, region=REGION)
+    assert len(uow.state.customer_events) == 2
+
+
+SIGNED = "Hello,\nthe printer jams again.\n\n-- \nMarta Kowalska\nTel. 030 1234567\n"
+
+
+async def test_numbers_in_an_emails_signature_are_learnt_unverified(
+    uow: FakeIntakeUnitOfWork,
+) -> None:
+    accepted = await submit_request(
+        request(channel=Channel.EMAIL, phone=None, body=SIGNED), uow=uow, now=NOW, region=REGION
+    )
+    [number] = uow.state.contacts[accepted.contact_id].phone_numbers
+    assert (number.phone, number.kind, number.verified) == (
+        "+49301234567",
+        PhoneKind.OTHER,
+        False,
+    )
+
+
+async def test_a_web_forms_text_is_not_read_for_numbers(uow: FakeIntakeUnitOfWork) -> None:
+    accepted = await submit_request(
+        request(channel=Channel.WEB, phone=None, body=SIGNED), uow=uow, now=NOW, region=REGION
+    )
+    assert uow.state.contacts[accepted.contact_id].phones == ()
+
+
+async def test_an_account_is_announced(uow: FakeIntakeUnitOfWork) -> None:
+    account = await create_account(CreateAccount(name="Acme", tier="Gold"), uow=uow, now=NOW)
+    assert uow.state.customer_events == [AccountRegistered(account=account, occurred_at=NOW)]
+    assert account.tier == "gold"
 
 
 REPAIR = RequestType(
@@ -352,6 +432,7 @@ async def test_a_request_of_an_offered_type_carries_its_answers_normalised(
         ),
         uow=uow,
         now=NOW,
+        region=REGION,
     )
     [event] = uow.state.published
     expected = {"warranty": "yes", "invoice_date": "2026-01-15"}
@@ -381,6 +462,7 @@ async def test_a_refused_request_type_or_answer_stores_nothing_and_frees_its_key
             uow=uow,
             now=NOW,
             idempotency=key,
+            region=REGION,
         )
     assert (uow.state.contacts, uow.state.interactions, uow.state.keys) == ({}, {}, {})
     assert uow.state.published == []
@@ -392,13 +474,13 @@ async def test_a_repeat_is_answered_as_the_first_even_once_its_type_is_withdrawn
     await record_request_type(RecordRequestType(request_type=REPAIR), uow=uow)
     key = IdempotencyKey(owner="channel:web", key="k-1")
     submitted = request(request_type="repair", parameters={"warranty": "no"})
-    first = await submit_request(submitted, uow=uow, now=NOW, idempotency=key)
+    first = await submit_request(submitted, uow=uow, now=NOW, idempotency=key, region=REGION)
     withdrawn = RequestType(code="repair", version=2, active=False)
     await record_request_type(RecordRequestType(request_type=withdrawn), uow=uow)
-    again = await submit_request(submitted, uow=uow, now=NOW, idempotency=key)
+    again = await submit_request(submitted, uow=uow, now=NOW, idempotency=key, region=REGION)
     assert (again.replayed, again.interaction_id) == (True, first.interaction_id)
     with pytest.raises(RequestTypeNotOffered):
-        await submit_request(submitted, uow=uow, now=NOW)
+        await submit_request(submitted, uow=uow, now=NOW, region=REGION)
 
 
 async def test_a_request_left_unchecked_keeps_its_parameters_free(
@@ -409,8 +491,9 @@ async def test_a_request_left_unchecked_keeps_its_parameters_free(
         uow=uow,
         now=NOW,
         check_request_type=False,
+        region=REGION,
     )
-    await submit_request(request(parameters={"free": "x"}), uow=uow, now=NOW)
+    await submit_request(request(parameters={"free": "x"}), uow=uow, now=NOW, region=REGION)
     assert [dict(e.parameters) for e in uow.state.published] == [
         {"anything": " goes "},
         {"free": "x"},
@@ -454,7 +537,7 @@ async def test_an_agents_request_files_a_new_customer_under_the_given_interactio
     uow.state.accounts[ACME.account_id] = ACME
     new_id = ids()
     accepted = await receive_requested_interaction(
-        requested(), uow=uow, now=NOW, new_id=lambda: next(new_id)
+        requested(), uow=uow, now=NOW, new_id=lambda: next(new_id), region=REGION
     )
     assert (accepted.interaction_id, accepted.first_contact) == (REQUESTED, True)
     assert accepted.account_id == ACME.account_id
@@ -495,14 +578,15 @@ async def test_an_agents_request_finds_the_customer_by_email_then_by_phone(
     )
     uow.state.contacts = {by_mail.contact_id: by_mail, by_phone.contact_id: by_phone}
     first = await receive_requested_interaction(
-        requested(email="JAN@example.cz", phone="+420 777"), uow=uow, now=NOW
+        requested(email="JAN@example.cz", phone="+420 777"), uow=uow, now=NOW, region=REGION
     )
     assert (first.contact_id, first.first_contact) == (by_mail.contact_id, False)
-    assert uow.state.contacts[by_mail.contact_id].phones == ("+420777",)  # learnt
+    assert uow.state.contacts[by_mail.contact_id].phones == ("+420 777",)  # learnt, as given
     second = await receive_requested_interaction(
         requested(interaction_id=UUID(int=7778), email=None, phone="+420 601 123 456"),
         uow=uow,
         now=NOW,
+        region=REGION,
     )
     assert (second.contact_id, second.first_contact) == (by_phone.contact_id, False)
     assert uow.customers.locked[-1] == "+420601123456"  # no address: the number is held
@@ -512,9 +596,9 @@ async def test_an_agents_request_finds_the_customer_by_email_then_by_phone(
 async def test_an_agents_request_delivered_again_changes_nothing(
     uow: FakeIntakeUnitOfWork,
 ) -> None:
-    first = await receive_requested_interaction(requested(), uow=uow, now=NOW)
+    first = await receive_requested_interaction(requested(), uow=uow, now=NOW, region=REGION)
     again = await receive_requested_interaction(
-        requested(name="Someone Else", email="other@example.org"), uow=uow, now=NOW
+        requested(name="Someone Else", email="other@example.org"), uow=uow, now=NOW, region=REGION
     )
     assert (again.interaction_id, again.contact_id, again.replayed) == (
         first.interaction_id,
@@ -534,6 +618,7 @@ async def test_an_agents_answers_are_normalised_when_intake_knows_the_type(
         ),
         uow=uow,
         now=NOW,
+        region=REGION,
     )
     assert uow.state.interactions[accepted.interaction_id].parameters == {
         "warranty": "yes",
@@ -557,7 +642,7 @@ async def test_an_agents_request_is_never_dropped_for_intakes_copy_of_the_catalo
     elif held == "withdrawn":
         uow.state.request_types["repair"] = replace(REPAIR, version=2, active=False)
     accepted = await receive_requested_interaction(
-        requested(request_type=code, parameters=answers), uow=uow, now=NOW
+        requested(request_type=code, parameters=answers), uow=uow, now=NOW, region=REGION
     )
     [event] = uow.state.published
     assert (event.request_type, dict(event.parameters)) == (code, answers)

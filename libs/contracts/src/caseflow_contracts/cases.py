@@ -54,6 +54,10 @@ class CaseOpened(CaseEventBase):
     """The SLA policy of the covering contract; none: the SLA service chooses."""
     calendar_id: UUID | None = None
     """The working-time calendar of the covering contract, if it names one."""
+    first_contact: bool = False
+    """The customer had never written or called before this request."""
+    call_id: str | None = None
+    """The telephone call during which an agent opened the case."""
 
 
 class CaseEntitlementChanged(CaseEventBase):

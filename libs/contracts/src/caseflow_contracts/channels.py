@@ -69,3 +69,19 @@ class CallEnded(CallEventBase):
     ended_at: AwareDatetime
     duration_seconds: Annotated[int, Field(ge=0)]
     disposition: CallDisposition | None = None
+
+
+class CallMissed(CallEventBase):
+    """An inbound call rang and was not picked up (the caller hung up, or it timed out)."""
+
+    type: Literal["call.missed"] = "call.missed"
+    ringing_at: AwareDatetime | None = None
+    missed_at: AwareDatetime
+
+
+class CallTransferred(CallEventBase):
+    """A call moved to another extension; `agent_extension` is where it went."""
+
+    type: Literal["call.transferred"] = "call.transferred"
+    from_extension: str | None = None
+    transferred_at: AwareDatetime

@@ -23,7 +23,24 @@ from caseflow_contracts.cases import (
     CatalogueRequestTypeDefined,
     DecisionRecorded,
 )
-from caseflow_contracts.channels import CallAnswered, CallEnded, CallRinging, WebSubmitted
+from caseflow_contracts.channels import (
+    CallAnswered,
+    CallEnded,
+    CallMissed,
+    CallRinging,
+    CallTransferred,
+    WebSubmitted,
+)
+from caseflow_contracts.customers import (
+    AccountChanged,
+    AccountRegistered,
+    CallFinished,
+    CallIdentified,
+    ContactChanged,
+    ContactErased,
+    ContactMerged,
+    ContactRegistered,
+)
 from caseflow_contracts.entitlements import (
     ContractActivated,
     ContractAllotmentExhausted,
@@ -69,6 +86,8 @@ from caseflow_contracts.topics import (
     CHANNELS_CTI,
     CHANNELS_WEB,
     CONTRACTS,
+    INTAKE_CALLS,
+    INTAKE_CUSTOMERS,
     INTAKE_INTERACTIONS,
     INTAKE_NOTIFICATIONS,
     INTAKE_REQUESTS,
@@ -82,7 +101,20 @@ from caseflow_contracts.topics import (
 
 # One discriminated union per topic, for subscribers: the payload's ``type`` picks the model.
 WebEvent = Annotated[WebSubmitted, Field(discriminator="type")]
-CallEvent = Annotated[CallRinging | CallAnswered | CallEnded, Field(discriminator="type")]
+CallEvent = Annotated[
+    CallRinging | CallAnswered | CallEnded | CallMissed | CallTransferred,
+    Field(discriminator="type"),
+]
+CustomerEvent = Annotated[
+    AccountRegistered
+    | AccountChanged
+    | ContactRegistered
+    | ContactChanged
+    | ContactMerged
+    | ContactErased,
+    Field(discriminator="type"),
+]
+CallRecordEvent = Annotated[CallIdentified | CallFinished, Field(discriminator="type")]
 InteractionEvent = Annotated[InteractionReceived, Field(discriminator="type")]
 NotificationEvent = Annotated[NotificationRequested, Field(discriminator="type")]
 RequestEvent = Annotated[InteractionRequested, Field(discriminator="type")]
@@ -146,6 +178,8 @@ TOPIC_UNIONS: Mapping[str, Any] = MappingProxyType(
         INTAKE_INTERACTIONS: InteractionEvent,
         INTAKE_NOTIFICATIONS: NotificationEvent,
         INTAKE_REQUESTS: RequestEvent,
+        INTAKE_CUSTOMERS: CustomerEvent,
+        INTAKE_CALLS: CallRecordEvent,
         CASES: CaseEvent,
         CATALOGUE: CatalogueEvent,
         CONTRACTS: ContractEvent,

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from caseflow_contracts import (
     cases,
     channels,
+    customers,
     entitlements,
     intake,
     knowledge,
@@ -23,6 +24,8 @@ CHANNELS_CTI = "channels.cti.v1"
 INTAKE_INTERACTIONS = "intake.interaction.v1"
 INTAKE_NOTIFICATIONS = "intake.notification.v1"
 INTAKE_REQUESTS = "intake.request.v1"
+INTAKE_CUSTOMERS = "intake.customer.v1"
+INTAKE_CALLS = "intake.call.v1"
 CASES = "cases.case.v1"
 CATALOGUE = "cases.catalogue.v1"
 CONTRACTS = "cases.contract.v1"
@@ -37,6 +40,8 @@ ALL_TOPICS: tuple[str, ...] = (
     INTAKE_INTERACTIONS,
     INTAKE_NOTIFICATIONS,
     INTAKE_REQUESTS,
+    INTAKE_CUSTOMERS,
+    INTAKE_CALLS,
     CASES,
     CATALOGUE,
     CONTRACTS,
@@ -51,10 +56,25 @@ DLQ_SUFFIX = ".dlq"
 TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
     {
         CHANNELS_WEB: (channels.WebSubmitted,),
-        CHANNELS_CTI: (channels.CallRinging, channels.CallAnswered, channels.CallEnded),
+        CHANNELS_CTI: (
+            channels.CallRinging,
+            channels.CallAnswered,
+            channels.CallEnded,
+            channels.CallMissed,
+            channels.CallTransferred,
+        ),
         INTAKE_INTERACTIONS: (intake.InteractionReceived,),
         INTAKE_NOTIFICATIONS: (intake.NotificationRequested,),
         INTAKE_REQUESTS: (intake.InteractionRequested,),
+        INTAKE_CUSTOMERS: (
+            customers.AccountRegistered,
+            customers.AccountChanged,
+            customers.ContactRegistered,
+            customers.ContactChanged,
+            customers.ContactMerged,
+            customers.ContactErased,
+        ),
+        INTAKE_CALLS: (customers.CallIdentified, customers.CallFinished),
         CASES: (
             cases.CaseOpened,
             cases.CaseUpdated,

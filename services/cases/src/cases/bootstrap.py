@@ -102,7 +102,12 @@ def build(
         clock=clock,
         interval=getattr(settings, "contract_upkeep_seconds", 300.0),
     )
-    consumers.register(kit.consumers, uow_factory=uow_factory, clock=clock)
+    consumers.register(
+        kit.consumers,
+        uow_factory=uow_factory,
+        clock=clock,
+        calls_billable=getattr(settings, "calls_billable", True),
+    )
     projections.register(kit.consumers, uow_factory=uow_factory)
     app = kit.http_app(
         routers=[

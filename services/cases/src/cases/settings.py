@@ -16,3 +16,5 @@ class CasesSettings(ServiceSettings):
         default=300.0, gt=0, validation_alias="CASES_CONTRACT_UPKEEP_SECONDS"
     )
     """How often contracts past their end are expired and owners told of coming ends."""
+    calls_billable: bool = Field(default=True, validation_alias="CASES_CALLS_BILLABLE")
+    """Whether a telephone call logged on a case (when it ends) counts as billable time."""

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from caseflow_contracts import topics
-from caseflow_servicekit import Clock, Kit, ServiceApp, SystemClock, run_service
+from caseflow_servicekit import Clock, Kit, PeriodicJob, ServiceApp, SystemClock, run_service
 from intake.adapters.rate_limits import SqlRateLimitCounter
+from intake.adapters.screen_pops import PgScreenPopHub
 from intake.adapters.tables import metadata
 from intake.adapters.uow import SqlIntakeUnitOfWork
+from intake.app.calls import CallRules, close_overdue_calls
+from intake.domain.calls import CallRejected
+from intake.domain.customer_errors import (
+    ContactRejected,
+    CustomerConflict,
+    CustomerNotFound,
+    StaleCard,
+)
 from intake.domain.errors import (
     AccountRejected,
     DomainTaken,
@@ -21,16 +30,24 @@ from intake.domain.errors import (
     SubmissionRejected,
 )
 from intake.domain.rate_limits import RateLimits
-from intake.entrypoints import consumers, http
+from intake.entrypoints import consumers, cti_http, customers_http, http
 from intake.settings import IntakeSettings
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
+CALL_TIMEOUT_BATCH = 50
+"""Calls the switch never ended, closed per pass of the timeout job's batches."""
+
 ERRORS: dict[type[Exception], int] = {
     RateLimited: 429,
     SubmissionRejected: 422,
+    CallRejected: 422,
     AccountRejected: 422,
+    ContactRejected: 422,
+    CustomerNotFound: 404,
     DomainTaken: 409,
+    CustomerConflict: 409,
+    StaleCard: 412,
     IdempotencyKeyReused: 409,
     IdempotencyKeyInUse: 409,
     IntakeError: 400,
@@ -45,6 +62,7 @@ def build(
         service="intake", settings=settings, metadata=metadata, configure_process=configure_process
     )
     kit.publishes.append(topics.INTAKE_INTERACTIONS)
+    kit.publishes.append(topics.INTAKE_CUSTOMERS)
     kit.retention.add(
         "idempotency_keys",
         "created_at",
@@ -55,7 +73,33 @@ def build(
     def uow_factory() -> SqlIntakeUnitOfWork:
         return SqlIntakeUnitOfWork(kit.sessions, kit.outbox)
 
-    consumers.register(kit.consumers, uow_factory=uow_factory, clock=clock)
+    # The phone channel: calls from the CTI topic and webhook, timeouts, screen-pops.
+    kit.publishes.append(topics.INTAKE_CALLS)
+    call_rules = CallRules(
+        region=settings.default_phone_region,
+        timeout=timedelta(seconds=settings.call_timeout_seconds),
+        callback_on_missed=settings.callback_on_missed,
+    )
+    screen_pops = PgScreenPopHub(settings.database_url)
+
+    async def call_timeouts(now: datetime) -> int:
+        return await close_overdue_calls(
+            uow=uow_factory(), rules=call_rules, now=now, limit=CALL_TIMEOUT_BATCH
+        )
+
+    call_timeout_job = PeriodicJob(
+        name="intake.call_timeouts",
+        tick=call_timeouts,
+        clock=clock,
+        interval=settings.call_timeout_check_seconds,
+    )
+    consumers.register(
+        kit.consumers,
+        uow_factory=uow_factory,
+        clock=clock,
+        call_rules=call_rules,
+        phone_region=settings.default_phone_region,
+    )
     router = http.router(
         uow_factory=uow_factory,
         auth=kit.auth,
@@ -67,12 +111,34 @@ def build(
             window=timedelta(seconds=settings.rate_limit_window_seconds),
         ),
         trusted_proxies=settings.trusted_proxy_networks(),
+        phone_region=settings.default_phone_region,
+    )
+    customers = customers_http.router(
+        uow_factory=uow_factory,
+        auth=kit.auth,
+        clock=clock,
+        phone_region=settings.default_phone_region,
+    )
+    phone = cti_http.router(
+        uow_factory=uow_factory,
+        auth=kit.auth,
+        clock=clock,
+        rules=call_rules,
+        hub=screen_pops,
+        keepalive_seconds=settings.screen_pop_keepalive_seconds,
     )
     app = kit.http_app(
-        routers=[router],
+        routers=[router, customers, phone],
         errors=ERRORS,
-        description="Intake: inbound requests, customer identification, accounts and contacts.",
+        description="Intake: inbound requests, customer identification, accounts and contacts, "
+        "the phone channel (CTI webhook, screen-pops).",
+        on_startup=[screen_pops.start, call_timeout_job.start],
+        on_shutdown=[call_timeout_job.stop, screen_pops.stop],
     )
+    # At hand for operations and tests, which run single passes with a clock they move, and
+    # start the hub when they serve the app without its lifespan.
+    app.fastapi.state.call_timeouts = call_timeout_job
+    app.fastapi.state.screen_pops = screen_pops
     return app
 
 

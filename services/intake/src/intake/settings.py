@@ -7,6 +7,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pydantic import Field, field_validator
 
 from caseflow_servicekit import ServiceSettings
+from intake.domain.phones import valid_region
 
 
 class IntakeSettings(ServiceSettings):
@@ -31,6 +32,35 @@ class IntakeSettings(ServiceSettings):
     # The proxies in front (addresses or CIDRs, comma-separated) whose X-Forwarded-For is
     # believed; from any other peer the header is ignored, since a client can write anything.
     trusted_proxies: str = Field(default="", validation_alias="INTAKE_TRUSTED_PROXIES")
+    # The region (ISO 3166 alpha-2) national phone numbers are read in: `030 1234567` is
+    # +49301234567 in DE. Numbers given with their country code read the same anywhere.
+    default_phone_region: str = Field(default="DE", validation_alias="INTAKE_DEFAULT_PHONE_REGION")
+
+    # The phone channel (CTI). A call the switch never says ended is closed this long after
+    # intake first heard of it: as missed if no one answered, else as ended. The job looks for
+    # such calls every `call_timeout_check_seconds`.
+    call_timeout_seconds: int = Field(
+        default=4 * 3600, ge=1, validation_alias="INTAKE_CALL_TIMEOUT_SECONDS"
+    )
+    call_timeout_check_seconds: float = Field(
+        default=60.0, gt=0, validation_alias="INTAKE_CALL_TIMEOUT_CHECK_SECONDS"
+    )
+    # A missed call from a known contact opens a case to call them back
+    # (`interaction.received`, subject "Missed call: please call back").
+    callback_on_missed: bool = Field(default=False, validation_alias="INTAKE_CALLBACK_ON_MISSED")
+    # A comment line on every open screen-pop stream this often, so that proxies keep it open.
+    screen_pop_keepalive_seconds: float = Field(
+        default=15.0, gt=0, validation_alias="INTAKE_SCREEN_POP_KEEPALIVE_SECONDS"
+    )
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _phone_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if not valid_region(region):
+            msg = f"INTAKE_DEFAULT_PHONE_REGION: {value!r} is no region phone numbers know (DE, PL)"
+            raise ValueError(msg)
+        return region
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -42,6 +42,8 @@ def to_contract(event: d.CaseEvent, *, case: Case, interaction_id: UUID | None =
                 entitlement_rule=event.entitlement_rule,
                 sla_policy_id=event.sla_policy_id,
                 calendar_id=event.calendar_id,
+                first_contact=event.first_contact,
+                call_id=event.call_id,
             )
         case d.CaseEntitlementChanged():
             return c.CaseEntitlementChanged(

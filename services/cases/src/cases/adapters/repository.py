@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import CompoundSelect, Select, and_, func, insert, or_, select, union, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,6 +137,28 @@ class SqlCaseRepository:
         return await self._session.scalar(
             select(cases.c.assignee_id).where(cases.c.case_id == case_id)
         )
+
+    async def cases_of_call(
+        self, call_id: str, *, agent_id: UUID | None, start: datetime, end: datetime
+    ) -> list[UUID]:
+        """The cases worked during a call: opened for it, or opened or worked by its agent
+        between `start` and `end`."""
+        linked: Select[Any] | CompoundSelect[Any] = select(cases.c.case_id).where(
+            cases.c.call_id == call_id
+        )
+        if agent_id is not None:
+            linked = union(
+                select(cases.c.case_id).where(cases.c.call_id == call_id),
+                select(cases.c.case_id).where(
+                    cases.c.opened_by == agent_id, cases.c.opened_at.between(start, end)
+                ),
+                select(activities.c.case_id).where(
+                    activities.c.performed_by == agent_id,
+                    activities.c.logged_at.between(start, end),
+                ),
+            )
+        found = (await self._session.execute(linked)).scalars().all()
+        return sorted(set(found), key=str)
 
     async def case_of_interaction(self, interaction_id: UUID) -> UUID | None:
         """The case an interaction was attached to, if it was."""
@@ -302,6 +324,8 @@ class SqlCaseRepository:
             first_contact=row["first_contact"],
             language=row["language"],
             accepted_by=row["accepted_by"],
+            opened_by=row["opened_by"],
+            call_id=row["call_id"],
             resolved_at=row["resolved_at"],
             closed_at=row["closed_at"],
             reopened_at=row["reopened_at"],
@@ -466,6 +490,8 @@ def _row(case: Case) -> dict[str, Any]:
         "first_contact": case.first_contact,
         "language": case.language,
         "accepted_by": case.accepted_by,
+        "opened_by": case.opened_by,
+        "call_id": case.call_id,
         "resolved_at": case.resolved_at,
         "closed_at": case.closed_at,
         "reopened_at": case.reopened_at,

@@ -59,6 +59,9 @@ cases = Table(
     # The customer's language, for what the customer is told.
     Column("language", String(16), nullable=True),
     Column("accepted_by", Uuid, nullable=True),
+    # Who took the request down (an agent opening it), and during which telephone call.
+    Column("opened_by", Uuid, nullable=True),
+    Column("call_id", String(200), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("reopened_at", DateTime(timezone=True), nullable=True),
@@ -79,6 +82,8 @@ cases = Table(
     Index("ix_cases_account_opened", "account_id", "opened_at"),
     Index("ix_cases_assignee_opened", "assignee_id", "opened_at"),
     Index("ix_cases_entitlement", "entitlement_id"),
+    Index("ix_cases_call", "call_id"),
+    Index("ix_cases_opened_by", "opened_by", "opened_at"),
 )
 
 activities = Table(

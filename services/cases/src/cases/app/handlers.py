@@ -70,6 +70,8 @@ class OpenCase:
     parameters: dict[str, str] = field(default_factory=dict)
     priority: Priority | None = None
     language: str | None = None
+    call_id: str | None = None
+    """The telephone call the agent is on with the customer, if any."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,6 +222,8 @@ async def open_case(
             ),
             language=cmd.language,
             coverage=coverage,
+            opened_by=cmd.opened_by,
+            call_id=cmd.call_id,
         )
         # What the agent took down is the interaction the case opened from: it gets an id of
         # its own, as one arriving through intake does, so `case.opened` says the same.

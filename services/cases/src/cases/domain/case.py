@@ -206,6 +206,10 @@ class Case:
     """Raised by every stored change; the HTTP API's ETag."""
     first_contact: bool = False
     language: str | None = None
+    opened_by: UUID | None = None
+    """The agent who took the request down, when one did (not for requests from intake)."""
+    call_id: str | None = None
+    """The telephone call during which the case was opened."""
     accepted_by: UUID | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
@@ -696,6 +700,8 @@ def open_case(
     coverage: Coverage | None = None,
     language: str | None = None,
     first_contact: bool = False,
+    opened_by: UUID | None = None,
+    call_id: str | None = None,
 ) -> tuple[Case, list[CaseEvent]]:
     """Open a new case for a customer's request."""
     _require_aware(now)
@@ -718,6 +724,8 @@ def open_case(
         entitlement_rule=covered.rule,
         language=(language or "").strip() or None,
         first_contact=first_contact,
+        opened_by=opened_by,
+        call_id=(call_id or "").strip() or None,
     )
     opened = CaseOpened(
         case_id=case.case_id,
@@ -737,6 +745,8 @@ def open_case(
         entitlement_rule=case.entitlement_rule,
         sla_policy_id=covered.sla_policy_id,
         calendar_id=covered.calendar_id,
+        first_contact=case.first_contact,
+        call_id=case.call_id,
     )
     return case, [opened]
 

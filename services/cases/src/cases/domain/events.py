@@ -48,6 +48,8 @@ class CaseOpened(CaseEvent):
     entitlement_rule: str | None = None
     sla_policy_id: UUID | None = None
     calendar_id: UUID | None = None
+    first_contact: bool = False
+    call_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

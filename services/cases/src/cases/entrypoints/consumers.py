@@ -8,6 +8,7 @@ import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import Clock, EventConsumers
 from cases.adapters.uow import SqlCasesUnitOfWork
+from cases.app.calls import CallFinished, log_call
 from cases.app.handlers import ReceiveInteraction, receive_interaction
 from cases.domain.priority import PriorityRule
 from cases.domain.values import Channel
@@ -19,8 +20,9 @@ def register(
     uow_factory: Callable[[], SqlCasesUnitOfWork],
     clock: Clock,
     priority_rules: Sequence[PriorityRule] = (),
+    calls_billable: bool = True,
 ) -> None:
-    """Subscribe the cases service to the interactions intake publishes."""
+    """Subscribe the cases service to the interactions and calls intake publishes."""
 
     async def on_interaction(event: c.Event, envelope: c.Envelope, uow: SqlCasesUnitOfWork) -> None:
         assert isinstance(event, c.InteractionReceived)
@@ -48,4 +50,31 @@ def register(
         on_interaction,
         uow_factory=uow_factory,
         events={"interaction.received"},
+    )
+
+    async def on_call_finished(
+        event: c.Event, envelope: c.Envelope, uow: SqlCasesUnitOfWork
+    ) -> None:
+        assert isinstance(event, c.CallFinished)
+        if not event.answered or event.answered_at is None:
+            return  # nobody talked: no work to log
+        await log_call(
+            CallFinished(
+                call_id=event.call_id,
+                agent_id=event.agent_id,
+                caller=event.caller_e164 or event.caller_number or "the customer",
+                answered_at=event.answered_at,
+                ended_at=event.ended_at,
+                duration_seconds=event.duration_seconds,
+            ),
+            uow=uow,
+            now=clock.now(),
+            billable=calls_billable,
+        )
+
+    consumers.subscribe(
+        topics.INTAKE_CALLS,
+        on_call_finished,
+        uow_factory=uow_factory,
+        events={"call.finished"},
     )

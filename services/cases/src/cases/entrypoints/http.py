@@ -76,6 +76,7 @@ Answer = Annotated[Text, StringConstraints(max_length=2_000)]
 Search = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
 PersonName = Annotated[Text, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Phone = Annotated[Text, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
+CallId = Annotated[Text, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
 Minutes = Annotated[int, Field(ge=0, le=MAX_ACTIVITY_MINUTES)]
 """Minutes of one piece of work: 0 to a day."""
@@ -113,6 +114,9 @@ class NewCase(EdgeModel):
     """Default: the request type's default priority, else the priority rules'."""
     language: Language | None = None
     """The customer's language, for what they are told (default English)."""
+    call_id: CallId | None = None
+    """The telephone call the agent is on with the customer (the id in the screen-pop): when
+    the call ends, it is logged on the case as a call with its duration."""
 
     @model_validator(mode="after")
     def _one_customer(self) -> "NewCase":
@@ -354,7 +358,10 @@ class CaseView(BaseModel):
     """The steps that may be taken next: accept, hold, wait, resume, resolve, cancel, reopen."""
     language: str | None
     first_contact: bool
+    """The customer had never written or called before this request."""
     opened_at: datetime
+    opened_by: UUID | None
+    call_id: str | None
     accepted_by: UUID | None
     resolved_at: datetime | None
     closed_at: datetime | None
@@ -396,6 +403,8 @@ class CaseView(BaseModel):
             language=case.language,
             first_contact=case.first_contact,
             opened_at=case.opened_at,
+            opened_by=case.opened_by,
+            call_id=case.call_id,
             accepted_by=case.accepted_by,
             resolved_at=case.resolved_at,
             closed_at=case.closed_at,
@@ -522,6 +531,7 @@ def router(
                     parameters=dict(body.parameters),
                     priority=body.priority,
                     language=body.language,
+                    call_id=body.call_id,
                 ),
                 uow=uow,
                 now=clock.now(),

@@ -1,8 +1,22 @@
-"""Intake's domain events, translated to the contracts published on `intake.interaction.v1`."""
+"""Intake's domain events, translated to the contracts it publishes: interactions on
+`intake.interaction.v1`, the customer card on `intake.customer.v1`."""
 
 from __future__ import annotations
 
 import caseflow_contracts as c
+from intake.domain.customer_events import (
+    AccountChanged,
+    AccountRegistered,
+    ContactChanged,
+    ContactErased,
+    ContactMerged,
+    ContactRegistered,
+    CustomerEvent,
+)
+from intake.domain.customers import (
+    Account,
+    Contact,
+)
 from intake.domain.interactions import InteractionReceived
 
 
@@ -22,3 +36,58 @@ def to_contract(event: InteractionReceived) -> c.InteractionReceived:
         language=event.language,
         occurred_at=event.occurred_at,
     )
+
+
+def customer_contract(event: CustomerEvent) -> c.Event:
+    """The contract event that tells other services the customer card changed."""
+    match event:
+        case AccountRegistered():
+            return c.AccountRegistered.model_validate(_account(event.account, event))
+        case AccountChanged():
+            return c.AccountChanged.model_validate(_account(event.account, event))
+        case ContactRegistered():
+            card = _contact(event.contact, event)
+            return c.ContactRegistered.model_validate(
+                {**card, "first_contact": event.first_contact}
+            )
+        case ContactChanged():
+            return c.ContactChanged.model_validate(_contact(event.contact, event))
+        case ContactMerged():
+            return c.ContactMerged(
+                contact_id=event.contact_id,
+                merged_contact_id=event.merged_contact_id,
+                occurred_at=event.occurred_at,
+            )
+        case ContactErased():
+            return c.ContactErased(contact_id=event.contact_id, occurred_at=event.occurred_at)
+
+
+def _account(account: Account, event: AccountRegistered | AccountChanged) -> dict[str, object]:
+    return {
+        "occurred_at": event.occurred_at,
+        "account_id": account.account_id,
+        "name": account.name,
+        "region": account.region,
+        "industry": account.industry,
+        "tier": account.tier,
+        "owner_id": account.owner_id,
+        "credit_hold": account.credit_hold,
+        "credit_hold_reason": account.credit_hold_reason,
+        "domains": list(account.domains),
+        "version": account.version,
+    }
+
+
+def _contact(contact: Contact, event: ContactRegistered | ContactChanged) -> dict[str, object]:
+    return {
+        "occurred_at": event.occurred_at,
+        "contact_id": contact.contact_id,
+        "account_id": contact.account_id,
+        "name": contact.name,
+        "position": contact.position,
+        "language": contact.language,
+        "preferred_channel": contact.preferred_channel,
+        "emails": list(contact.emails),
+        "phones": list(contact.phones),
+        "version": contact.version,
+    }

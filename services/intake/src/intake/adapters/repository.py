@@ -1,4 +1,4 @@
-"""Intake's state in PostgreSQL: customers, interactions and Idempotency-Keys."""
+"""Intake's state in PostgreSQL: interactions and Idempotency-Keys (customers: `customers`)."""
 
 from __future__ import annotations
 
@@ -7,182 +7,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake.adapters.tables import (
-    account_domains,
-    accounts,
-    contact_emails,
-    contact_phones,
-    contacts,
-    idempotency_keys,
-    interactions,
-)
-from intake.domain.customers import Account, Contact, Identification
+from intake.adapters.tables import idempotency_keys, interactions
 from intake.domain.idempotency import StoredRequest
 from intake.domain.interactions import Channel, Interaction
-
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
-
-
-class SqlCustomerRepository:
-    """Accounts and contacts, their domains, emails and phone numbers."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def lock_email(self, email: str) -> None:
-        """Hold off other transactions identifying the same address until this one ends."""
-        # A transaction-scoped advisory lock: released by commit or rollback, never leaked.
-        await self._session.execute(_LOCK, {"name": f"intake.contact-email:{email}"})
-
-    async def lock_phone(self, phone: str) -> None:
-        """Hold off other transactions identifying the same number until this one ends."""
-        await self._session.execute(_LOCK, {"name": f"intake.contact-phone:{phone}"})
-
-    async def contact_by_email(self, email: str) -> Contact | None:
-        """The contact owning the (normalised) address, or None."""
-        contact_id = await self._session.scalar(
-            select(contact_emails.c.contact_id).where(contact_emails.c.email == email)
-        )
-        return None if contact_id is None else await self.get_contact(contact_id)
-
-    async def contacts_by_phone(self, phone: str, *, limit: int) -> list[Contact]:
-        """Up to `limit` contacts having the (normalised) number, oldest first."""
-        rows = await self._session.scalars(
-            select(contacts.c.contact_id)
-            .join(contact_phones, contact_phones.c.contact_id == contacts.c.contact_id)
-            .where(contact_phones.c.phone == phone)
-            .order_by(contacts.c.created_at, contacts.c.contact_id)
-            .limit(limit)
-        )
-        found = [await self.get_contact(contact_id) for contact_id in rows.all()]
-        return [contact for contact in found if contact is not None]
-
-    async def account_by_domain(self, domain: str) -> Account | None:
-        """The account claiming the mail domain, or None."""
-        account_id = await self._session.scalar(
-            select(account_domains.c.account_id).where(account_domains.c.domain == domain)
-        )
-        return None if account_id is None else await self.get_account(account_id)
-
-    async def get_contact(self, contact_id: UUID) -> Contact | None:
-        """The contact with `contact_id`, with its emails and phones, or None."""
-        row = (
-            (
-                await self._session.execute(
-                    select(contacts).where(contacts.c.contact_id == contact_id)
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            return None
-        emails = await self._session.scalars(
-            select(contact_emails.c.email)
-            .where(contact_emails.c.contact_id == contact_id)
-            .order_by(contact_emails.c.position, contact_emails.c.email)
-        )
-        phones = await self._session.scalars(
-            select(contact_phones.c.phone)
-            .where(contact_phones.c.contact_id == contact_id)
-            .order_by(contact_phones.c.position, contact_phones.c.phone)
-        )
-        return Contact(
-            contact_id=row["contact_id"],
-            name=row["name"],
-            account_id=row["account_id"],
-            emails=tuple(emails.all()),
-            phones=tuple(phones.all()),
-            created_at=row["created_at"],
-        )
-
-    async def get_account(self, account_id: UUID) -> Account | None:
-        """The account with `account_id`, with its domains, or None."""
-        row = (
-            (
-                await self._session.execute(
-                    select(accounts).where(accounts.c.account_id == account_id)
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            return None
-        domains = await self._session.scalars(
-            select(account_domains.c.domain)
-            .where(account_domains.c.account_id == account_id)
-            .order_by(account_domains.c.domain)
-        )
-        return Account(
-            account_id=row["account_id"],
-            name=row["name"],
-            domains=tuple(domains.all()),
-            created_at=row["created_at"],
-        )
-
-    async def save_identification(self, identification: Identification) -> None:
-        """Store a first contact, or the emails and phones learnt about a known one."""
-        contact = identification.contact
-        if identification.first_contact:
-            await self._session.execute(
-                insert(contacts).values(
-                    contact_id=contact.contact_id,
-                    name=contact.name,
-                    account_id=contact.account_id,
-                    created_at=contact.created_at,
-                )
-            )
-            new_emails, new_phones = contact.emails, contact.phones
-        else:
-            new_emails, new_phones = identification.added_emails, identification.added_phones
-        if new_emails:
-            await self._session.execute(
-                insert(contact_emails),
-                [
-                    {
-                        "email": email,
-                        "contact_id": contact.contact_id,
-                        "position": contact.emails.index(email),
-                    }
-                    for email in new_emails
-                ],
-            )
-        if new_phones:
-            await self._session.execute(
-                pg_insert(contact_phones).on_conflict_do_nothing(),
-                [
-                    {
-                        "contact_id": contact.contact_id,
-                        "phone": phone,
-                        "position": contact.phones.index(phone),
-                    }
-                    for phone in new_phones
-                ],
-            )
-
-    async def add_account(self, account: Account) -> list[str]:
-        """Store a new account; returns the domains another account already claims, if any."""
-        await self._session.execute(
-            insert(accounts).values(
-                account_id=account.account_id, name=account.name, created_at=account.created_at
-            )
-        )
-        if not account.domains:
-            return []
-        # The primary key decides between two accounts claiming one domain at the same time.
-        claimed = await self._session.scalars(
-            pg_insert(account_domains)
-            .values([{"domain": d, "account_id": account.account_id} for d in account.domains])
-            .on_conflict_do_nothing()
-            .returning(account_domains.c.domain)
-        )
-        won = set(claimed.all())
-        return [domain for domain in account.domains if domain not in won]
 
 
 class SqlInteractionRepository:
@@ -218,6 +49,22 @@ class SqlInteractionRepository:
     async def by_submission(self, submission_id: UUID) -> Interaction | None:
         """The interaction recorded for a web channel's submission, or None."""
         return await self._one(interactions.c.submission_id == submission_id)
+
+    async def move(self, *, from_contact: UUID, to_contact: UUID) -> None:
+        """Give every interaction of `from_contact` to `to_contact`."""
+        await self._session.execute(
+            update(interactions)
+            .where(interactions.c.contact_id == from_contact)
+            .values(contact_id=to_contact)
+        )
+
+    async def erase(self, contact_id: UUID) -> None:
+        """Clear what the contact wrote in their interactions (subject, body, answers)."""
+        await self._session.execute(
+            update(interactions)
+            .where(interactions.c.contact_id == contact_id)
+            .values(subject="", body="", parameters={})
+        )
 
     async def _one(self, condition: Any) -> Interaction | None:
         row = (

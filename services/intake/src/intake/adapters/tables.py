@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -27,6 +28,27 @@ accounts = Table(
     Column("account_id", Uuid, primary_key=True),
     Column("name", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("region", Text, nullable=True),
+    Column("industry", Text, nullable=True),
+    # How valuable the customer is (e.g. "gold"), for routing and SLA.
+    Column("tier", String(32), nullable=True),
+    # The specialist attached to the customer.
+    Column("owner_id", Uuid, nullable=True),
+    Column("credit_hold", Boolean, nullable=False, server_default="false"),
+    Column("credit_hold_reason", Text, nullable=True),
+    Column("notes", Text, nullable=False, server_default=""),
+    # The ETag; every change raises it.
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    # The name folded (no accents, lower case) for search, with a trigram index.
+    Column("search_name", Text, nullable=False, server_default=""),
+    Index(
+        "ix_accounts_search_name",
+        "search_name",
+        postgresql_using="gin",
+        postgresql_ops={"search_name": "gin_trgm_ops"},
+    ),
+    Index("ix_accounts_region", "region"),
 )
 
 account_domains = Table(
@@ -50,6 +72,22 @@ contacts = Table(
     Column("name", Text, nullable=False),
     Column("account_id", Uuid, ForeignKey("accounts.account_id"), nullable=True, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("position", Text, nullable=True),
+    Column("language", String(16), nullable=True),
+    Column("preferred_channel", String(16), nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("search_name", Text, nullable=False, server_default=""),
+    # A duplicate folded into another contact stays as a pointer to it.
+    Column("merged_into", Uuid, nullable=True),
+    # Erased on request: the personal data is gone, the id stays for the records that use it.
+    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Index(
+        "ix_contacts_search_name",
+        "search_name",
+        postgresql_using="gin",
+        postgresql_ops={"search_name": "gin_trgm_ops"},
+    ),
 )
 
 contact_emails = Table(
@@ -65,6 +103,8 @@ contact_emails = Table(
         index=True,
     ),
     Column("position", Integer, nullable=False),
+    # work, home, other
+    Column("kind", String(16), nullable=False, server_default="work"),
 )
 
 contact_phones = Table(
@@ -77,8 +117,16 @@ contact_phones = Table(
         ForeignKey("contacts.contact_id", ondelete="CASCADE"),
         primary_key=True,
     ),
+    # What numbers are compared by: E.164 when the number could be read, else as given.
     Column("phone", String(64), primary_key=True),
     Column("position", Integer, nullable=False),
+    # The number as given, and whether it could be read as one.
+    Column("raw", String(64), nullable=True),
+    Column("valid", Boolean, nullable=False, server_default="true"),
+    # work, mobile, home, fax, other
+    Column("kind", String(16), nullable=False, server_default="work"),
+    # False for a number only seen in an email's signature.
+    Column("verified", Boolean, nullable=False, server_default="true"),
     Index("ix_contact_phones_phone", "phone"),
 )
 
@@ -99,6 +147,10 @@ interactions = Table(
     # The web channel's own id of a submission: a redelivered submission is recorded once.
     Column("submission_id", Uuid, nullable=True, unique=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    # A telephone call recorded as an interaction: once per call.
+    Column("call_id", String(200), nullable=True, unique=True),
+    Column("duration_seconds", Integer, nullable=True),
+    Column("agent_id", Uuid, nullable=True),
     Index("ix_interactions_contact_received", "contact_id", "received_at"),
 )
 
@@ -140,4 +192,97 @@ request_types = Table(
     # The questions, in order: [{name, type, labels, choices, required, when}].
     Column("parameters", JSONB, nullable=False),
     Column("active", Boolean, nullable=False),
+)
+
+
+case_summaries = Table(
+    "case_summaries",
+    metadata,
+    # Intake's copy of the cases it has seen on cases.case.v1, for the customer's history and
+    # the screen-pop: the number, subject, status and what covers the case.
+    Column("case_id", Uuid, primary_key=True),
+    Column("number", String(64), nullable=False),
+    Column("contact_id", Uuid, nullable=True),
+    Column("account_id", Uuid, nullable=True),
+    Column("channel", String(16), nullable=True),
+    Column("subject", Text, nullable=False, server_default=""),
+    Column("status", String(32), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("entitlement_id", Uuid, nullable=True),
+    Column("not_entitled", String(32), nullable=True),
+    # When the projection last changed the row, and from which event's moment.
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_case_summaries_contact_opened", "contact_id", "opened_at"),
+    Index("ix_case_summaries_account_opened", "account_id", "opened_at"),
+)
+
+account_contracts = Table(
+    "account_contracts",
+    metadata,
+    # Intake's copy of the accounts' service contracts from cases.contract.v1, for the
+    # screen-pop: status, dates and each line's allotment and remaining.
+    Column("contract_id", Uuid, primary_key=True),
+    Column("account_id", Uuid, nullable=False, index=True),
+    Column("number", String(64), nullable=False),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),
+    Column("starts_on", Date, nullable=True),
+    Column("ends_on", Date, nullable=True),
+    # [{line_id, number, name, allocation, allotment, remaining}]
+    Column("lines", JSONB, nullable=False, server_default="[]"),
+    Column("version", Integer, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    # Every telephone call intake has heard of, by the switch's id, whatever order its events
+    # came in: who calls, who answered, when it rang, was answered and ended.
+    Column("call_id", String(200), primary_key=True),
+    Column("caller_number", String(64), nullable=False, server_default=""),
+    Column("caller_e164", String(32), nullable=True),
+    Column("dialled_number", String(64), nullable=False, server_default=""),
+    Column("extension", String(64), nullable=True),
+    Column("agent_id", Uuid, nullable=True),
+    # Who the number identifies: contact, account, candidates, unknown; null until looked up.
+    Column("match", String(16), nullable=True),
+    Column("contact_id", Uuid, nullable=True),
+    Column("account_id", Uuid, nullable=True),
+    Column("candidates", JSONB, nullable=False, server_default="[]"),
+    Column("first_contact", Boolean, nullable=False, server_default="false"),
+    Column("ringing_at", DateTime(timezone=True), nullable=True),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("missed", Boolean, nullable=False, server_default="false"),
+    Column("duration_seconds", Integer, nullable=True),
+    Column("timed_out", Boolean, nullable=False, server_default="false"),
+    # Set once the call is recorded as an interaction (call.finished published).
+    Column("interaction_id", Uuid, nullable=True),
+    Column("first_heard_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_calls_open", "interaction_id", "first_heard_at"),
+    Index("ix_calls_extension", "extension", "first_heard_at"),
+)
+
+extension_agents = Table(
+    "extension_agents",
+    metadata,
+    # Who sits at an extension: the agent whose console last opened its screen-pop stream.
+    Column("extension", String(64), primary_key=True),
+    Column("agent_id", Uuid, nullable=False),
+    Column("bound_at", DateTime(timezone=True), nullable=False),
+)
+
+cti_rejected = Table(
+    "cti_rejected",
+    metadata,
+    # Telephony events the webhook could not read, kept for inspection.
+    Column("rejected_id", Uuid, primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("source", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("error", Text, nullable=False),
 )

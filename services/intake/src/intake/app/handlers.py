@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
 import structlog
 
+from intake.app.customers import file_sender, identify_sender
 from intake.app.ports import IntakeUnitOfWork, RateLimitCounter
-from intake.domain.customers import (
-    Account,
-    Identification,
-    account_domain,
-    identify,
-    new_account,
-    normalize_email,
-    normalize_phone,
-)
 from intake.domain.errors import (
-    DomainTaken,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     RateLimited,
@@ -152,19 +143,12 @@ class RecordRequestType:
     request_type: RequestType
 
 
-@dataclass(frozen=True, kw_only=True)
-class CreateAccount:
-    """Register an organisation the service desk serves, with the mail domains it owns."""
-
-    name: str
-    domains: Sequence[str] = ()
-
-
 async def submit_request(
     cmd: SubmitRequest,
     *,
     uow: IntakeUnitOfWork,
     now: datetime,
+    region: str | None,
     idempotency: IdempotencyKey | None = None,
     new_id: Callable[[], UUID] = uuid4,
     check_request_type: bool = True,
@@ -172,7 +156,8 @@ async def submit_request(
     """Identify the sender, record the interaction and announce it, once per key or submission.
 
     With `check_request_type`, a request naming a request type must name one the catalogue
-    offers, with answers that fit its form; the interaction carries them normalised.
+    offers, with answers that fit its form; the interaction carries them normalised. Phone
+    numbers are read in `region` when national.
     """
     async with uow:
         if idempotency is not None:
@@ -204,8 +189,15 @@ async def submit_request(
             code = cmd.request_type.strip()
             held = await uow.request_types.get(code)
             cmd = replace(cmd, parameters=checked_parameters(code, held, cmd.parameters))
-        sender = await _identify(
-            name=cmd.name, email=cmd.email, phone=cmd.phone, uow=uow, now=now, new_id=new_id
+        sender = await identify_sender(
+            name=cmd.name,
+            email=cmd.email,
+            phone=cmd.phone,
+            uow=uow,
+            now=now,
+            new_id=new_id,
+            region=region,
+            email_body=cmd.body if cmd.channel is Channel.EMAIL else None,
         )
         interaction, event = record_interaction(
             interaction_id=new_id(),
@@ -219,7 +211,7 @@ async def submit_request(
             locale=cmd.locale,
             submission_id=cmd.submission_id,
         )
-        await uow.customers.save_identification(sender)
+        await file_sender(sender, uow=uow, now=now)
         await uow.interactions.add(interaction)
         accepted = Accepted.of(interaction)
         if idempotency is not None:
@@ -236,10 +228,12 @@ async def receive_requested_interaction(
     *,
     uow: IntakeUnitOfWork,
     now: datetime,
+    region: str | None,
     new_id: Callable[[], UUID] = uuid4,
 ) -> Accepted:
     """Identify the customer an agent took a request from (or file them), record the request
-    under the interaction id it was given and announce it; once per interaction id.
+    under the interaction id it was given and announce it; once per interaction id. Phone
+    numbers are read in `region` when national.
 
     The agent's service checked the request against its catalogue: its answers are normalised
     by intake's copy when that knows the type, and kept as sent when the copy disagrees.
@@ -249,8 +243,15 @@ async def receive_requested_interaction(
         if known is not None:
             return Accepted.of(known, replayed=True)
         parameters = await _agents_answers(cmd, uow=uow)
-        sender = await _identify(
-            name=cmd.name, email=cmd.email, phone=cmd.phone, uow=uow, now=now, new_id=new_id
+        sender = await identify_sender(
+            name=cmd.name,
+            email=cmd.email,
+            phone=cmd.phone,
+            uow=uow,
+            now=now,
+            new_id=new_id,
+            region=region,
+            email_body=cmd.body if cmd.channel is Channel.EMAIL else None,
         )
         interaction, event = record_interaction(
             interaction_id=cmd.interaction_id,
@@ -263,7 +264,7 @@ async def receive_requested_interaction(
             parameters=parameters,
             locale=cmd.language,
         )
-        await uow.customers.save_identification(sender)
+        await file_sender(sender, uow=uow, now=now)
         await uow.interactions.add(interaction)
         uow.emit(event)
         await uow.commit()
@@ -319,45 +320,6 @@ async def admit_submission(
             )
 
 
-async def _identify(
-    *,
-    name: str,
-    email: str | None,
-    phone: str | None,
-    uow: IntakeUnitOfWork,
-    now: datetime,
-    new_id: Callable[[], UUID],
-) -> Identification:
-    """The sender found by email first, then by phone, or filed as a first contact."""
-    address = normalize_email(email) if email is not None else None
-    number = normalize_phone(phone) if phone else None
-    # Two first requests from one address (or, without one, one number) at once must not
-    # make two contacts.
-    if address is not None:
-        await uow.customers.lock_email(address)
-    elif number is not None:
-        await uow.customers.lock_phone(number)
-    by_email = await uow.customers.contact_by_email(address) if address is not None else None
-    # Two contacts are enough to know a number identifies nobody.
-    by_phone = (
-        await uow.customers.contacts_by_phone(number, limit=2)
-        if by_email is None and number
-        else []
-    )
-    domain = account_domain(address) if address is not None else None
-    account = await uow.customers.account_by_domain(domain) if by_email is None and domain else None
-    return identify(
-        name=name,
-        email=address,
-        phone=phone,
-        by_email=by_email,
-        by_phone=by_phone,
-        account=account,
-        new_contact_id=new_id(),
-        now=now,
-    )
-
-
 async def record_request_type(cmd: RecordRequestType, *, uow: IntakeUnitOfWork) -> bool:
     """Keep a catalogue entry in intake's copy unless the copy holds it at the same or a later
     version; True if it was kept."""
@@ -368,22 +330,3 @@ async def record_request_type(cmd: RecordRequestType, *, uow: IntakeUnitOfWork) 
         await uow.request_types.save(cmd.request_type)
         await uow.commit()
     return True
-
-
-async def create_account(
-    cmd: CreateAccount,
-    *,
-    uow: IntakeUnitOfWork,
-    now: datetime,
-    new_id: Callable[[], UUID] = uuid4,
-) -> Account:
-    """Register an account; its mail domains then identify its people's first contacts."""
-    account = new_account(account_id=new_id(), name=cmd.name, domains=cmd.domains, now=now)
-    async with uow:
-        taken = await uow.customers.add_account(account)
-        if taken:
-            raise DomainTaken(
-                f"These domains already belong to another account: {', '.join(taken)}."
-            )
-        await uow.commit()
-    return account

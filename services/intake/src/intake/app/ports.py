@@ -8,8 +8,22 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
-from intake.domain.customers import Account, Contact, Identification
+from intake.domain.customer_events import CustomerEvent
+from intake.domain.customers import (
+    Account,
+    AccountQuery,
+    Contact,
+    ContactQuery,
+    Page,
+)
+from intake.domain.history import (
+    CaseSummary,
+    HistoryEntry,
+)
 from intake.domain.idempotency import StoredRequest
+from intake.domain.identification import (
+    Identification,
+)
 from intake.domain.interactions import Interaction, InteractionReceived
 from intake.domain.request_types import RequestType
 
@@ -25,18 +39,66 @@ class CustomerRepository(Protocol):
         """Hold off other transactions identifying the same number until this one ends."""
         ...
 
-    async def contact_by_email(self, email: str) -> Contact | None: ...
-    async def contacts_by_phone(self, phone: str, *, limit: int) -> list[Contact]: ...
+    async def contact_by_email(self, email: str) -> Contact | None:
+        """The contact owning the (normalised) address, or None."""
+        ...
+
+    async def contacts_by_phone(self, phone: str, *, limit: int) -> list[Contact]:
+        """Up to `limit` active contacts having the number (as compared), oldest first."""
+        ...
+
     async def account_by_domain(self, domain: str) -> Account | None: ...
-    async def get_contact(self, contact_id: UUID) -> Contact | None: ...
-    async def get_account(self, account_id: UUID) -> Account | None: ...
+
+    async def get_contact(self, contact_id: UUID, *, for_update: bool = False) -> Contact | None:
+        """The contact, merged or erased ones too; `for_update` holds off other writers of
+        it until this transaction ends."""
+        ...
+
+    async def get_account(self, account_id: UUID, *, for_update: bool = False) -> Account | None:
+        """The account; `for_update` holds off other writers of it until this transaction
+        ends."""
+        ...
 
     async def save_identification(self, identification: Identification) -> None:
-        """Store a first contact, or the emails and phones learnt about a known one."""
+        """Store a first contact, or the emails and phones learnt about a known one (raising
+        its version)."""
+        ...
+
+    async def add_contact(self, contact: Contact) -> None:
+        """Store a new contact with its emails and phones."""
+        ...
+
+    async def save_contact(self, contact: Contact) -> None:
+        """Store the contact's card whole, its emails and phones as they now are."""
+        ...
+
+    async def repoint_merged(self, *, from_contact: UUID, to_contact: UUID) -> None:
+        """Make the contacts merged into `from_contact` point to `to_contact`."""
         ...
 
     async def add_account(self, account: Account) -> list[str]:
         """Store a new account; returns the domains another account already claims, if any."""
+        ...
+
+    async def save_account(self, account: Account) -> list[str]:
+        """Store the account's card whole; returns the domains another account already
+        claims, if any (which it then does not get)."""
+        ...
+
+    async def find_contacts(self, query: ContactQuery) -> Page[Contact]:
+        """The active contacts matching every criterion of `query`, best match first."""
+        ...
+
+    async def find_accounts(self, query: AccountQuery) -> Page[Account]:
+        """The accounts matching every criterion of `query`, best match first."""
+        ...
+
+    async def history(self, contact_id: UUID, *, limit: int, offset: int) -> Page[HistoryEntry]:
+        """The contact's interactions and cases, newest first."""
+        ...
+
+    async def open_cases(self, account_id: UUID) -> int:
+        """How many of the account's cases are neither resolved nor cancelled."""
         ...
 
 
@@ -46,6 +108,32 @@ class InteractionRepository(Protocol):
     async def add(self, interaction: Interaction) -> None: ...
     async def get(self, interaction_id: UUID) -> Interaction | None: ...
     async def by_submission(self, submission_id: UUID) -> Interaction | None: ...
+
+    async def move(self, *, from_contact: UUID, to_contact: UUID) -> None:
+        """Give every interaction of `from_contact` to `to_contact`."""
+        ...
+
+    async def erase(self, contact_id: UUID) -> None:
+        """Clear what the contact wrote in their interactions (subject, body, answers)."""
+        ...
+
+
+class CaseSummaryRepository(Protocol):
+    """Intake's copy of the cases it has heard of, for its customers' history."""
+
+    async def get(self, case_id: UUID, *, for_update: bool = False) -> CaseSummary | None: ...
+
+    async def save(self, summary: CaseSummary) -> None:
+        """Keep `summary` in place of what is held for its case."""
+        ...
+
+    async def move(self, *, from_contact: UUID, to_contact: UUID) -> None:
+        """Give every case of `from_contact` to `to_contact`."""
+        ...
+
+    async def erase(self, contact_id: UUID) -> None:
+        """Clear the subjects of the contact's cases (the cases service keeps its own)."""
+        ...
 
 
 class IdempotencyStore(Protocol):
@@ -83,8 +171,8 @@ class RateLimitCounter(Protocol):
 
 
 class IntakeUnitOfWork(Protocol):
-    """One transaction over customers, interactions, keys, the catalogue's copy and the events
-    they imply."""
+    """One transaction over customers, interactions, keys, the catalogue's copy, the cases'
+    copy and the events they imply."""
 
     @property
     def customers(self) -> CustomerRepository: ...
@@ -94,6 +182,8 @@ class IntakeUnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyStore: ...
     @property
     def request_types(self) -> RequestTypeRepository: ...
+    @property
+    def case_summaries(self) -> CaseSummaryRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -103,4 +193,8 @@ class IntakeUnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
     def emit(self, event: InteractionReceived) -> None: ...
+    def emit_customer(self, event: CustomerEvent) -> None:
+        """Publish a change of the customer card when this unit of work commits."""
+        ...
+
     async def commit(self) -> None: ...

@@ -11,7 +11,9 @@ All of them derive from one base, so callers can catch the family at once::
     ├── DomainTaken                 a mail domain that already belongs to another account
     ├── IdempotencyKeyReused        an Idempotency-Key sent again with a different payload
     ├── IdempotencyKeyInUse         an Idempotency-Key whose first request is still under way
-    └── RateLimited                 a caller that has spent its submissions for the window
+    ├── RateLimited                 a caller that has spent its submissions for the window
+    ├── CallRejected                a telephony event that cannot be kept (domain.calls)
+    └── CustomerError               the customer card's errors (domain.customer_errors)
 
 ``SubmissionRejected`` and ``AccountRejected`` are also ``ValueError``: the caller's input is wrong.
 """

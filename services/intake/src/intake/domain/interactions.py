@@ -15,8 +15,10 @@ from enum import StrEnum
 from uuid import UUID
 
 from intake.domain.case_numbers import find_case_number
-from intake.domain.customers import Identification
 from intake.domain.errors import ChannelNotAllowed, SubmissionRejected
+from intake.domain.identification import (
+    Identification,
+)
 
 MAX_SUBJECT_LENGTH = 500
 MAX_BODY_LENGTH = 100_000

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import Clock, EventConsumers
+from intake.adapters.calls import contract_news, signal_of
 from intake.adapters.uow import SqlIntakeUnitOfWork
+from intake.app.calls import CallRules, apply_call_signal, keep_contract
+from intake.app.customers import RecordCaseFacts, record_case_facts
 from intake.app.handlers import (
     ReceiveRequestedInteraction,
     RecordRequestType,
@@ -16,7 +20,11 @@ from intake.app.handlers import (
     record_request_type,
     submit_request,
 )
+from intake.domain.calls import CallRejected
 from intake.domain.errors import SubmissionRejected
+from intake.domain.history import (
+    CaseFacts,
+)
 from intake.domain.interactions import Channel
 from intake.domain.request_types import AskedWhen, ParameterDefinition, RequestType
 
@@ -26,10 +34,16 @@ def register(
     *,
     uow_factory: Callable[[], SqlIntakeUnitOfWork],
     clock: Clock,
+    call_rules: CallRules,
+    phone_region: str | None,
 ) -> None:
     """Subscribe the intake service to what web channels submit, to the requests agents took
-    from customers not on file, and to the request-type catalogue it checks submissions
-    against."""
+    from customers not on file, to the request-type catalogue it checks submissions
+    against, to the phone channel's events (`register_calls`) and to the cases, for its
+    customers' history (`register_case_summaries`). Senders' numbers are read in
+    `phone_region` when national."""
+    register_calls(consumers, uow_factory=uow_factory, clock=clock, rules=call_rules)
+    register_case_summaries(consumers, uow_factory=uow_factory)
 
     async def on_web_submitted(
         event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork
@@ -50,6 +64,7 @@ def register(
             ),
             uow=uow,
             now=clock.now(),
+            region=phone_region,
             # The channel took the submission from its customer already: refusing it here would
             # only bury it in the dead-letter topic, so its request type is not checked again.
             check_request_type=False,
@@ -75,6 +90,7 @@ def register(
             ),
             uow=uow,
             now=clock.now(),
+            region=phone_region,
         )
 
     async def on_request_type_defined(
@@ -105,6 +121,124 @@ def register(
         on_request_type_defined,
         uow_factory=uow_factory,
         events={"catalogue.request_type_defined"},
+    )
+
+
+def register_calls(
+    consumers: EventConsumers,
+    *,
+    uow_factory: Callable[[], SqlIntakeUnitOfWork],
+    clock: Clock,
+    rules: CallRules,
+) -> None:
+    """Subscribe the phone channel to what the telephone switch says about calls, and to the
+    contract events the screen-pop's copy of the accounts' contracts is kept from."""
+
+    async def on_call_event(event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork) -> None:
+        await apply_call_signal(signal_of(event), uow=uow, rules=rules, now=clock.now())
+
+    async def on_contract_event(
+        event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork
+    ) -> None:
+        await keep_contract(contract_news(event), uow=uow, now=clock.now())
+
+    consumers.subscribe(
+        topics.CHANNELS_CTI,
+        on_call_event,
+        uow_factory=uow_factory,
+        events={
+            "call.ringing",
+            "call.answered",
+            "call.ended",
+            "call.missed",
+            "call.transferred",
+        },
+        # An event whose call id or extension cannot be kept stays unreadable however often
+        # it is tried: dead-letter it at once, with the reason.
+        permanent=(CallRejected, SubmissionRejected),
+    )
+    consumers.subscribe(topics.CONTRACTS, on_contract_event, uow_factory=uow_factory)
+
+
+# The case events intake's copy of the cases is kept from, for its customers' history.
+CASE_SUMMARY_EVENTS = frozenset(
+    {
+        "case.opened",
+        "case.updated",
+        "case.status_changed",
+        "case.resolved",
+        "case.reopened",
+        "case.cancelled",
+        "case.entitlement_changed",
+    }
+)
+
+
+def register_case_summaries(
+    consumers: EventConsumers, *, uow_factory: Callable[[], SqlIntakeUnitOfWork]
+) -> None:
+    """Subscribe intake to the cases' lifecycle, kept as its customers' history."""
+
+    async def on_case_event(event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork) -> None:
+        facts = case_facts_of(event)
+        if facts is not None:
+            await record_case_facts(RecordCaseFacts(facts=facts), uow=uow)
+
+    consumers.subscribe(
+        topics.CASES, on_case_event, uow_factory=uow_factory, events=CASE_SUMMARY_EVENTS
+    )
+
+
+def case_facts_of(event: c.Event) -> CaseFacts | None:
+    """What a case event tells intake's copy of the case; None for one it does not keep."""
+    match event:
+        case c.CaseOpened():
+            return CaseFacts(
+                case_id=event.case_id,
+                number=event.number,
+                occurred_at=event.occurred_at,
+                contact_id=event.contact_id,
+                account_id=event.account_id,
+                channel=event.channel.value,
+                opened_at=event.occurred_at,
+                subject=event.subject,
+                status=event.status.value,
+                entitlement=(
+                    event.entitlement_id,
+                    None if event.not_entitled is None else event.not_entitled.value,
+                ),
+            )
+        case c.CaseUpdated():
+            subject = event.subject
+            if subject is None and isinstance(event.changes.get("subject"), str):
+                subject = str(event.changes["subject"])
+            return _facts(event, subject=subject)
+        case c.CaseStatusChanged():
+            return _facts(event, status=event.to_status.value)
+        case c.CaseResolved():
+            return _facts(
+                event,
+                status=c.CaseStatus.RESOLVED.value,
+                ends=True,
+                resolved_at=event.occurred_at,
+                closed_at=event.occurred_at,
+            )
+        case c.CaseCancelled():
+            return _facts(
+                event, status=c.CaseStatus.CANCELLED.value, ends=True, closed_at=event.occurred_at
+            )
+        case c.CaseReopened():
+            # A case reopens into work (the cases service's rule); resolved and closed no more.
+            return _facts(event, status=c.CaseStatus.IN_PROGRESS.value, ends=True)
+        case c.CaseEntitlementChanged():
+            reason = None if event.not_entitled is None else event.not_entitled.value
+            return _facts(event, entitlement=(event.entitlement_id, reason))
+    return None
+
+
+def _facts(event: c.CaseEvent, **said: Any) -> CaseFacts:
+    return CaseFacts(
+        case_id=event.case_id, number=event.number, occurred_at=event.occurred_at, **said
     )
 
 

@@ -1,4 +1,5 @@
-"""The intake HTTP API: the web form and REST intake, customers and interactions."""
+"""The intake HTTP API: the web form and REST intake, and interactions (the customer card:
+`customers_http`)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the `Annotated` dependencies
 # of the routes below at definition time, and they refer to locals of `router`.
@@ -9,7 +10,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Role
@@ -18,15 +19,12 @@ from intake.adapters.uow import SqlIntakeUnitOfWork
 from intake.app.handlers import (
     Accepted,
     AdmitSubmission,
-    CreateAccount,
     IdempotencyKey,
     SubmitRequest,
     admit_submission,
-    create_account,
     submit_request,
 )
 from intake.app.ports import RateLimitCounter
-from intake.domain.customers import Account, Contact, normalize_email
 from intake.domain.idempotency import MAX_KEY_LENGTH
 from intake.domain.interactions import (
     MAX_BODY_LENGTH,
@@ -121,61 +119,6 @@ class InteractionView(BaseModel):
         )
 
 
-class ContactView(BaseModel):
-    """A contact as the API shows it."""
-
-    contact_id: UUID
-    name: str
-    account_id: UUID | None
-    emails: list[str]
-    phones: list[str]
-    created_at: datetime
-
-    @classmethod
-    def of(cls, contact: Contact) -> "ContactView":
-        return cls(
-            contact_id=contact.contact_id,
-            name=contact.name,
-            account_id=contact.account_id,
-            emails=list(contact.emails),
-            phones=list(contact.phones),
-            created_at=contact.created_at,
-        )
-
-
-class ContactList(BaseModel):
-    items: list[ContactView]
-
-
-class NewAccount(BaseModel):
-    """An organisation to register, with the mail domains it owns."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    domains: list[Annotated[Text, StringConstraints(min_length=1, max_length=253)]] = Field(
-        default_factory=list, max_length=50
-    )
-
-
-class AccountView(BaseModel):
-    """An account as the API shows it."""
-
-    account_id: UUID
-    name: str
-    domains: list[str]
-    created_at: datetime
-
-    @classmethod
-    def of(cls, account: Account) -> "AccountView":
-        return cls(
-            account_id=account.account_id,
-            name=account.name,
-            domains=list(account.domains),
-            created_at=account.created_at,
-        )
-
-
 IPNetwork = IPv4Network | IPv6Network
 
 
@@ -224,12 +167,13 @@ def router(
     rate_limit_counter: RateLimitCounter,
     rate_limits: RateLimits,
     trusted_proxies: Sequence[IPNetwork] = (),
+    phone_region: str | None = None,
 ) -> APIRouter:
-    """Routes for taking requests in and reading customers and interactions."""
+    """Routes for taking requests in and reading interactions; the senders' numbers are read
+    in `phone_region` when national."""
     api = APIRouter()
     submitter = Depends(auth.requires(Role.CHANNEL, Role.AGENT))
     agent = Depends(auth.requires(Role.AGENT))
-    supervisor = Depends(auth.requires(Role.SUPERVISOR))
     proxies = tuple(trusted_proxies)
 
     async def within_rate_limits(
@@ -303,6 +247,7 @@ def router(
             ),
             uow=uow_factory(),
             now=clock.now(),
+            region=phone_region,
             idempotency=None
             if idempotency_key is None
             else IdempotencyKey(owner=principal.subject, key=idempotency_key),
@@ -319,45 +264,5 @@ def router(
         if interaction is None:
             raise NotFound(f"There is no interaction {interaction_id}.")
         return InteractionView.of(interaction)
-
-    @api.get("/contacts/{contact_id}", response_model=ContactView, tags=["customers"])
-    async def get_contact(contact_id: UUID, _: Annotated[Principal, agent]) -> ContactView:
-        """One contact with its emails and phone numbers."""
-        async with uow_factory() as uow:
-            contact = await uow.customers.get_contact(contact_id)
-        if contact is None:
-            raise NotFound(f"There is no contact {contact_id}.")
-        return ContactView.of(contact)
-
-    @api.get("/contacts", response_model=ContactList, tags=["customers"])
-    async def find_contacts(
-        _: Annotated[Principal, agent],
-        email: Annotated[str, Query(min_length=3, max_length=320)],
-    ) -> ContactList:
-        """The contact owning an email address (in any letter case), if there is one."""
-        async with uow_factory() as uow:
-            contact = await uow.customers.contact_by_email(normalize_email(email))
-        return ContactList(items=[] if contact is None else [ContactView.of(contact)])
-
-    @api.post("/accounts", status_code=201, response_model=AccountView, tags=["customers"])
-    async def register_account(
-        account: NewAccount, _: Annotated[Principal, supervisor]
-    ) -> AccountView:
-        """Register an organisation; first contacts from its domains are linked to it."""
-        created = await create_account(
-            CreateAccount(name=account.name, domains=account.domains),
-            uow=uow_factory(),
-            now=clock.now(),
-        )
-        return AccountView.of(created)
-
-    @api.get("/accounts/{account_id}", response_model=AccountView, tags=["customers"])
-    async def get_account(account_id: UUID, _: Annotated[Principal, agent]) -> AccountView:
-        """One account with its mail domains."""
-        async with uow_factory() as uow:
-            found = await uow.customers.get_account(account_id)
-        if found is None:
-            raise NotFound(f"There is no account {account_id}.")
-        return AccountView.of(found)
 
     return api
