@@ -283,3 +283,18 @@ contract_ledger = Table(
     Index("ix_contract_ledger_line", "line_id", "at"),
     Index("ix_contract_ledger_case", "case_id"),
 )
+
+customer_accounts = Table(
+    "customer_accounts",
+    metadata,
+    # What cases knows of the customers' accounts, from intake.customer.v1: per account, the
+    # highest version announced.
+    Column("account_id", Uuid, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("tier", String(32), nullable=True),
+    # The specialist attached to the customer: who hears of the account's contracts.
+    Column("owner_id", Uuid, nullable=True),
+    Column("credit_hold", Boolean, nullable=False, server_default="false"),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -11,6 +11,7 @@ from caseflow_servicekit import SqlUnitOfWork
 from cases.adapters.catalogue import SqlCatalogue
 from cases.adapters.contract_reports import SqlContractReports
 from cases.adapters.contracts import SqlContracts
+from cases.adapters.customer_accounts import SqlCustomerAccounts
 from cases.adapters.projections import SqlCaseProjections
 from cases.adapters.published import (
     contract_event,
@@ -33,6 +34,7 @@ class SqlCasesUnitOfWork(SqlUnitOfWork):
     cases: SqlCaseRepository
     catalogue: SqlCatalogue
     contracts: SqlContracts
+    accounts: SqlCustomerAccounts
     projections: SqlCaseProjections
     reports: SqlCaseReports
     contract_reports: SqlContractReports
@@ -41,6 +43,7 @@ class SqlCasesUnitOfWork(SqlUnitOfWork):
         self.cases = SqlCaseRepository(session)
         self.catalogue = SqlCatalogue(session)
         self.contracts = SqlContracts(session)
+        self.accounts = SqlCustomerAccounts(session)
         self.projections = SqlCaseProjections(session)
         self.reports = SqlCaseReports(session)
         self.contract_reports = SqlContractReports(session)

@@ -179,7 +179,7 @@ async def draw_up_contract(
     cmd: DrawUpContract, *, uow: CasesUnitOfWork, now: datetime, new_id: NewId = uuid4
 ) -> Contract:
     """Draw up a draft contract; its owner (who hears of its allotments and end) is the one
-    named, else whoever drew it up."""
+    named, else the account's owner on the customer card, else whoever drew it up."""
     async with uow:
         contract = await _draft(cmd, uow=uow, now=now, new_id=new_id)
         await uow.commit()
@@ -211,7 +211,9 @@ async def _draft(
         ends_on=ends_on,
         now=now,
         contacts=cmd.contacts,
-        owner_id=cmd.owner_id or cmd.by,
+        # Who hears of the contract: the one named, else the account's owner (from the
+        # customer card), else whoever drew it up.
+        owner_id=cmd.owner_id or await uow.accounts.owner_of(cmd.account_id) or cmd.by,
         template_id=cmd.template_id,
         sla_policy_id=cmd.sla_policy_id or (template.sla_policy_id if template else None),
         calendar_id=cmd.calendar_id or (template.calendar_id if template else None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -92,6 +93,25 @@ class ContractRepository(Protocol):
     async def save_template(self, template: ContractTemplate) -> None: ...
 
 
+@dataclass(frozen=True, kw_only=True)
+class AccountFacts:
+    """A customer's account as intake announced it, at its version."""
+
+    account_id: UUID
+    name: str
+    tier: str | None
+    owner_id: UUID | None
+    credit_hold: bool
+    version: int
+
+
+class CustomerAccounts(Protocol):
+    """The customers' accounts as intake announced them."""
+
+    async def remember(self, facts: AccountFacts) -> bool: ...
+    async def owner_of(self, account_id: UUID) -> UUID | None: ...
+
+
 class CasesUnitOfWork(Protocol):
     """One transaction over cases and the events their changes imply."""
 
@@ -101,6 +121,8 @@ class CasesUnitOfWork(Protocol):
     def catalogue(self) -> CatalogueRepository: ...
     @property
     def contracts(self) -> ContractRepository: ...
+    @property
+    def accounts(self) -> CustomerAccounts: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -1,4 +1,5 @@
-"""Kafka subscribers that keep what routing and sla say about cases: thin, they translate."""
+"""Kafka subscribers that keep what routing and sla say about cases, and what intake says of
+the customers' accounts: thin, they translate."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from caseflow_contracts import topics
 from caseflow_contracts.sla import KpiEventBase
 from caseflow_servicekit import EventConsumers
 from cases.adapters.uow import SqlCasesUnitOfWork
+from cases.app.customer_accounts import record_account
+from cases.app.ports import AccountFacts
 from cases.app.projections import (
     KpiStatus,
     RecordAssigned,
@@ -111,7 +114,8 @@ def kpi_change(event: c.Event) -> RecordKpiChange:
 
 def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlCasesUnitOfWork]) -> None:
     """Subscribe the cases service to the queue-item events of routing and the KPI events of
-    sla, which it keeps as the queue, assignee, SLA state and overdue flag of its cases."""
+    sla, which it keeps as the queue, assignee, SLA state and overdue flag of its cases; and to
+    intake's accounts, whose owners hear of their contracts."""
 
     async def on_routing(event: c.Event, envelope: c.Envelope, uow: SqlCasesUnitOfWork) -> None:
         await project_routing(routing_change(event), uow=uow)
@@ -121,3 +125,24 @@ def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlCasesUni
 
     consumers.subscribe(topics.ROUTING, on_routing, uow_factory=uow_factory, events=ROUTING_EVENTS)
     consumers.subscribe(topics.SLA, on_kpi, uow_factory=uow_factory, events=SLA_EVENTS)
+
+    async def on_account(event: c.Event, envelope: c.Envelope, uow: SqlCasesUnitOfWork) -> None:
+        assert isinstance(event, c.AccountRegistered | c.AccountChanged)
+        await record_account(
+            AccountFacts(
+                account_id=event.account_id,
+                name=event.name,
+                tier=event.tier,
+                owner_id=event.owner_id,
+                credit_hold=event.credit_hold,
+                version=event.version,
+            ),
+            uow=uow,
+        )
+
+    consumers.subscribe(
+        topics.INTAKE_CUSTOMERS,
+        on_account,
+        uow_factory=uow_factory,
+        events={"account.registered", "account.changed"},
+    )
