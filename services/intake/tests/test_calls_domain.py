@@ -16,15 +16,9 @@ from intake.domain.calls import (
     CallRejected,
     CallSignal,
     CallState,
-    ContractCopy,
-    ContractNews,
-    ContractTerms,
-    LineBalance,
-    LineTerms,
     Match,
     NumberHolder,
     Signal,
-    apply_contract_news,
     call_subject,
     checked,
     filed_from_number,
@@ -36,6 +30,14 @@ from intake.domain.calls import (
     pops_up,
     talk_seconds,
     time_out,
+)
+from intake.domain.contract_copies import (
+    ContractCopy,
+    ContractNews,
+    ContractTerms,
+    LineBalance,
+    LineTerms,
+    apply_contract_news,
 )
 from intake.domain.customers import (
     Contact,

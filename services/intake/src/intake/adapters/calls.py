@@ -32,15 +32,17 @@ from intake.domain.calls import (
     CallFinished,
     CallIdentified,
     CallSignal,
+    Match,
+    NumberHolder,
+    Signal,
+)
+from intake.domain.contract_copies import (
     ContractCopy,
     ContractLineCopy,
     ContractNews,
     ContractTerms,
     LineBalance,
     LineTerms,
-    Match,
-    NumberHolder,
-    Signal,
 )
 from intake.domain.interactions import Interaction
 

@@ -20,11 +20,8 @@ from intake.domain.calls import (
     CallFinished,
     CallIdentified,
     CallSignal,
-    ContractCopy,
-    ContractNews,
     Match,
     NumberHolder,
-    apply_contract_news,
     call_subject,
     call_summary,
     checked,
@@ -38,6 +35,11 @@ from intake.domain.calls import (
     talk_seconds,
     time_out,
     unknown_caller,
+)
+from intake.domain.contract_copies import (
+    ContractCopy,
+    ContractNews,
+    apply_contract_news,
 )
 from intake.domain.customers import (
     Contact,

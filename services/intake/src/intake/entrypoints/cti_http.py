@@ -41,8 +41,10 @@ from intake.domain.calls import (
     MAX_EXTENSION_LENGTH,
     Call,
     CallRejected,
-    ContractCopy,
     checked,
+)
+from intake.domain.contract_copies import (
+    ContractCopy,
 )
 
 MAX_NUMBER_LENGTH = 500
