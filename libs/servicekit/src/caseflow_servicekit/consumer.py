@@ -164,6 +164,13 @@ class EventConsumers:
                 log.info("consumer.rewind_skipped", error=repr(exc))
                 continue
             log.warning("consumer.rewound", partitions=len(partitions))
+            try:
+                # Before this rewind the member may have committed a position of the old log
+                # to the new cluster; a rejoin would resume there and skip what the new log
+                # holds below it. The group starts over too.
+                await consumer.commit(dict(await consumer.beginning_offsets(partitions)))
+            except Exception as exc:  # a rebalance under way: the member's next commit counts
+                log.info("consumer.rewind_commit_skipped", error=repr(exc))
 
     async def _deliver(self, records: Sequence[Any], route: _Route[U]) -> None:
         ready = [d for d in [await self._prepare(r, route) for r in records] if d is not None]
