@@ -169,12 +169,13 @@ class SqlContracts:
         )
         return {line_id: int(total or 0) for line_id, total in rows.all()}
 
-    async def balances(self, contract: Contract) -> dict[UUID, Balance]:
-        """Each line's allotment, used and remaining."""
-        used = await self.used([line.line_id for line in contract.lines])
+    async def balances(self, *held: Contract) -> dict[UUID, Balance]:
+        """Each line's allotment, used and remaining, for all the contracts in one query."""
+        lines = [line for contract in held for line in contract.lines]
+        used = await self.used([line.line_id for line in lines])
         return {
             line.line_id: Balance(allotment=line.allotment, used=used.get(line.line_id, 0))
-            for line in contract.lines
+            for line in lines
         }
 
     async def drawn_on(self, line_id: UUID) -> bool:

@@ -479,7 +479,9 @@ def router(
             found, total = await uow.contracts.search(
                 account_id=account_id, status=status, limit=limit, offset=offset
             )
-            items = [ContractView.of(c, await uow.contracts.balances(c)) for c in found]
+            # One ledger query for the whole page.
+            balances = await uow.contracts.balances(*found)
+            items = [ContractView.of(c, balances) for c in found]
         return ContractPage(items=items, total=total, limit=limit, offset=offset)
 
     @api.get("/contracts", response_model=ContractPage, dependencies=[agent])
