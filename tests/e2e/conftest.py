@@ -75,7 +75,15 @@ async def suite(
         }
     )
     services = [ServiceSpec(name, free_port()) for name in SERVICE_NAMES]
-    async with Stack(home=home, services=services, environ=environ, ready_timeout=90) as stack:
+    async with Stack(
+        home=home,
+        services=services,
+        environ=environ,
+        ready_timeout=90,
+        smtp_port=free_port(),
+        mailsink_smtp_port=free_port(),
+        mailsink_http_port=free_port(),
+    ) as stack:
         token = stack.admin_token()
         assert token is not None
         clients = {

@@ -24,7 +24,13 @@ def _fake() -> ServiceSpec:
 
 
 def _environ(**extra: str) -> dict[str, str]:
-    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(TESTS), **extra}
+    # No mail sink: these stacks test the runner, and fixed sink ports would clash.
+    return {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(TESTS),
+        "CASEFLOW_MAILSINK": "0",
+        **extra,
+    }
 
 
 def _external(pg_server: PgServer, kafka_bootstrap: str, **extra: str) -> dict[str, str]:

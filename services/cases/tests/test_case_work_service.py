@@ -726,3 +726,107 @@ async def test_the_list_filters_searches_and_pages_with_a_cursor(desk: Desk) -> 
     assert oldest.json()["items"][0]["number"] == "CAS-2026-000001"
     _problem(await desk.client.get("/cases", params={"cursor": "garbage"}, headers=desk.agent), 422)
     _problem(await desk.client.get("/cases", params={"limit": 501}, headers=desk.agent), 422)
+
+
+# -- attachments -----------------------------------------------------------------------
+
+FIX_PDF = {
+    "attachment_id": str(uuid.UUID(int=601)),
+    "filename": "fix-instructions.pdf",
+    "content_type": "application/pdf",
+    "size": 48_213,
+    "sha256": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+}
+EMPTY_TXT = {
+    "attachment_id": str(uuid.UUID(int=602)),
+    "filename": "empty.txt",
+    "content_type": "text/plain",
+    "size": 0,
+    "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+}
+
+
+async def test_a_reply_with_attachments_sends_them_to_the_customer(desk: Desk) -> None:
+    case = await desk.open(channel="email")
+    base = f"/cases/{case['case_id']}"
+    reply = await desk.post(
+        f"{base}/replies", {"text": "The fix is attached.", "attachments": [FIX_PDF, EMPTY_TXT]}
+    )
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["attachments"] == [FIX_PDF, EMPTY_TXT]
+    note = await desk.post(
+        f"{base}/activities",
+        {"kind": "note", "subject": "Sent the manual", "attachments": [FIX_PDF]},
+    )
+    assert note.status_code == 201, note.text
+    assert note.json()["attachments"] == [FIX_PDF]
+    plain = await desk.post(f"{base}/replies", {"text": "And no file this time."})
+    assert plain.json()["attachments"] == []
+
+    logged = await eventually(lambda: _published(desk, c.ActivityLogged, 3))
+    assert [[a.model_dump(mode="json") for a in e.attachments] for e in logged] == [
+        [FIX_PDF, EMPTY_TXT],
+        [FIX_PDF],
+        [],
+    ]
+    assert [e.to_customer for e in logged] == [True, False, True]
+    answers = await eventually(lambda: _told_n(desk, "case.reply", 2))
+    first, second = answers
+    assert [a.model_dump(mode="json") for a in first.attachments] == [FIX_PDF, EMPTY_TXT]
+    assert first.parameters == {
+        "number": case["number"],
+        "subject": case["subject"],
+        "text": "The fix is attached.",
+    }
+    assert second.attachments == []
+    shown = await desk.client.get(base, headers=desk.agent)
+    assert [a["attachments"] for a in shown.json()["activities"]] == [
+        [FIX_PDF, EMPTY_TXT],
+        [FIX_PDF],
+        [],
+    ]
+
+
+async def _told_n(d: Desk, template: str, n: int) -> list[c.NotificationRequested] | None:
+    found = [x for x in d.notifications if x.template == template]
+    return found if len(found) >= n else None
+
+
+@pytest.mark.parametrize(
+    "attachment",
+    [
+        {**FIX_PDF, "attachment_id": "not-a-uuid"},
+        {**FIX_PDF, "filename": ""},
+        {**FIX_PDF, "filename": "x" * 256},
+        {**FIX_PDF, "content_type": ""},
+        {**FIX_PDF, "size": -1},
+        {**FIX_PDF, "sha256": FIX_PDF["sha256"].upper()},
+        {**FIX_PDF, "sha256": "abc123"},
+        {**FIX_PDF, "url": "https://example.com/f.pdf"},
+        {key: value for key, value in FIX_PDF.items() if key != "sha256"},
+        "fix-instructions.pdf",
+    ],
+)
+@pytest.mark.parametrize("path", ["replies", "activities"])
+async def test_an_attachment_of_the_wrong_shape_is_422(
+    desk: Desk, path: str, attachment: Any
+) -> None:
+    case = await desk.open(channel="email")
+    body = {"text": "See attached"} if path == "replies" else {"kind": "note", "subject": "S"}
+    r = await desk.post(f"/cases/{case['case_id']}/{path}", {**body, "attachments": [attachment]})
+    problem = _problem(r, 422)
+    assert all(e["loc"][:3] == ["body", "attachments", 0] for e in problem["errors"])
+    listed = await desk.client.get(f"/cases/{case['case_id']}/activities", headers=desk.agent)
+    assert listed.json() == []
+
+
+async def test_at_most_fifty_attachments_go_with_one_reply(desk: Desk) -> None:
+    case = await desk.open(channel="email")
+    many = [{**FIX_PDF, "attachment_id": str(uuid.uuid4())} for _ in range(51)]
+    r = await desk.post(f"/cases/{case['case_id']}/replies", {"text": "Hi", "attachments": many})
+    assert ["body", "attachments"] in [e["loc"] for e in _problem(r, 422)["errors"]]
+    r = await desk.post(
+        f"/cases/{case['case_id']}/replies", {"text": "Hi", "attachments": many[:50]}
+    )
+    assert r.status_code == 201, r.text
+    assert len(r.json()["attachments"]) == 50

@@ -84,7 +84,7 @@ class FakeCaseRepository:
     async def get(self, case_id: UUID, *, for_update: bool = False) -> Case | None:
         return self.cases.get(case_id)
 
-    async def get_by_number(self, number: str) -> Case | None:
+    async def get_by_number(self, number: str, *, for_update: bool = False) -> Case | None:
         return next((c for c in self.cases.values() if c.number == number), None)
 
     async def case_of_interaction(self, interaction_id: UUID) -> UUID | None:
@@ -179,7 +179,10 @@ async def test_an_agent_opens_a_numbered_case_published_with_an_interaction_of_i
     assert isinstance(opened, CaseOpened)
     assert interaction_id is not None
     assert uow.cases.interactions[interaction_id] == case.case_id
-    assert [(n.template, n.language) for n in uow.notified] == [(Template.RECEIVED, "de")]
+    # No message of the customer's to answer: the acknowledgement is no reply to one.
+    assert [(n.template, n.language, n.interaction_id) for n in uow.notified] == [
+        (Template.RECEIVED, "de", None)
+    ]
     assert uow.committed == 1
 
 

@@ -377,6 +377,9 @@ async def test_health_and_asyncapi(service: Service) -> None:
         "channels.cti.v1:consume",
         "cases.contract.v1:consume",
         "intake.call.v1:publish",
+        "intake.notification.v1:consume",
+        "routing.agent.v1:consume",
+        "intake.message.v1:publish",
     }
 
 

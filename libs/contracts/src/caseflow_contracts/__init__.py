@@ -72,9 +72,11 @@ from caseflow_contracts.intake import (
     NotificationRequested,
 )
 from caseflow_contracts.knowledge import ArticleLinked, ArticlePublished, ArticlesSuggested
+from caseflow_contracts.messages import MessageBounced, MessageFailed, MessageSent
 from caseflow_contracts.registry import (
     EVENT_TYPES,
     TOPIC_UNIONS,
+    AgentEvent,
     ArticleEvent,
     BookingEvent,
     CallEvent,
@@ -85,6 +87,7 @@ from caseflow_contracts.registry import (
     CustomerEvent,
     InteractionEvent,
     KpiEvent,
+    MessageEvent,
     NotificationEvent,
     QueueItemEvent,
     WebEvent,
@@ -94,6 +97,8 @@ from caseflow_contracts.registry import (
     partition_key,
 )
 from caseflow_contracts.routing import (
+    AgentChanged,
+    AgentRegistered,
     CaseAssigned,
     CaseDequeued,
     CaseQueued,
@@ -137,6 +142,9 @@ __all__ = [
     "AccountRegistered",
     "ActivityKind",
     "ActivityLogged",
+    "AgentChanged",
+    "AgentEvent",
+    "AgentRegistered",
     "Allocation",
     "ArticleEvent",
     "ArticleLinked",
@@ -218,6 +226,10 @@ __all__ = [
     "KpiResumed",
     "KpiStarted",
     "KpiSucceeded",
+    "MessageBounced",
+    "MessageEvent",
+    "MessageFailed",
+    "MessageSent",
     "NotEntitledReason",
     "NotificationEvent",
     "NotificationRequested",

@@ -11,6 +11,7 @@ from caseflow_contracts.base import Event
 from caseflow_contracts.entitlements import NotEntitledReason
 from caseflow_contracts.values import (
     ActivityKind,
+    AttachmentRef,
     CaseNumber,
     CaseStatus,
     Channel,
@@ -58,6 +59,11 @@ class CaseOpened(CaseEventBase):
     """The customer had never written or called before this request."""
     call_id: str | None = None
     """The telephone call during which an agent opened the case."""
+    attachments: list[AttachmentRef] = Field(default_factory=list)
+    """The files the request came with (references: the bytes stay with intake)."""
+    related_case_id: UUID | None = None
+    """The earlier case this one continues: the customer wrote on it after it was closed."""
+    related_number: CaseNumber | None = None
 
 
 class CaseEntitlementChanged(CaseEventBase):
@@ -119,6 +125,16 @@ class ActivityLogged(CaseEventBase):
     to_customer: bool = False
     """The work was an answer sent to the customer (it meets first response); an internal
     note is not."""
+    attachments: list[AttachmentRef] = Field(default_factory=list)
+    """The files sent with it or received with it (references: the bytes stay with intake)."""
+    interaction_id: UUID | None = None
+    """The customer's interaction this records, when it is one of theirs."""
+    contact_id: UUID | None = None
+    """Who wrote, when it is a customer's message on the case."""
+    from_other_contact: bool = False
+    """The message came from someone other than the case's contact."""
+    auto_reply: bool = False
+    """The message was an automatic answer (an out-of-office), not the customer writing."""
 
 
 class CaseResolved(CaseEventBase):

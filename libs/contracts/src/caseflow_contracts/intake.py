@@ -40,6 +40,11 @@ class InteractionReceived(Event):
     """The number of the existing case this interaction continues, if recognised."""
     language: str | None = None
     call_id: str | None = None
+    auto_reply: bool = False
+    """An automatic answer (out-of-office, autoresponder) to the desk's mail: it is kept on the
+    case it threads to, and asks for nothing (no acknowledgement, no reopening)."""
+    message_id: str | None = None
+    """The Internet Message-ID of the mail this interaction came as."""
 
 
 class NotificationRequested(Event):
@@ -54,6 +59,11 @@ class NotificationRequested(Event):
     language: Annotated[str, StringConstraints(min_length=1)]
     case_id: UUID | None = None
     parameters: dict[str, str] = Field(default_factory=dict)
+    attachments: list[AttachmentRef] = Field(default_factory=list)
+    """Files intake holds that go with the message (an agent's reply with its files)."""
+    interaction_id: UUID | None = None
+    """The customer's interaction the notification answers (the request an acknowledgement
+    confirms), so that it goes out as a reply to it."""
 
 
 class InteractionRequested(Event):

@@ -63,7 +63,10 @@ from caseflow_contracts.intake import (
     NotificationRequested,
 )
 from caseflow_contracts.knowledge import ArticleLinked, ArticlePublished, ArticlesSuggested
+from caseflow_contracts.messages import MessageBounced, MessageFailed, MessageSent
 from caseflow_contracts.routing import (
+    AgentChanged,
+    AgentRegistered,
     CaseAssigned,
     CaseDequeued,
     CaseQueued,
@@ -89,10 +92,12 @@ from caseflow_contracts.topics import (
     INTAKE_CALLS,
     INTAKE_CUSTOMERS,
     INTAKE_INTERACTIONS,
+    INTAKE_MESSAGES,
     INTAKE_NOTIFICATIONS,
     INTAKE_REQUESTS,
     KNOWLEDGE,
     ROUTING,
+    ROUTING_AGENTS,
     SCHEDULING,
     SLA,
     TOPIC_EVENTS,
@@ -118,6 +123,7 @@ CallRecordEvent = Annotated[CallIdentified | CallFinished, Field(discriminator="
 InteractionEvent = Annotated[InteractionReceived, Field(discriminator="type")]
 NotificationEvent = Annotated[NotificationRequested, Field(discriminator="type")]
 RequestEvent = Annotated[InteractionRequested, Field(discriminator="type")]
+MessageEvent = Annotated[MessageSent | MessageFailed | MessageBounced, Field(discriminator="type")]
 CaseEvent = Annotated[
     CaseOpened
     | CaseUpdated
@@ -154,6 +160,7 @@ QueueItemEvent = Annotated[
     CaseQueued | CaseAssigned | CaseReleased | CaseTransferred | CaseDequeued,
     Field(discriminator="type"),
 ]
+AgentEvent = Annotated[AgentRegistered | AgentChanged, Field(discriminator="type")]
 KpiEvent = Annotated[
     KpiStarted
     | KpiPaused
@@ -180,10 +187,12 @@ TOPIC_UNIONS: Mapping[str, Any] = MappingProxyType(
         INTAKE_REQUESTS: RequestEvent,
         INTAKE_CUSTOMERS: CustomerEvent,
         INTAKE_CALLS: CallRecordEvent,
+        INTAKE_MESSAGES: MessageEvent,
         CASES: CaseEvent,
         CATALOGUE: CatalogueEvent,
         CONTRACTS: ContractEvent,
         ROUTING: QueueItemEvent,
+        ROUTING_AGENTS: AgentEvent,
         SLA: KpiEvent,
         KNOWLEDGE: ArticleEvent,
         SCHEDULING: BookingEvent,

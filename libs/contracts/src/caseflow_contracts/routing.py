@@ -1,9 +1,12 @@
-"""Events owned by routing, published on ``routing.queue-item.v1`` keyed by ``case_id``."""
+"""Events owned by routing: a case's place in a queue, on ``routing.queue-item.v1`` keyed by
+``case_id``; the agent directory, on ``routing.agent.v1`` keyed by ``agent_id``."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
+
+from pydantic import Field
 
 from caseflow_contracts.base import Event
 
@@ -58,3 +61,35 @@ class CaseDequeued(QueueItemEventBase):
     type: Literal["case.dequeued"] = "case.dequeued"
     queue_id: UUID
     reason: str
+
+
+class AgentEventBase(Event):
+    """Base of the events about one agent of the directory, on ``routing.agent.v1`` keyed by
+    ``agent_id``: each carries the entry whole, with its version, so a projection keeps the
+    highest version it has seen."""
+
+    key_field: ClassVar[str] = "agent_id"
+
+    agent_id: UUID
+    """The identity subject of the agent's token."""
+    name: str
+    email: str | None = None
+    phone_extension: str | None = None
+    languages: list[str] = Field(default_factory=list)
+    """The languages the agent works in, the first preferred."""
+    manager_id: UUID | None = None
+    teams: list[UUID] = Field(default_factory=list)
+    active: bool = True
+    version: Annotated[int, Field(ge=1)]
+
+
+class AgentRegistered(AgentEventBase):
+    """An agent joined the directory."""
+
+    type: Literal["agent.registered"] = "agent.registered"
+
+
+class AgentChanged(AgentEventBase):
+    """An agent's entry in the directory changed."""
+
+    type: Literal["agent.changed"] = "agent.changed"

@@ -12,6 +12,7 @@ from caseflow_contracts import (
     entitlements,
     intake,
     knowledge,
+    messages,
     routing,
     scheduling,
     sla,
@@ -26,10 +27,12 @@ INTAKE_NOTIFICATIONS = "intake.notification.v1"
 INTAKE_REQUESTS = "intake.request.v1"
 INTAKE_CUSTOMERS = "intake.customer.v1"
 INTAKE_CALLS = "intake.call.v1"
+INTAKE_MESSAGES = "intake.message.v1"
 CASES = "cases.case.v1"
 CATALOGUE = "cases.catalogue.v1"
 CONTRACTS = "cases.contract.v1"
 ROUTING = "routing.queue-item.v1"
+ROUTING_AGENTS = "routing.agent.v1"
 SLA = "sla.kpi.v1"
 KNOWLEDGE = "knowledge.article.v1"
 SCHEDULING = "scheduling.booking.v1"
@@ -42,10 +45,12 @@ ALL_TOPICS: tuple[str, ...] = (
     INTAKE_REQUESTS,
     INTAKE_CUSTOMERS,
     INTAKE_CALLS,
+    INTAKE_MESSAGES,
     CASES,
     CATALOGUE,
     CONTRACTS,
     ROUTING,
+    ROUTING_AGENTS,
     SLA,
     KNOWLEDGE,
     SCHEDULING,
@@ -75,6 +80,7 @@ TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
             customers.ContactErased,
         ),
         INTAKE_CALLS: (customers.CallIdentified, customers.CallFinished),
+        INTAKE_MESSAGES: (messages.MessageSent, messages.MessageFailed, messages.MessageBounced),
         CASES: (
             cases.CaseOpened,
             cases.CaseUpdated,
@@ -110,6 +116,7 @@ TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
             routing.CaseTransferred,
             routing.CaseDequeued,
         ),
+        ROUTING_AGENTS: (routing.AgentRegistered, routing.AgentChanged),
         SLA: (
             sla.KpiStarted,
             sla.KpiPaused,

@@ -4,9 +4,15 @@ PostgreSQL and the broker are embedded unless the environment points at external
 `KAFKA_BOOTSTRAP_SERVERS` replaces the broker; `CASEFLOW_DATABASE_URL` (a server URL; each
 service gets database `caseflow_<service>` on it) or `<SERVICE>_DATABASE_URL` replace
 PostgreSQL. State lives under `CASEFLOW_HOME` (default `./.caseflow`): the PostgreSQL data,
-one log per process in `logs/`, and the development auth secret. HTTP ports count up from
-`CASEFLOW_BASE_PORT` (8081); the embedded servers listen on 55432 (PostgreSQL) and 19092
-(the broker) unless `CASEFLOW_POSTGRES_PORT` / `CASEFLOW_KAFKA_PORT` say otherwise.
+one log per process in `logs/`, the development auth secret, the intake attachments in
+`blobs/` and the outbound mail in `mail/`. HTTP ports count up from `CASEFLOW_BASE_PORT`
+(8081); the embedded servers listen on 55432 (PostgreSQL) and 19092 (the broker) unless
+`CASEFLOW_POSTGRES_PORT` / `CASEFLOW_KAFKA_PORT` say otherwise.
+
+Mail: intake's SMTP listener takes requests on 2525 (`CASEFLOW_SMTP_PORT`), and a mail sink
+keeps all outbound mail, shown at http://127.0.0.1:8025 (`CASEFLOW_MAILSINK_HTTP_PORT`; it
+accepts SMTP on 1025, `CASEFLOW_MAILSINK_SMTP_PORT`). With `CASEFLOW_MAILSINK=0`, or a real
+relay in `INTAKE_RELAY_HOST`, no sink is started.
 
 `Stack` is also the library the end-to-end tests use to start, kill and restart services.
 """
@@ -29,6 +35,8 @@ from typing import TextIO
 from caseflow_devstack.broker import EmbeddedKafka, create_topics, wait_for_kafka
 from caseflow_devstack.databases import as_asyncpg, as_libpq, ensure_database, with_database
 from caseflow_devstack.errors import DevstackError, InfrastructureError
+from caseflow_devstack.mailsink import MailSinkProcess
+from caseflow_devstack.ports import LOCALHOST
 from caseflow_devstack.postgres import EmbeddedPostgres
 from caseflow_devstack.processes import ServiceProcess, ServiceSpec
 
@@ -37,6 +45,10 @@ DEFAULT_BASE_PORT = 8081
 # Fixed by default so the URLs `make up` prints stay the same from run to run.
 DEFAULT_POSTGRES_PORT = 55432
 DEFAULT_KAFKA_PORT = 19092
+DEFAULT_SMTP_PORT = 2525
+DEFAULT_MAILSINK_SMTP_PORT = 1025
+DEFAULT_MAILSINK_HTTP_PORT = 8025
+DEFAULT_SUPPORT_ADDRESS = "support@caseflow.local"
 DEV_TOKEN_TTL = timedelta(hours=12)
 
 
@@ -70,6 +82,9 @@ class Stack:
         kafka_port: int | None = None,
         ready_timeout: float = 60.0,
         stop_grace: float = 10.0,
+        smtp_port: int | None = None,
+        mailsink_smtp_port: int | None = None,
+        mailsink_http_port: int | None = None,
     ) -> None:
         self.home = home.absolute()
         self.logs = self.home / "logs"
@@ -103,6 +118,27 @@ class Stack:
         self._explicit_urls = {name: url for name, url in explicit.items() if url}
         if self._bootstrap is None:
             self.kafka = EmbeddedKafka(kafka_port, log_file=self.logs / "tansu.log")
+        # Intake's own setting, when the environment has it, is the port it will listen on.
+        self._smtp_port = _port(self.environ, "INTAKE_SMTP_PORT") or self._setting_port(
+            smtp_port, "CASEFLOW_SMTP_PORT", DEFAULT_SMTP_PORT
+        )
+        self.mailsink: MailSinkProcess | None = None
+        # A relay given in the environment is a real one: outbound mail goes there instead.
+        if self.environ.get("CASEFLOW_MAILSINK") != "0" and not self.environ.get(
+            "INTAKE_RELAY_HOST"
+        ):
+            self.mailsink = MailSinkProcess(
+                self.home / "mail",
+                smtp_port=self._setting_port(
+                    mailsink_smtp_port, "CASEFLOW_MAILSINK_SMTP_PORT", DEFAULT_MAILSINK_SMTP_PORT
+                ),
+                http_port=self._setting_port(
+                    mailsink_http_port, "CASEFLOW_MAILSINK_HTTP_PORT", DEFAULT_MAILSINK_HTTP_PORT
+                ),
+                log_file=self.logs / "mailsink.log",
+                env=self.environ,
+                python=python,
+            )
 
     # --- what the stack offers -------------------------------------------------------------
 
@@ -124,6 +160,37 @@ class Stack:
         if self._auth_secret is None:
             self._auth_secret = self.environ.get("CASEFLOW_AUTH_SECRET") or self._stored_secret()
         return self._auth_secret
+
+    @property
+    def smtp_port(self) -> int:
+        """The port intake's SMTP listener takes inbound mail on."""
+        return self._smtp_port
+
+    @property
+    def mailsink_url(self) -> str | None:
+        """The base URL of the mail sink's HTTP view (None: no sink, a real relay is used)."""
+        return None if self.mailsink is None else self.mailsink.url
+
+    @property
+    def mailsink_smtp_port(self) -> int | None:
+        """The port the mail sink accepts SMTP on (None: no sink, a real relay is used)."""
+        return None if self.mailsink is None else self.mailsink.smtp_port
+
+    def intake_environ(self) -> dict[str, str]:
+        """The mail and attachment settings every service is given, unless already set.
+
+        Intake's SMTP listener, the relay (the mail sink, when it runs) and the attachment
+        directory; a variable the environment of the stack sets is left out.
+        """
+        settings = {
+            "INTAKE_SMTP_HOST": LOCALHOST,
+            "INTAKE_SMTP_PORT": str(self.smtp_port),
+            "INTAKE_BLOB_DIR": str(self.home / "blobs"),
+        }
+        if self.mailsink is not None:
+            settings["INTAKE_RELAY_HOST"] = LOCALHOST
+            settings["INTAKE_RELAY_PORT"] = str(self.mailsink.smtp_port)
+        return {name: value for name, value in settings.items() if not self.environ.get(name)}
 
     def database_url(self, name: str) -> str:
         """The `postgresql+asyncpg://` URL service `name` is given."""
@@ -156,9 +223,12 @@ class Stack:
         await _gather_first_error(self.start_service(name) for name in self.services)
 
     async def start_infra(self) -> None:
-        """Start (or reach) PostgreSQL and the broker; create databases and topics."""
+        """Start (or reach) PostgreSQL, the broker and the mail sink; create databases, topics."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
+        if self.mailsink is not None:
+            # First: it starts in a moment, and a port already taken is reported at once.
+            await self._in_thread(self.mailsink.start)
         if self.postgres is not None:
             await self._in_thread(self.postgres.start)
             self._server_url = self.postgres.url()
@@ -202,7 +272,7 @@ class Stack:
         await self.start_service(name)
 
     async def stop(self) -> None:
-        """Stop the services, then the broker, then PostgreSQL."""
+        """Stop the services, then the mail sink, the broker and PostgreSQL."""
         self._stopping.update(self._processes)
         # A start cut short still runs in its thread: let it finish so that what it started
         # is seen, and stopped, below.
@@ -210,6 +280,8 @@ class Stack:
         await asyncio.gather(
             *(process.stop(grace=self.stop_grace) for process in self._processes.values())
         )
+        if self.mailsink is not None:
+            await asyncio.to_thread(self.mailsink.stop)
         if self.kafka is not None:
             await asyncio.to_thread(self.kafka.stop)
         if self.postgres is not None:
@@ -225,6 +297,8 @@ class Stack:
                 return "the Kafka broker (tansu) exited"
             if self.postgres is not None and not self.postgres.running:
                 return "PostgreSQL exited"
+            if self.mailsink is not None and not self.mailsink.running:
+                return "the mail sink exited"
             await asyncio.sleep(interval)
 
     async def __aenter__(self) -> Stack:
@@ -260,6 +334,13 @@ class Stack:
             lines.append(f"  PostgreSQL        {as_libpq(self._server_url)}")
         for name in self._explicit_urls:
             lines.append(f"  {name} database   {self._database_urls.get(name, '')}")
+        if "intake" in self.services:
+            lines.append(
+                f"  SMTP (send requests here)  smtp://{LOCALHOST}:{self.smtp_port}"
+                f"  (support address: {self._support_address()})"
+            )
+        if self.mailsink is not None:
+            lines.append(f"  Mail sink (outbound mail)  {self.mailsink.url}")
         token = self.admin_token()
         if token is not None:
             lines.append(f"  Admin token       {token}")
@@ -281,6 +362,7 @@ class Stack:
             spec = self._spec(name)
             env = {
                 **self.environ,
+                **self.intake_environ(),
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                 spec.database_url_variable: self.database_url(name),
                 "HTTP_PORT": str(spec.port),
@@ -292,6 +374,16 @@ class Stack:
                 spec, env=env, log_file=self.logs / f"{name}.log", python=self.python
             )
         return self._processes[name]
+
+    def _setting_port(self, given: int | None, variable: str, default: int) -> int:
+        if given is not None:
+            return given
+        return _port(self.environ, variable) or default
+
+    def _support_address(self) -> str:
+        # The first of intake's support addresses, as intake itself picks it.
+        addresses = self.environ.get("INTAKE_SUPPORT_ADDRESSES", "").split(",")
+        return next((a.strip() for a in addresses if "@" in a), DEFAULT_SUPPORT_ADDRESS)
 
     async def _in_thread(self, start: Callable[[], None]) -> None:
         job = asyncio.ensure_future(asyncio.to_thread(start))

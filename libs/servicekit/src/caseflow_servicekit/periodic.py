@@ -42,6 +42,7 @@ class PeriodicJob:
         self._pass_event = f"{name}.pass"
         self._failed_event = f"{name}.pass_failed"
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -49,6 +50,7 @@ class PeriodicJob:
         if self._task is not None:
             return
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
@@ -57,7 +59,12 @@ class PeriodicJob:
         if task is None:
             return
         self._stopping.set()
+        self._woken.set()
         await task
+
+    def wake(self) -> None:
+        """Run the next pass now rather than at the end of the interval (new work came)."""
+        self._woken.set()
 
     async def run_once(self) -> int:
         """Work off every batch due at `clock.now()`; how many items the batches handled."""
@@ -81,4 +88,5 @@ class PeriodicJob:
                     log.debug(self._pass_event, job=self.name, items=handled)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval):
-                    await self._stopping.wait()
+                    await self._woken.wait()
+            self._woken.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from caseflow_contracts import topics
@@ -107,6 +107,7 @@ def build(
         uow_factory=uow_factory,
         clock=clock,
         calls_billable=getattr(settings, "calls_billable", True),
+        reopen_window=timedelta(days=getattr(settings, "reopen_window_days", 7)),
     )
     projections.register(kit.consumers, uow_factory=uow_factory)
     app = kit.http_app(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -52,6 +53,87 @@ class IntakeSettings(ServiceSettings):
     screen_pop_keepalive_seconds: float = Field(
         default=15.0, gt=0, validation_alias="INTAKE_SCREEN_POP_KEEPALIVE_SECONDS"
     )
+
+    # --- the email channel -------------------------------------------------------------------
+    # The desk's addresses: the SMTP listener takes mail for these only (plus `+tag` forms),
+    # and mail *from* any of them (or from `mail_from`) is refused as a loop.
+    support_addresses: str = Field(
+        default="support@caseflow.local", validation_alias="INTAKE_SUPPORT_ADDRESSES"
+    )
+    # The address (and name) outbound mail is from; the first support address when empty.
+    mail_from: str = Field(default="", validation_alias="INTAKE_MAIL_FROM")
+    desk_name: str = Field(default="Caseflow Service Desk", validation_alias="INTAKE_DESK_NAME")
+    default_language: str = Field(default="en", validation_alias="INTAKE_DEFAULT_LANGUAGE")
+    # The SMTP listener: off unless a port is given (`make up` gives 2525).
+    smtp_host: str = Field(default="127.0.0.1", validation_alias="INTAKE_SMTP_HOST")
+    smtp_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="INTAKE_SMTP_PORT")
+    smtp_max_bytes: int = Field(
+        default=35 * 1024 * 1024, ge=1024, validation_alias="INTAKE_SMTP_MAX_BYTES"
+    )
+    # A certificate and key (PEM files) make the listener offer STARTTLS.
+    smtp_tls_cert: str | None = Field(default=None, validation_alias="INTAKE_SMTP_TLS_CERT")
+    smtp_tls_key: str | None = Field(default=None, validation_alias="INTAKE_SMTP_TLS_KEY")
+    # Mailboxes read over IMAP, as a JSON list of objects: name, host, port, user, password,
+    # and optionally folder, tls, starttls, processed_folder, poll_seconds, idle.
+    imap_mailboxes: str = Field(default="", validation_alias="INTAKE_IMAP_MAILBOXES")
+    # The relay outbound mail goes to; none: messages are rendered and queued, not sent.
+    relay_host: str | None = Field(default=None, validation_alias="INTAKE_RELAY_HOST")
+    relay_port: int = Field(default=25, ge=1, le=65535, validation_alias="INTAKE_RELAY_PORT")
+    relay_username: str | None = Field(default=None, validation_alias="INTAKE_RELAY_USERNAME")
+    relay_password: str | None = Field(default=None, validation_alias="INTAKE_RELAY_PASSWORD")
+    relay_starttls: bool | None = Field(default=None, validation_alias="INTAKE_RELAY_STARTTLS")
+    relay_tls: bool = Field(default=False, validation_alias="INTAKE_RELAY_TLS")
+    delivery_attempts: int = Field(default=6, ge=1, validation_alias="INTAKE_DELIVERY_ATTEMPTS")
+    delivery_first_retry_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="INTAKE_DELIVERY_FIRST_RETRY_SECONDS"
+    )
+    # How often queued mail is looked for when nothing new woke the sender (retries).
+    delivery_check_seconds: float = Field(
+        default=5.0, gt=0, validation_alias="INTAKE_DELIVERY_CHECK_SECONDS"
+    )
+    # Acknowledgements of new requests to one address within the window; more are held back.
+    acknowledgements_per_window: int = Field(
+        default=5, ge=0, validation_alias="INTAKE_ACKNOWLEDGEMENTS_PER_WINDOW"
+    )
+    acknowledgement_window_seconds: int = Field(
+        default=3600, ge=1, validation_alias="INTAKE_ACKNOWLEDGEMENT_WINDOW_SECONDS"
+    )
+    # Templates here take precedence over the shipped ones (`<kind>/<language>.txt`).
+    template_dir: str | None = Field(default=None, validation_alias="INTAKE_TEMPLATE_DIR")
+    # Stored messages a reader never finished (a crash) are read again after this long.
+    mail_sweep_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="INTAKE_MAIL_SWEEP_SECONDS"
+    )
+
+    # --- attachments ---------------------------------------------------------------------------
+    blob_store: Literal["filesystem", "s3"] = Field(
+        default="filesystem", validation_alias="INTAKE_BLOB_STORE"
+    )
+    blob_dir: str = Field(default=".caseflow/blobs", validation_alias="INTAKE_BLOB_DIR")
+    s3_endpoint: str | None = Field(default=None, validation_alias="INTAKE_S3_ENDPOINT")
+    s3_bucket: str = Field(default="caseflow-intake", validation_alias="INTAKE_S3_BUCKET")
+    s3_access_key: str | None = Field(default=None, validation_alias="INTAKE_S3_ACCESS_KEY")
+    s3_secret_key: str | None = Field(default=None, validation_alias="INTAKE_S3_SECRET_KEY")
+    s3_region: str = Field(default="us-east-1", validation_alias="INTAKE_S3_REGION")
+    attachment_max_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1, validation_alias="INTAKE_ATTACHMENT_MAX_BYTES"
+    )
+
+    @field_validator("support_addresses")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        if not [a for a in value.split(",") if "@" in a]:
+            msg = "INTAKE_SUPPORT_ADDRESSES: give at least one address (support@example.com)"
+            raise ValueError(msg)
+        return value
+
+    def support_address_list(self) -> list[str]:
+        """`INTAKE_SUPPORT_ADDRESSES` as a list."""
+        return [a.strip() for a in self.support_addresses.split(",") if a.strip()]
+
+    def sender_address(self) -> str:
+        """The address outbound mail is from."""
+        return self.mail_from.strip() or self.support_address_list()[0]
 
     @field_validator("default_phone_region")
     @classmethod

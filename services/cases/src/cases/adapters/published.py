@@ -1,6 +1,7 @@
 """Domain events of a case, translated to the published contracts of `cases.case.v1`; the
 notifications a case calls for, to `notification.requested` on `intake.notification.v1`; and
-requests taken from customers not on file, to `interaction.requested` on `intake.request.v1`."""
+requests taken from customers not on file, to `interaction.requested` on `intake.request.v1`;
+and the references to attachments intake holds, both ways."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from cases.domain import events as d
 from cases.domain.case import Case
 from cases.domain.new_customers import InteractionRequest
 from cases.domain.notifications import Notification
+from cases.domain.values import Attachment
 
 
 def to_contract(event: d.CaseEvent, *, case: Case, interaction_id: UUID | None = None) -> c.Event:
@@ -44,6 +46,9 @@ def to_contract(event: d.CaseEvent, *, case: Case, interaction_id: UUID | None =
                 calendar_id=event.calendar_id,
                 first_contact=event.first_contact,
                 call_id=event.call_id,
+                attachments=attachment_refs(event.attachments),
+                related_case_id=event.related_case_id,
+                related_number=event.related_number,
             )
         case d.CaseEntitlementChanged():
             return c.CaseEntitlementChanged(
@@ -92,6 +97,11 @@ def to_contract(event: d.CaseEvent, *, case: Case, interaction_id: UUID | None =
                 billable=event.billable,
                 description=event.description or event.subject,
                 to_customer=event.to_customer,
+                attachments=attachment_refs(event.attachments),
+                interaction_id=event.interaction_id,
+                contact_id=event.contact_id,
+                from_other_contact=event.from_other_contact,
+                auto_reply=event.auto_reply,
             )
         case d.CaseResolved():
             return c.CaseResolved(
@@ -143,6 +153,33 @@ def notification_contract(notification: Notification) -> c.NotificationRequested
         language=notification.language,
         case_id=notification.case_id,
         parameters=dict(notification.parameters),
+        attachments=attachment_refs(notification.attachments),
+        interaction_id=notification.interaction_id,
+    )
+
+
+def attachment_refs(attachments: tuple[Attachment, ...]) -> list[c.AttachmentRef]:
+    """The references to the files intake holds, as the contracts carry them."""
+    return [
+        c.AttachmentRef(
+            attachment_id=a.attachment_id,
+            filename=a.filename,
+            content_type=a.content_type,
+            size=a.size,
+            sha256=a.sha256,
+        )
+        for a in attachments
+    ]
+
+
+def attachment_of(ref: c.AttachmentRef) -> Attachment:
+    """A file intake holds, as a case refers to it."""
+    return Attachment(
+        attachment_id=ref.attachment_id,
+        filename=ref.filename,
+        content_type=ref.content_type,
+        size=ref.size,
+        sha256=ref.sha256,
     )
 
 

@@ -33,6 +33,7 @@ from cases.domain.case import (
 )
 from cases.domain.values import (
     ActivityKind,
+    Attachment,
     CaseStatus,
     Channel,
     DecisionOutcome,
@@ -99,21 +100,19 @@ class SqlCaseRepository:
 
     async def get(self, case_id: UUID, *, for_update: bool = False) -> Case | None:
         """The case with `case_id`, or None."""
-        stmt = select(cases).where(cases.c.case_id == case_id)
+        return await self._get(cases.c.case_id == case_id, for_update=for_update)
+
+    async def get_by_number(self, number: str, *, for_update: bool = False) -> Case | None:
+        """The case with the readable `number`, or None."""
+        return await self._get(cases.c.number == number, for_update=for_update)
+
+    async def _get(self, condition: Any, *, for_update: bool) -> Case | None:
+        stmt = select(cases).where(condition)
         if for_update:
             # NO KEY UPDATE: the case's activities and decisions (which reference it) may
             # still be added by others while this change is under way.
             stmt = stmt.with_for_update(key_share=True)
         row = (await self._session.execute(stmt)).mappings().first()
-        return None if row is None else await self._load(row)
-
-    async def get_by_number(self, number: str) -> Case | None:
-        """The case with the readable `number`, or None."""
-        row = (
-            (await self._session.execute(select(cases).where(cases.c.number == number)))
-            .mappings()
-            .first()
-        )
         return None if row is None else await self._load(row)
 
     async def projection(self, case_id: UUID) -> dict[str, Any] | None:
@@ -256,6 +255,11 @@ class SqlCaseRepository:
                 performed_at=a["performed_at"],
                 description=a["description"],
                 to_customer=a["to_customer"],
+                attachments=_attachments(a["attachments"]),
+                interaction_id=a["interaction_id"],
+                contact_id=a["contact_id"],
+                from_other_contact=a["from_other_contact"],
+                auto_reply=a["auto_reply"],
             )
             for a in act_rows
         ]
@@ -331,6 +335,9 @@ class SqlCaseRepository:
             reopened_at=row["reopened_at"],
             decisions=decided,
             escalations=raised,
+            attachments=_attachments(row["attachments"]),
+            related_case_id=row["related_case_id"],
+            related_number=row["related_number"],
         )
 
     async def _save_parts(self, case: Case) -> None:
@@ -352,6 +359,11 @@ class SqlCaseRepository:
                         "performed_at": a.performed_at,
                         "description": a.description,
                         "to_customer": a.to_customer,
+                        "attachments": _attachment_documents(a.attachments),
+                        "interaction_id": a.interaction_id,
+                        "contact_id": a.contact_id,
+                        "from_other_contact": a.from_other_contact,
+                        "auto_reply": a.auto_reply,
                     }
                     for a in new_activities
                 ],
@@ -452,6 +464,32 @@ def _resolution(document: Any) -> Resolution | None:
     )
 
 
+def _attachments(documents: Any) -> tuple[Attachment, ...]:
+    return tuple(
+        Attachment(
+            attachment_id=UUID(d["attachment_id"]),
+            filename=d["filename"],
+            content_type=d["content_type"],
+            size=d["size"],
+            sha256=d["sha256"],
+        )
+        for d in documents or ()
+    )
+
+
+def _attachment_documents(attachments: tuple[Attachment, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "attachment_id": str(a.attachment_id),
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "sha256": a.sha256,
+        }
+        for a in attachments
+    ]
+
+
 def _row(case: Case) -> dict[str, Any]:
     r = case.resolution
     return {
@@ -495,6 +533,9 @@ def _row(case: Case) -> dict[str, Any]:
         "resolved_at": case.resolved_at,
         "closed_at": case.closed_at,
         "reopened_at": case.reopened_at,
+        "attachments": _attachment_documents(case.attachments),
+        "related_case_id": case.related_case_id,
+        "related_number": case.related_number,
         "resolution_code": None if r is None else r.resolution_type,
         # The time totals, kept with every change for reports: what the case bills (the
         # resolution's figure once resolved), all minutes, and the minutes on the phone.

@@ -76,6 +76,11 @@ cases = Table(
     Column("assignee_id", Uuid, nullable=True),
     Column("sla", JSONB, nullable=False, server_default="{}"),
     Column("overdue", Boolean, nullable=False, server_default="false"),
+    # The files the request came with: references to what intake holds, never the bytes.
+    Column("attachments", JSONB, nullable=False, server_default="[]"),
+    # The earlier case this one continues (the customer wrote on it after it was closed).
+    Column("related_case_id", Uuid, nullable=True),
+    Column("related_number", String(64), nullable=True),
     Index("ix_cases_contact_status", "contact_id", "status"),
     Index("ix_cases_status_opened", "status", "opened_at"),
     Index("ix_cases_opened_case", "opened_at", "case_id"),
@@ -104,6 +109,14 @@ activities = Table(
     Column("description", Text, nullable=False, server_default=""),
     # An answer sent to the customer (it meets first response); an internal note is not.
     Column("to_customer", Boolean, nullable=False, server_default="false"),
+    # The files sent or received with it: references to what intake holds.
+    Column("attachments", JSONB, nullable=False, server_default="[]"),
+    # A message from the customer's side: its interaction, who wrote, whether it was someone
+    # other than the case's contact, and whether it was only an automatic answer.
+    Column("interaction_id", Uuid, nullable=True),
+    Column("contact_id", Uuid, nullable=True),
+    Column("from_other_contact", Boolean, nullable=False, server_default="false"),
+    Column("auto_reply", Boolean, nullable=False, server_default="false"),
 )
 
 interactions = Table(

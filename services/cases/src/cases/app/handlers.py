@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 import structlog
 
-from cases.app.contracts import coverage_of
+from cases.app.contracts import coverage_of, restore_for_reopening
 from cases.app.ports import CasesUnitOfWork
-from cases.domain.case import Case, Customer
+from cases.domain.case import (
+    CUSTOMER_WROTE_AGAIN,
+    DEFAULT_REOPEN_WINDOW,
+    Case,
+    Customer,
+    FollowUp,
+    follow_up,
+)
 from cases.domain.case import open_case as start_case
 from cases.domain.catalogue import RequestType
 from cases.domain.errors import (
@@ -26,7 +33,7 @@ from cases.domain.notifications import notifications_for
 from cases.domain.numbers import format_case_number, normalize_case_number
 from cases.domain.priority import PriorityRule, opening_priority
 from cases.domain.requests import checked_parameters
-from cases.domain.values import ActivityKind, Channel, Priority
+from cases.domain.values import Attachment, Channel, Priority
 
 log = structlog.get_logger(__name__)
 
@@ -44,15 +51,21 @@ class ReceiveInteraction:
     request_type: str | None = None
     parameters: dict[str, str] = field(default_factory=dict)
     follow_up_of: str | None = None
+    """The number of the case it continues, as intake recognised it."""
     language: str | None = None
     first_contact: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    auto_reply: bool = False
+    """An automatic answer (an out-of-office) to the desk's mail: it asks for nothing."""
 
 
 @dataclass(frozen=True)
 class Received:
-    """What became of an interaction: the case it belongs to, and whether it opened it."""
+    """What became of an interaction: the case it belongs to, and whether it opened it.
 
-    case_id: UUID
+    No case when it was an automatic answer that belongs to none (nothing was recorded)."""
+
+    case_id: UUID | None
     opened: bool
 
 
@@ -91,60 +104,40 @@ class OpenCaseForNewCustomer:
     language: str | None = None
 
 
-_ACTIVITY_OF_CHANNEL = {
-    Channel.EMAIL: ActivityKind.EMAIL,
-    Channel.PHONE: ActivityKind.CALL,
-    Channel.WEB: ActivityKind.NOTE,
-    Channel.API: ActivityKind.NOTE,
-    Channel.LETTER: ActivityKind.LETTER,
-    Channel.VISIT: ActivityKind.MEETING,
-}
-
-
 async def receive_interaction(
     cmd: ReceiveInteraction,
     *,
     uow: CasesUnitOfWork,
     now: datetime,
     priority_rules: Sequence[PriorityRule] = (),
+    reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
     new_id: Callable[[], UUID] = uuid4,
 ) -> Received:
-    """Open a case for a new request, or add a follow-up to the open case it names."""
+    """Open a case for a new request, or take a follow-up to the case it names: added to it
+    while open, reopening it when resolved within `reopen_window`, else opening a new case
+    that refers to it. An automatic answer never reopens nor opens a case."""
     async with uow:
         known = await uow.cases.case_of_interaction(cmd.interaction_id)
         if known is not None:
             return Received(known, opened=False)
-        if cmd.follow_up_of:
-            try:
-                number = normalize_case_number(cmd.follow_up_of)
-            except CaseNumberError:
-                number = None
-            case = await uow.cases.get_by_number(number) if number else None
-            if case is not None and case.is_open and case.customer.contact_id == cmd.contact_id:
-                events = case.log_activity(
-                    activity_id=new_id(),
-                    kind=_ACTIVITY_OF_CHANNEL[cmd.channel],
-                    duration_minutes=0,
-                    billable=False,
-                    subject=cmd.subject,
-                    now=now,
-                )
-                await uow.cases.save(case)
-                await uow.cases.attach_interaction(
-                    interaction_id=cmd.interaction_id,
-                    case_id=case.case_id,
-                    channel=cmd.channel.value,
-                    subject=cmd.subject,
-                    at=now,
-                )
-                uow.emit(case, events)
-                assignee = await uow.cases.assignee(case.case_id)
-                for notification in notifications_for(
-                    case, events, new_id=new_id, assignee_id=assignee
-                ):
-                    uow.notify(notification)
+        earlier = await _case_followed_up(cmd, uow=uow)
+        if earlier is not None:
+            step = follow_up(
+                earlier, now=now, reopen_window=reopen_window, auto_reply=cmd.auto_reply
+            )
+            if step is not FollowUp.OPEN_RELATED:
+                await _follow_up(earlier, step, cmd, uow=uow, now=now, new_id=new_id)
                 await uow.commit()
-                return Received(case.case_id, opened=False)
+                return Received(earlier.case_id, opened=False)
+        elif cmd.auto_reply:
+            # Intake keeps automatic answers that thread to no case to itself; one that comes
+            # all the same opens nothing, and a redelivery of it again does nothing.
+            log.info(
+                "case.auto_reply_ignored",
+                interaction_id=str(cmd.interaction_id),
+                follow_up_of=cmd.follow_up_of,
+            )
+            return Received(None, opened=False)
         request_type, parameters = await _request_from_intake(cmd, uow=uow)
         coverage = await coverage_of(
             uow=uow,
@@ -175,10 +168,76 @@ async def receive_interaction(
             language=cmd.language,
             first_contact=cmd.first_contact,
             coverage=coverage,
+            attachments=cmd.attachments,
+            related=earlier,
         )
-        await _add(case, events, uow=uow, interaction_id=cmd.interaction_id, new_id=new_id, now=now)
+        await _add(
+            case,
+            events,
+            uow=uow,
+            interaction_id=cmd.interaction_id,
+            new_id=new_id,
+            now=now,
+            from_intake=True,
+        )
         await uow.commit()
         return Received(case.case_id, opened=True)
+
+
+async def _case_followed_up(cmd: ReceiveInteraction, *, uow: CasesUnitOfWork) -> Case | None:
+    # The case the interaction names, locked: the message may change it. A number that is no
+    # case number, or names no case, makes the interaction a new request.
+    if not cmd.follow_up_of:
+        return None
+    try:
+        number = normalize_case_number(cmd.follow_up_of)
+    except CaseNumberError:
+        return None
+    return await uow.cases.get_by_number(number, for_update=True)
+
+
+async def _follow_up(
+    case: Case,
+    step: FollowUp,
+    cmd: ReceiveInteraction,
+    *,
+    uow: CasesUnitOfWork,
+    now: datetime,
+    new_id: Callable[[], UUID],
+) -> None:
+    await uow.cases.attach_interaction(
+        interaction_id=cmd.interaction_id,
+        case_id=case.case_id,
+        channel=cmd.channel.value,
+        subject=cmd.subject,
+        at=now,
+    )
+    if step is FollowUp.RECORD:
+        return
+    events: list[CaseEvent] = []
+    if step is FollowUp.REOPEN:
+        events += case.reopen(CUSTOMER_WROTE_AGAIN, now=now)
+        # As when an agent reopens it: what the case drew is given back, and its next
+        # resolution draws its new total.
+        await restore_for_reopening(
+            case, uow=uow, now=now, by=None, reason=CUSTOMER_WROTE_AGAIN, new_id=new_id
+        )
+    events += case.add_message(
+        activity_id=new_id(),
+        interaction_id=cmd.interaction_id,
+        channel=cmd.channel,
+        contact_id=cmd.contact_id,
+        subject=cmd.subject,
+        body=cmd.body,
+        now=now,
+        attachments=cmd.attachments,
+        auto_reply=cmd.auto_reply,
+    )
+    await uow.cases.save(case)
+    uow.emit(case, events)
+    assignee = await uow.cases.assignee(case.case_id)
+    for notification in notifications_for(case, events, new_id=new_id, assignee_id=assignee):
+        uow.notify(notification)
 
 
 async def open_case(
@@ -302,6 +361,7 @@ async def _add(
     interaction_id: UUID,
     new_id: Callable[[], UUID],
     now: datetime,
+    from_intake: bool = False,
 ) -> None:
     await uow.cases.add(case, interaction_id=interaction_id)
     await uow.cases.attach_interaction(
@@ -312,5 +372,8 @@ async def _add(
         at=now,
     )
     uow.emit(case, events, interaction_id=interaction_id)
-    for notification in notifications_for(case, events, new_id=new_id):
+    # The acknowledgement answers the customer's message, as a reply to it; an interaction an
+    # agent took down has no message of the customer's to answer.
+    answered = interaction_id if from_intake else None
+    for notification in notifications_for(case, events, new_id=new_id, interaction_id=answered):
         uow.notify(notification)

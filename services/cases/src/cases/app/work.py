@@ -24,7 +24,7 @@ from cases.domain.errors import CaseNotFoundError, CaseValidationError, StaleCas
 from cases.domain.events import CaseEvent
 from cases.domain.notifications import notifications_for
 from cases.domain.requests import checked_decision, checked_parameters
-from cases.domain.values import ActivityKind, EscalationTarget, Priority
+from cases.domain.values import ActivityKind, Attachment, EscalationTarget, Priority
 
 NewId = Callable[[], UUID]
 
@@ -73,6 +73,8 @@ class LogActivity(CaseCommand):
     performed_at: datetime | None = None
     duration_minutes: int = 0
     billable: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    """Files the agent put in intake's keeping first."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +84,8 @@ class ReplyToCustomer(CaseCommand):
     text: str
     duration_minutes: int = 0
     billable: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    """Files sent with the answer, which the agent put in intake's keeping first."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,6 +205,7 @@ async def log_activity(
             description=cmd.description,
             performed_by=cmd.performed_by or cmd.agent_id,
             performed_at=cmd.performed_at or now,
+            attachments=cmd.attachments,
         )
         await _store(case, events, uow=uow, new_id=new_id)
         return case, case.activities[-1]
@@ -219,6 +224,7 @@ async def reply_to_customer(
             performed_by=cmd.agent_id,
             duration_minutes=cmd.duration_minutes,
             billable=cmd.billable,
+            attachments=cmd.attachments,
         )
         await _store(case, events, uow=uow, new_id=new_id)
         return case, case.activities[-1]

@@ -2,15 +2,20 @@
 
 from cases.domain.case import (
     ALLOWED_TRANSITIONS,
+    CUSTOMER_WROTE_AGAIN,
+    DEFAULT_REOPEN_WINDOW,
     MAX_ACTIVITY_MINUTES,
     WORKING_STATUSES,
     Activity,
     Case,
     Customer,
     Escalation,
+    FollowUp,
     RecordedDecision,
     Resolution,
     can_transition,
+    follow_up,
+    message_kind,
     next_steps,
     open_case,
     reply_kind,
@@ -52,7 +57,6 @@ from cases.domain.events import (
     DecisionRecorded,
 )
 from cases.domain.numbers import (
-    find_case_numbers,
     format_case_number,
     normalize_case_number,
     parse_case_number,
@@ -65,6 +69,7 @@ from cases.domain.priority import (
 )
 from cases.domain.values import (
     ActivityKind,
+    Attachment,
     CaseStatus,
     Channel,
     DecisionOutcome,
@@ -74,13 +79,16 @@ from cases.domain.values import (
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "CUSTOMER_WROTE_AGAIN",
     "DEFAULT_PRIORITY",
+    "DEFAULT_REOPEN_WINDOW",
     "MAX_ACTIVITY_MINUTES",
     "WORKING_STATUSES",
     "Activity",
     "ActivityKind",
     "ActivityLogged",
     "Allocation",
+    "Attachment",
     "Case",
     "CaseCancelled",
     "CaseClosedError",
@@ -108,6 +116,7 @@ __all__ = [
     "DecisionRecorded",
     "Escalation",
     "EscalationTarget",
+    "FollowUp",
     "InvalidParametersError",
     "InvalidTransitionError",
     "NotEntitled",
@@ -121,9 +130,10 @@ __all__ = [
     "can_transition",
     "cover",
     "drawdown",
-    "find_case_numbers",
+    "follow_up",
     "format_case_number",
     "initial_priority",
+    "message_kind",
     "next_steps",
     "normalize_case_number",
     "open_case",

@@ -4,13 +4,16 @@ Commands change the case and return the events that describe the change; a comma
 changes nothing returns no events. Which status may follow which is the table
 ``ALLOWED_TRANSITIONS``; each closing or reopening status change has its own command
 (``resolve``, ``cancel``, ``reopen``), the working statuses go through ``change_status``.
+What a customer's message on an existing case does to it (added, reopening it, or a new case
+that refers to it) is ``follow_up``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 from types import MappingProxyType
 from uuid import UUID, uuid5
 
@@ -37,6 +40,7 @@ from cases.domain.events import (
 from cases.domain.numbers import normalize_case_number
 from cases.domain.values import (
     ActivityKind,
+    Attachment,
     CaseStatus,
     Channel,
     DecisionOutcome,
@@ -70,6 +74,12 @@ WORKING_STATUSES: frozenset[CaseStatus] = frozenset({_IN_PROGRESS, _ON_HOLD, _WA
 
 MAX_ACTIVITY_MINUTES = 24 * 60
 """The longest piece of work one activity may record: a day."""
+
+DEFAULT_REOPEN_WINDOW = timedelta(days=7)
+"""How long after its resolution a customer's message still reopens a case."""
+
+CUSTOMER_WROTE_AGAIN = "The customer wrote again"
+"""Why a case reopens when the customer writes on it after its resolution."""
 
 
 def can_transition(current: CaseStatus, target: CaseStatus) -> bool:
@@ -107,6 +117,16 @@ def reply_kind(channel: Channel) -> ActivityKind:
     }.get(channel, ActivityKind.EMAIL)
 
 
+def message_kind(channel: Channel) -> ActivityKind:
+    """The kind of activity a customer's message that came by `channel` is logged as."""
+    return {
+        Channel.EMAIL: ActivityKind.EMAIL,
+        Channel.PHONE: ActivityKind.CALL,
+        Channel.LETTER: ActivityKind.LETTER,
+        Channel.VISIT: ActivityKind.MEETING,
+    }.get(channel, ActivityKind.NOTE)
+
+
 @dataclass(frozen=True)
 class Customer:
     """Who the case is for: a contact, and the account it belongs to when known."""
@@ -129,6 +149,16 @@ class Activity:
     performed_at: datetime | None = None
     description: str = ""
     to_customer: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    """The files sent with it, or received with it."""
+    interaction_id: UUID | None = None
+    """The customer's interaction it records, when it is a message of theirs."""
+    contact_id: UUID | None = None
+    """Who wrote, when it is a message from the customer's side."""
+    from_other_contact: bool = False
+    """The message came from someone other than the case's contact (it is kept all the same)."""
+    auto_reply: bool = False
+    """The message was an automatic answer (an out-of-office), not the customer writing."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,6 +246,11 @@ class Case:
     reopened_at: datetime | None = None
     decisions: list[RecordedDecision] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
+    attachments: tuple[Attachment, ...] = ()
+    """The files the request came with."""
+    related_case_id: UUID | None = None
+    """The earlier case this one continues: the customer wrote on it after it was closed."""
+    related_number: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -383,8 +418,10 @@ class Case:
         description: str = "",
         performed_at: datetime | None = None,
         to_customer: bool = False,
+        attachments: Sequence[Attachment] = (),
     ) -> list[CaseEvent]:
-        """Record a finished piece of work on an open case (at most a day of it)."""
+        """Record a finished piece of work on an open case (at most a day of it), with the
+        files that went with it."""
         self._require_open()
         _require_aware(now)
         if performed_at is not None:
@@ -395,25 +432,67 @@ class Case:
             )
         if to_customer and kind is ActivityKind.NOTE:
             raise CaseValidationError("an internal note is never an answer to the customer")
-        if any(a.activity_id == activity_id for a in self.activities):
-            raise CaseValidationError(f"activity {activity_id} is already logged on this case")
-        activity = Activity(
-            activity_id=activity_id,
-            kind=kind,
-            subject=subject.strip(),
-            duration_minutes=duration_minutes,
-            billable=billable,
-            performed_by=performed_by,
-            logged_at=now,
-            performed_at=performed_at,
-            description=description.strip(),
-            to_customer=to_customer,
+        return self._record(
+            Activity(
+                activity_id=activity_id,
+                kind=kind,
+                subject=subject.strip(),
+                duration_minutes=duration_minutes,
+                billable=billable,
+                performed_by=performed_by,
+                logged_at=now,
+                performed_at=performed_at,
+                description=description.strip(),
+                to_customer=to_customer,
+                attachments=tuple(attachments),
+            )
         )
+
+    def add_message(
+        self,
+        *,
+        activity_id: UUID,
+        interaction_id: UUID,
+        channel: Channel,
+        contact_id: UUID,
+        subject: str,
+        body: str,
+        now: datetime,
+        attachments: Sequence[Attachment] = (),
+        auto_reply: bool = False,
+    ) -> list[CaseEvent]:
+        """Record what the customer's side wrote on an open case: from its contact, or marked
+        as from someone else; an automatic answer is marked as one."""
+        self._require_open()
+        _require_aware(now)
+        return self._record(
+            Activity(
+                activity_id=activity_id,
+                kind=message_kind(channel),
+                subject=subject.strip(),
+                duration_minutes=0,
+                billable=False,
+                performed_by=None,
+                logged_at=now,
+                description=body.strip(),
+                attachments=tuple(attachments),
+                interaction_id=interaction_id,
+                contact_id=contact_id,
+                from_other_contact=contact_id != self.customer.contact_id,
+                auto_reply=auto_reply,
+            )
+        )
+
+    def _record(self, activity: Activity) -> list[CaseEvent]:
+        if any(a.activity_id == activity.activity_id for a in self.activities):
+            raise CaseValidationError(
+                f"activity {activity.activity_id} is already logged on this case"
+            )
         self.activities.append(activity)
         return [
             ActivityLogged(
                 case_id=self.case_id,
-                occurred_at=now,
+                occurred_at=activity.logged_at,
                 activity_id=activity.activity_id,
                 kind=activity.kind,
                 subject=activity.subject,
@@ -423,6 +502,11 @@ class Case:
                 description=activity.description,
                 performed_at=activity.performed_at,
                 to_customer=activity.to_customer,
+                attachments=activity.attachments,
+                interaction_id=activity.interaction_id,
+                contact_id=activity.contact_id,
+                from_other_contact=activity.from_other_contact,
+                auto_reply=activity.auto_reply,
             )
         ]
 
@@ -435,8 +519,10 @@ class Case:
         performed_by: UUID | None = None,
         duration_minutes: int = 0,
         billable: bool = False,
+        attachments: Sequence[Attachment] = (),
     ) -> list[CaseEvent]:
-        """Answer the customer, by the channel they came by; the answer is logged as work."""
+        """Answer the customer, by the channel they came by, with files if any; the answer is
+        logged as work."""
         return self.log_activity(
             activity_id=activity_id,
             kind=reply_kind(self.channel),
@@ -447,6 +533,7 @@ class Case:
             description=_required_text(text, "text"),
             performed_by=performed_by,
             to_customer=True,
+            attachments=attachments,
         )
 
     def record_decision(
@@ -702,8 +789,11 @@ def open_case(
     first_contact: bool = False,
     opened_by: UUID | None = None,
     call_id: str | None = None,
+    attachments: Sequence[Attachment] = (),
+    related: Case | None = None,
 ) -> tuple[Case, list[CaseEvent]]:
-    """Open a new case for a customer's request."""
+    """Open a new case for a customer's request, with the files it came with; `related` is
+    the earlier, closed case it continues, if any."""
     _require_aware(now)
     covered = coverage or Coverage()
     case = Case(
@@ -726,6 +816,9 @@ def open_case(
         first_contact=first_contact,
         opened_by=opened_by,
         call_id=(call_id or "").strip() or None,
+        attachments=tuple(attachments),
+        related_case_id=None if related is None else related.case_id,
+        related_number=None if related is None else related.number,
     )
     opened = CaseOpened(
         case_id=case.case_id,
@@ -747,8 +840,43 @@ def open_case(
         calendar_id=covered.calendar_id,
         first_contact=case.first_contact,
         call_id=case.call_id,
+        attachments=case.attachments,
+        related_case_id=case.related_case_id,
+        related_number=case.related_number,
     )
     return case, [opened]
+
+
+class FollowUp(StrEnum):
+    """What a customer's message on an existing case does."""
+
+    ADD = "add"
+    """The case is open: the message is added to it."""
+    REOPEN = "reopen"
+    """The case was resolved lately: it reopens and the message is added to it."""
+    OPEN_RELATED = "open_related"
+    """The case was cancelled, or resolved long ago: a new case opens that refers to it."""
+    RECORD = "record"
+    """An automatic answer on a closed case: kept against it, and nothing more."""
+
+
+def follow_up(
+    case: Case, *, now: datetime, reopen_window: timedelta, auto_reply: bool = False
+) -> FollowUp:
+    """What a message on `case` arriving at `now` does: a case resolved no longer than
+    `reopen_window` ago reopens, an older or cancelled one is continued by a new case; an
+    automatic answer never reopens nor opens anything."""
+    _require_aware(now)
+    if case.is_open:
+        return FollowUp.ADD
+    if auto_reply:
+        return FollowUp.RECORD
+    resolved_at = case.resolved_at or (
+        None if case.resolution is None else case.resolution.resolved_at
+    )
+    if case.status is _RESOLVED and resolved_at is not None and now - resolved_at <= reopen_window:
+        return FollowUp.REOPEN
+    return FollowUp.OPEN_RELATED
 
 
 def _require_aware(now: datetime) -> None:

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from cases.domain.values import (
     ActivityKind,
+    Attachment,
     CaseStatus,
     Channel,
     DecisionOutcome,
@@ -50,6 +51,11 @@ class CaseOpened(CaseEvent):
     calendar_id: UUID | None = None
     first_contact: bool = False
     call_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    """The files the request came with."""
+    related_case_id: UUID | None = None
+    """The earlier case this one continues: the customer wrote on it after it was closed."""
+    related_number: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +95,16 @@ class ActivityLogged(CaseEvent):
     performed_at: datetime | None = None
     to_customer: bool = False
     """An answer sent to the customer (it meets first response); an internal note is not."""
+    attachments: tuple[Attachment, ...] = ()
+    """The files sent with it, or received with it."""
+    interaction_id: UUID | None = None
+    """The customer's interaction it records, when it is a message of theirs."""
+    contact_id: UUID | None = None
+    """Who wrote, when it is a message from the customer's side."""
+    from_other_contact: bool = False
+    """The message came from someone other than the case's contact."""
+    auto_reply: bool = False
+    """The message was an automatic answer (an out-of-office), not the customer writing."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,8 +3,10 @@
 The customer hears when the case is received, accepted, answered, resolved and cancelled; the
 manager a case is escalated to hears of it, and so does the agent it is assigned to (unless
 they raised it themselves); that agent also hears when the customer comes back on the case
-(new work for them). Each follows from an event of the case, so every
-way a case changes tells the same people the same things. Intake renders and sends them.
+(new work for them), unless it is only an automatic answer (an out-of-office). Each follows
+from an event of the case, so every way a case changes tells the same people the same things.
+Intake renders and sends them; an answer to the customer goes with the files the agent
+attached to it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from cases.domain.events import (
     CaseResolved,
     CaseStatusChanged,
 )
-from cases.domain.values import CaseStatus
+from cases.domain.values import Attachment, CaseStatus
 
 DEFAULT_LANGUAGE = "en"
 
@@ -72,6 +74,11 @@ class Notification:
     case_id: UUID | None
     occurred_at: datetime
     parameters: Mapping[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    """Files intake holds that go with the message."""
+    interaction_id: UUID | None = None
+    """The customer's interaction it answers (the request an acknowledgement confirms), so
+    that it goes out as a reply to it."""
 
 
 def notifications_for(
@@ -80,10 +87,12 @@ def notifications_for(
     *,
     new_id: Callable[[], UUID],
     assignee_id: UUID | None = None,
+    interaction_id: UUID | None = None,
 ) -> list[Notification]:
     """The notifications `events` on `case` call for, in order.
 
-    `assignee_id` is the agent routing assigned the case to, if known.
+    `assignee_id` is the agent routing assigned the case to, if known; `interaction_id` the
+    customer's interaction the events answer, if they answer one.
     """
     found: list[Notification] = []
     for event in events:
@@ -100,14 +109,18 @@ def notifications_for(
                     case_id=case.case_id,
                     occurred_at=event.occurred_at,
                     parameters={"number": case.number, "subject": case.subject, **extra},
+                    attachments=event.attachments if isinstance(event, ActivityLogged) else (),
+                    interaction_id=interaction_id,
                 )
             )
         if (
             isinstance(event, ActivityLogged)
             and event.performed_by is None
+            and not event.auto_reply
             and assignee_id is not None
         ):
-            # Work logged by nobody on the desk is the customer's own message on the case.
+            # Work logged by nobody on the desk is the customer's own message on the case; an
+            # out-of-office answer is kept there but is no new work for anyone.
             found.append(
                 Notification(
                     notification_id=new_id(),

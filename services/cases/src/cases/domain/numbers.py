@@ -18,9 +18,6 @@ MIN_YEAR = 1000
 MAX_YEAR = 9999
 
 _NUMBER = re.compile(rf"{PREFIX}-([0-9]{{4}})-([0-9]{{{SEQUENCE_DIGITS},}})", re.IGNORECASE)
-# A reference stands on its own: no letter, digit or underscore glued to either end, so
-# "XCAS-2026-000001" or "CAS-2026-000001abc" are not references.
-_REFERENCE = re.compile(rf"(?<!\w){_NUMBER.pattern}(?!\w)", re.IGNORECASE)
 
 
 def format_case_number(year: int, seq: int) -> str:
@@ -46,16 +43,3 @@ def parse_case_number(text: str) -> tuple[int, int]:
 def normalize_case_number(text: str) -> str:
     """The canonical spelling of a case number typed in any letter case or spacing."""
     return format_case_number(*parse_case_number(text))
-
-
-def find_case_numbers(text: str) -> list[str]:
-    """Case numbers referred to in a mail subject or body, canonical, once each, in order."""
-    found: list[str] = []
-    for match in _REFERENCE.finditer(text):
-        try:
-            number = normalize_case_number(match.group(0))
-        except CaseNumberError:
-            continue  # e.g. a zero sequence: looks like a reference but names no case
-        if number not in found:
-            found.append(number)
-    return found

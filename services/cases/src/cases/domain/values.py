@@ -1,11 +1,13 @@
-"""The vocabulary of a case: channels, priorities, statuses and kinds of activity.
+"""The vocabulary of a case: channels, priorities, statuses, kinds of activity, attachments.
 
 The values match the published event contracts, so adapters translate by value.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from uuid import UUID
 
 
 class Channel(StrEnum):
@@ -69,3 +71,15 @@ class EscalationTarget(StrEnum):
 
     NEXT_LEVEL = "next_level"
     DEPARTMENT_HEAD = "department_head"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attachment:
+    """A file that came with a message or goes with one; intake holds it, a case refers to it."""
+
+    attachment_id: UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    """The SHA-256 digest of the content, as 64 lower-case hexadecimal digits."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import Clock, EventConsumers
+from cases.adapters.published import attachment_of
 from cases.adapters.uow import SqlCasesUnitOfWork
 from cases.app.calls import CallFinished, log_call
 from cases.app.handlers import ReceiveInteraction, receive_interaction
+from cases.domain.case import DEFAULT_REOPEN_WINDOW
 from cases.domain.priority import PriorityRule
 from cases.domain.values import Channel
 
@@ -21,6 +24,7 @@ def register(
     clock: Clock,
     priority_rules: Sequence[PriorityRule] = (),
     calls_billable: bool = True,
+    reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
 ) -> None:
     """Subscribe the cases service to the interactions and calls intake publishes."""
 
@@ -39,10 +43,13 @@ def register(
                 follow_up_of=event.follow_up_of,
                 language=event.language,
                 first_contact=event.first_contact,
+                attachments=tuple(attachment_of(ref) for ref in event.attachments),
+                auto_reply=event.auto_reply,
             ),
             uow=uow,
             now=clock.now(),
             priority_rules=priority_rules,
+            reopen_window=reopen_window,
         )
 
     consumers.subscribe(

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
 from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Role
-from caseflow_servicekit.edge import INT32_MAX, EdgeModel, Limit, Text, if_match_version
+from caseflow_servicekit.edge import INT32_MAX, INT64_MAX, EdgeModel, Limit, Text, if_match_version
 from cases.adapters.projections import ROUTING_KEY
 from cases.adapters.repository import CaseFilter
 from cases.adapters.uow import SqlCasesUnitOfWork
@@ -64,7 +64,14 @@ from cases.domain.case import (
     next_steps,
 )
 from cases.domain.errors import CaseValidationError
-from cases.domain.values import ActivityKind, CaseStatus, Channel, EscalationTarget, Priority
+from cases.domain.values import (
+    ActivityKind,
+    Attachment,
+    CaseStatus,
+    Channel,
+    EscalationTarget,
+    Priority,
+)
 
 Subject = Annotated[Text, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 Body = Annotated[Text, StringConstraints(max_length=20_000)]
@@ -77,14 +84,46 @@ Search = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
 PersonName = Annotated[Text, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Phone = Annotated[Text, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
 CallId = Annotated[Text, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+FileName = Annotated[Text, StringConstraints(min_length=1, max_length=255)]
+ContentType = Annotated[Text, StringConstraints(min_length=1, max_length=255)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+"""A SHA-256 digest as 64 lower-case hexadecimal digits."""
 
 Minutes = Annotated[int, Field(ge=0, le=MAX_ACTIVITY_MINUTES)]
 """Minutes of one piece of work: 0 to a day."""
 BillableMinutes = Annotated[int, Field(ge=0, le=INT32_MAX)]
 Parameters = Annotated[dict[ParameterName, Answer], Field(max_length=100)]
 
+MAX_ATTACHMENTS = 50
+"""The most files one reply or activity may carry."""
+
 
 # -- bodies ----------------------------------------------------------------------------------
+
+
+class AttachmentRef(EdgeModel):
+    """A file the agent uploaded to intake first (`POST /attachments`), as intake described
+    it: the bytes stay with intake, the case keeps the reference."""
+
+    attachment_id: UUID
+    filename: FileName
+    content_type: ContentType
+    size: Annotated[int, Field(ge=0, le=INT64_MAX)]
+    """In bytes."""
+    sha256: Sha256
+
+    def to_domain(self) -> Attachment:
+        """The reference as the case keeps it."""
+        return Attachment(
+            attachment_id=self.attachment_id,
+            filename=self.filename,
+            content_type=self.content_type,
+            size=self.size,
+            sha256=self.sha256,
+        )
+
+
+Attachments = Annotated[list[AttachmentRef], Field(max_length=MAX_ATTACHMENTS)]
 
 
 class NewCustomer(EdgeModel):
@@ -163,6 +202,8 @@ class NewActivity(EdgeModel):
     """Default: now."""
     duration_minutes: Minutes = 0
     billable: bool = False
+    attachments: Attachments = Field(default_factory=list)
+    """Files that went with the work, uploaded to intake first."""
 
 
 class NewReply(EdgeModel):
@@ -171,6 +212,8 @@ class NewReply(EdgeModel):
     text: Annotated[Body, Field(min_length=1)]
     duration_minutes: Minutes = 0
     billable: bool = False
+    attachments: Attachments = Field(default_factory=list)
+    """Files sent with the answer, uploaded to intake first; intake mails them along."""
 
 
 class NewDecision(EdgeModel):
@@ -224,6 +267,26 @@ class CaseRequested(BaseModel):
     status: Literal["identifying"] = "identifying"
 
 
+class AttachmentView(BaseModel):
+    """A file intake holds (fetch it from intake by `attachment_id`)."""
+
+    attachment_id: UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, a: Attachment) -> "AttachmentView":
+        return cls(
+            attachment_id=a.attachment_id,
+            filename=a.filename,
+            content_type=a.content_type,
+            size=a.size,
+            sha256=a.sha256,
+        )
+
+
 class ActivityView(BaseModel):
     activity_id: UUID
     kind: str
@@ -235,6 +298,15 @@ class ActivityView(BaseModel):
     performed_by: UUID | None
     performed_at: datetime | None
     logged_at: datetime
+    attachments: list[AttachmentView]
+    interaction_id: UUID | None
+    """The customer's interaction it records, when it is a message of theirs."""
+    contact_id: UUID | None
+    """Who wrote, when it is a message from the customer's side."""
+    from_other_contact: bool
+    """The message came from someone other than the case's contact."""
+    auto_reply: bool
+    """The message was an automatic answer (an out-of-office)."""
 
     @classmethod
     def of(cls, a: Activity) -> "ActivityView":
@@ -249,6 +321,11 @@ class ActivityView(BaseModel):
             performed_by=a.performed_by,
             performed_at=a.performed_at,
             logged_at=a.logged_at,
+            attachments=[AttachmentView.of(f) for f in a.attachments],
+            interaction_id=a.interaction_id,
+            contact_id=a.contact_id,
+            from_other_contact=a.from_other_contact,
+            auto_reply=a.auto_reply,
         )
 
 
@@ -362,6 +439,11 @@ class CaseView(BaseModel):
     opened_at: datetime
     opened_by: UUID | None
     call_id: str | None
+    attachments: list[AttachmentView]
+    """The files the request came with."""
+    related_case_id: UUID | None
+    """The earlier case this one continues: the customer wrote on it after it was closed."""
+    related_number: str | None
     accepted_by: UUID | None
     resolved_at: datetime | None
     closed_at: datetime | None
@@ -405,6 +487,9 @@ class CaseView(BaseModel):
             opened_at=case.opened_at,
             opened_by=case.opened_by,
             call_id=case.call_id,
+            attachments=[AttachmentView.of(a) for a in case.attachments],
+            related_case_id=case.related_case_id,
+            related_number=case.related_number,
             accepted_by=case.accepted_by,
             resolved_at=case.resolved_at,
             closed_at=case.closed_at,
@@ -750,6 +835,7 @@ def router(
                     performed_at=body.performed_at,
                     duration_minutes=body.duration_minutes,
                     billable=body.billable,
+                    attachments=tuple(a.to_domain() for a in body.attachments),
                 ),
                 uow=uow,
                 now=clock.now(),
@@ -765,7 +851,8 @@ def router(
         response: Response,
         if_match: IfMatch = None,
     ) -> ActivityView:
-        """Answer the customer (intake sends it); logged as work sent to the customer."""
+        """Answer the customer (intake sends it, with the `attachments` uploaded to intake
+        first); logged as work sent to the customer."""
         async with uow_factory() as uow:
             case, activity = await reply_to_customer(
                 ReplyToCustomer(
@@ -775,6 +862,7 @@ def router(
                     text=body.text,
                     duration_minutes=body.duration_minutes,
                     billable=body.billable,
+                    attachments=tuple(a.to_domain() for a in body.attachments),
                 ),
                 uow=uow,
                 now=clock.now(),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import caseflow_contracts as c
+from intake.domain.attachments import StoredAttachment
 from intake.domain.customer_events import (
     AccountChanged,
     AccountRegistered,
@@ -18,6 +19,8 @@ from intake.domain.customers import (
     Contact,
 )
 from intake.domain.interactions import InteractionReceived
+from intake.domain.mail_rules import OutboundStatus
+from intake.domain.outbound import OutboundMessage
 
 
 def to_contract(event: InteractionReceived) -> c.InteractionReceived:
@@ -35,6 +38,20 @@ def to_contract(event: InteractionReceived) -> c.InteractionReceived:
         follow_up_of=event.follow_up_of,
         language=event.language,
         occurred_at=event.occurred_at,
+        attachments=[attachment_ref(a) for a in event.attachments],
+        auto_reply=event.auto_reply,
+        message_id=event.message_id,
+    )
+
+
+def attachment_ref(attachment: StoredAttachment) -> c.AttachmentRef:
+    """The reference events carry to a stored file."""
+    return c.AttachmentRef(
+        attachment_id=attachment.attachment_id,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        sha256=attachment.sha256,
     )
 
 
@@ -91,3 +108,31 @@ def _contact(contact: Contact, event: ContactRegistered | ContactChanged) -> dic
         "phones": list(contact.phones),
         "version": contact.version,
     }
+
+
+def message_contract(
+    message: OutboundMessage, *, reason: str | None, status: str | None
+) -> c.MessageSent | c.MessageFailed | c.MessageBounced:
+    """The contract event that tells how an outbound message's delivery ended."""
+    common = {
+        "outbound_id": message.outbound_id,
+        "notification_id": message.notification_id,
+        "case_id": message.case_id,
+        "case_number": message.case_number,
+        "recipient": c.Recipient(
+            kind=c.RecipientKind(message.recipient_kind), id=message.recipient_id
+        ),
+        "address": message.address,
+        "template": message.template,
+        "message_id": message.message_id,
+        "attempts": message.attempts,
+        "occurred_at": message.updated_at,
+    }
+    match message.status:
+        case OutboundStatus.SENT:
+            return c.MessageSent.model_validate(common)
+        case OutboundStatus.BOUNCED:
+            return c.MessageBounced.model_validate(
+                {**common, "reason": reason or "returned", "status": status}
+            )
+    return c.MessageFailed.model_validate({**common, "reason": reason or "not sent"})

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.adapters.tables import idempotency_keys, interactions
+from intake.domain.attachments import StoredAttachment
 from intake.domain.idempotency import StoredRequest
 from intake.domain.interactions import Channel, Interaction
 
@@ -39,6 +40,9 @@ class SqlInteractionRepository:
                 language=interaction.language,
                 submission_id=interaction.submission_id,
                 received_at=interaction.received_at,
+                attachments=[attachment_record(a) for a in interaction.attachments],
+                auto_reply=interaction.auto_reply,
+                message_id=interaction.message_id,
             )
         )
 
@@ -86,7 +90,32 @@ class SqlInteractionRepository:
             language=row["language"],
             submission_id=row["submission_id"],
             received_at=row["received_at"],
+            attachments=tuple(attachment_of(a) for a in row["attachments"]),
+            auto_reply=row["auto_reply"],
+            message_id=row["message_id"],
         )
+
+
+def attachment_record(attachment: StoredAttachment) -> dict[str, Any]:
+    """A stored file's reference as a JSON value."""
+    return {
+        "attachment_id": str(attachment.attachment_id),
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+    }
+
+
+def attachment_of(record: Mapping[str, Any]) -> StoredAttachment:
+    """A stored file's reference read back from its JSON value."""
+    return StoredAttachment(
+        attachment_id=UUID(str(record["attachment_id"])),
+        filename=str(record["filename"]),
+        content_type=str(record["content_type"]),
+        size=int(record["size"]),
+        sha256=str(record["sha256"]),
+    )
 
 
 class SqlIdempotencyStore:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -151,6 +152,9 @@ interactions = Table(
     Column("call_id", String(200), nullable=True, unique=True),
     Column("duration_seconds", Integer, nullable=True),
     Column("agent_id", Uuid, nullable=True),
+    Column("attachments", JSONB, nullable=False, server_default="[]"),
+    Column("auto_reply", Boolean, nullable=False, server_default="false"),
+    Column("message_id", Text, nullable=True),
     Index("ix_interactions_contact_received", "contact_id", "received_at"),
 )
 
@@ -285,4 +289,113 @@ cti_rejected = Table(
     Column("source", String(64), nullable=False),
     Column("body", Text, nullable=False),
     Column("error", Text, nullable=False),
+)
+
+# --- the email channel ---------------------------------------------------------------------
+
+mail_messages = Table(
+    "mail_messages",
+    metadata,
+    # Every message the SMTP listener or a mailbox took in, stored (its raw bytes in the blob
+    # store) before anything else is done with it; the row then says what became of it.
+    Column("mail_id", Uuid, primary_key=True),
+    # "smtp", or "imap:<mailbox>".
+    Column("source", String(200), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    # The Message-ID, or the SHA-256 of the raw bytes when it has none: one message, one row.
+    Column("dedupe_key", Text, nullable=False, unique=True),
+    Column("message_id", Text, nullable=True, index=True),
+    Column("raw_sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("envelope_from", Text, nullable=True),
+    Column("envelope_to", JSONB, nullable=False, server_default="[]"),
+    # received (stored, not yet processed), processed, failed (could not be read: listed and
+    # reprocessable), refused (a loop from the desk's own address), ignored (noise with
+    # nowhere to go: an auto-reply or bounce that matches nothing).
+    Column("status", String(16), nullable=False),
+    # request, reply, auto_reply, bounce, loop: what the message turned out to be.
+    Column("kind", String(16), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("processed_at", DateTime(timezone=True), nullable=True),
+    Column("from_address", Text, nullable=True),
+    Column("from_name", Text, nullable=True),
+    Column("subject", Text, nullable=True),
+    # What the customer just wrote, and the whole text; the sanitised HTML when there was any.
+    Column("new_text", Text, nullable=True),
+    Column("text", Text, nullable=True),
+    Column("html", Text, nullable=True),
+    Column("interaction_id", Uuid, nullable=True, index=True),
+    Column("contact_id", Uuid, nullable=True),
+    Column("case_id", Uuid, nullable=True, index=True),
+    Column("case_number", String(64), nullable=True),
+    Index("ix_mail_messages_status", "status", "received_at"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    # A file that came with a request (mail, web form) or that an agent attached; its bytes are
+    # in the blob store under their SHA-256.
+    Column("attachment_id", Uuid, primary_key=True),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    # email, web, agent.
+    Column("source", String(16), nullable=False),
+    Column("inline", Boolean, nullable=False, server_default="false"),
+    Column("content_id", Text, nullable=True),
+    Column("mail_id", Uuid, nullable=True, index=True),
+    Column("interaction_id", Uuid, nullable=True, index=True),
+    Column("case_id", Uuid, nullable=True, index=True),
+    Column("uploaded_by", Uuid, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+outbound_messages = Table(
+    "outbound_messages",
+    metadata,
+    # Every mail intake sends: a rendered notification, its threading headers and its delivery.
+    Column("outbound_id", Uuid, primary_key=True),
+    Column("notification_id", Uuid, nullable=True, unique=True),
+    Column("template", String(100), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("recipient_kind", String(16), nullable=False),
+    Column("recipient_id", Uuid, nullable=False),
+    Column("address", Text, nullable=False, server_default=""),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("html", Text, nullable=True),
+    Column("message_id", Text, nullable=False, unique=True),
+    Column("in_reply_to", Text, nullable=True),
+    Column("thread_ids", JSONB, nullable=False, server_default="[]"),
+    Column("attachments", JSONB, nullable=False, server_default="[]"),
+    Column("case_id", Uuid, nullable=True, index=True),
+    Column("case_number", String(64), nullable=True),
+    # queued, sent, failed, bounced, suppressed (an acknowledgement over the sender's limit).
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_outbound_messages_due", "status", "next_attempt_at"),
+    Index("ix_outbound_messages_address", "address", "template", "created_at"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    # intake's copy of the agent directory (routing's `routing.agent.v1`): where to mail agents
+    # and managers, and in which language.
+    Column("agent_id", Uuid, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("email", Text, nullable=True),
+    Column("language", String(16), nullable=True),
+    Column("manager_id", Uuid, nullable=True),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

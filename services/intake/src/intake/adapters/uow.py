@@ -5,14 +5,17 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caseflow_servicekit import SqlUnitOfWork
+from intake.adapters.attachments import SqlAttachmentRepository
 from intake.adapters.calls import SqlCallRepository, call_event
 from intake.adapters.customers import SqlCaseSummaryRepository, SqlCustomerRepository
-from intake.adapters.published import customer_contract, to_contract
+from intake.adapters.mail import SqlAgentRepository, SqlMailRepository, SqlOutboundRepository
+from intake.adapters.published import customer_contract, message_contract, to_contract
 from intake.adapters.repository import SqlIdempotencyStore, SqlInteractionRepository
 from intake.adapters.request_types import SqlRequestTypeRepository
 from intake.domain.calls import CallFinished, CallIdentified
 from intake.domain.customer_events import CustomerEvent
 from intake.domain.interactions import InteractionReceived
+from intake.domain.outbound import OutboundMessage
 
 
 class SqlIntakeUnitOfWork(SqlUnitOfWork):
@@ -25,6 +28,10 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
     request_types: SqlRequestTypeRepository
     case_summaries: SqlCaseSummaryRepository
     calls: SqlCallRepository
+    mail: SqlMailRepository
+    outbound: SqlOutboundRepository
+    agents: SqlAgentRepository
+    attachments: SqlAttachmentRepository
 
     async def on_open(self, session: AsyncSession) -> None:
         self.customers = SqlCustomerRepository(session)
@@ -33,6 +40,10 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
         self.request_types = SqlRequestTypeRepository(session)
         self.case_summaries = SqlCaseSummaryRepository(session)
         self.calls = SqlCallRepository(session)
+        self.mail = SqlMailRepository(session)
+        self.outbound = SqlOutboundRepository(session)
+        self.agents = SqlAgentRepository(session)
+        self.attachments = SqlAttachmentRepository(session)
 
     def emit(self, event: InteractionReceived) -> None:
         """Publish `event` when this unit of work commits."""
@@ -50,3 +61,13 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork):
         # Keyed by the call, so one call's events are read in the order they came.
         contract, key = call_event(event)
         self.record(contract, key=key, subject=None)
+
+    def emit_message(
+        self, message: OutboundMessage, *, reason: str | None = None, status: str | None = None
+    ) -> None:
+        """Publish how an outbound message's delivery ended when this unit of work commits."""
+        self.record(
+            message_contract(message, reason=reason, status=status),
+            key=str(message.outbound_id),
+            subject=None,
+        )

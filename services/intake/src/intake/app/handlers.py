@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID, uuid4
 
 import structlog
 
+from intake.app.attachments import AttachmentRepository, BlobStore, store_attachment
 from intake.app.customers import file_sender, identify_sender
 from intake.app.ports import IntakeUnitOfWork, RateLimitCounter
+from intake.domain.attachments import AttachmentLimits, StoredAttachment, check_size
 from intake.domain.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
@@ -23,6 +27,29 @@ from intake.domain.rate_limits import RateLimits, retry_after, window_at
 from intake.domain.request_types import RequestType, checked_parameters, supersedes
 
 log = structlog.get_logger(__name__)
+
+DEFAULT_LIMITS = AttachmentLimits()
+
+
+class SubmissionUnitOfWork(IntakeUnitOfWork, Protocol):
+    """The intake unit of work with the attachments' records, for requests that bring files."""
+
+    @property
+    def attachments(self) -> AttachmentRepository: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadedFile:
+    """A file a customer sent with a request: its bytes, and the name and type it came with."""
+
+    content: bytes = field(repr=False)
+    filename: str | None = None
+    declared_type: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of its bytes, lower-case hex."""
+        return hashlib.sha256(self.content).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +67,8 @@ class SubmitRequest:
     locale: str | None = None
     submission_id: UUID | None = None
     """The id a web channel gave the submission; a submission is recorded once."""
+    files: tuple[UploadedFile, ...] = ()
+    """What the customer attached, in the order sent."""
 
     def payload(self) -> dict[str, object]:
         """What the customer sent, as an idempotent retry must repeat it."""
@@ -57,6 +86,9 @@ class SubmitRequest:
         # fingerprints they had before agents could name one, so their keys stay valid.
         if self.channel not in (Channel.WEB, Channel.API):
             payload["channel"] = self.channel.value
+        # Files count by their bytes, and only when there are some, for the same reason.
+        if self.files:
+            payload["files"] = [file.sha256 for file in self.files]
         return payload
 
 
@@ -146,19 +178,29 @@ class RecordRequestType:
 async def submit_request(
     cmd: SubmitRequest,
     *,
-    uow: IntakeUnitOfWork,
+    uow: SubmissionUnitOfWork,
     now: datetime,
     region: str | None,
     idempotency: IdempotencyKey | None = None,
     new_id: Callable[[], UUID] = uuid4,
     check_request_type: bool = True,
+    blobs: BlobStore | None = None,
+    limits: AttachmentLimits = DEFAULT_LIMITS,
 ) -> Accepted:
-    """Identify the sender, record the interaction and announce it, once per key or submission.
+    """Identify the sender, keep the files, record the interaction and announce it, once per
+    key or submission.
 
     With `check_request_type`, a request naming a request type must name one the catalogue
     offers, with answers that fit its form; the interaction carries them normalised. Phone
-    numbers are read in `region` when national.
+    numbers are read in `region` when national. Files go to `blobs`, each within `limits`
+    (AttachmentTooLarge before anything is kept), and the interaction and its event carry
+    references to them, never their bytes.
     """
+    if cmd.files and blobs is None:
+        msg = "a request with files needs a blob store to keep them in"
+        raise ValueError(msg)
+    for file in cmd.files:
+        check_size(len(file.content), limits)
     async with uow:
         if idempotency is not None:
             request_fingerprint = fingerprint(cmd.payload())
@@ -189,6 +231,22 @@ async def submit_request(
             code = cmd.request_type.strip()
             held = await uow.request_types.get(code)
             cmd = replace(cmd, parameters=checked_parameters(code, held, cmd.parameters))
+        # The id comes first, so that the files refer to the interaction they belong to; they
+        # are kept before the sender is identified, whose lock should not wait on a blob store.
+        interaction_id = new_id()
+        attachments = (
+            ()
+            if blobs is None  # and so no files
+            else await _store_files(
+                cmd.files,
+                interaction_id=interaction_id,
+                uow=uow,
+                blobs=blobs,
+                limits=limits,
+                now=now,
+                new_id=new_id,
+            )
+        )
         sender = await identify_sender(
             name=cmd.name,
             email=cmd.email,
@@ -200,7 +258,7 @@ async def submit_request(
             email_body=cmd.body if cmd.channel is Channel.EMAIL else None,
         )
         interaction, event = record_interaction(
-            interaction_id=new_id(),
+            interaction_id=interaction_id,
             channel=cmd.channel,
             sender=sender,
             subject=cmd.subject,
@@ -210,6 +268,7 @@ async def submit_request(
             parameters=cmd.parameters,
             locale=cmd.locale,
             submission_id=cmd.submission_id,
+            attachments=attachments,
         )
         await file_sender(sender, uow=uow, now=now)
         await uow.interactions.add(interaction)
@@ -221,6 +280,35 @@ async def submit_request(
         uow.emit(event)
         await uow.commit()
     return accepted
+
+
+async def _store_files(
+    files: Sequence[UploadedFile],
+    *,
+    interaction_id: UUID,
+    uow: SubmissionUnitOfWork,
+    blobs: BlobStore,
+    limits: AttachmentLimits,
+    now: datetime,
+    new_id: Callable[[], UUID],
+) -> tuple[StoredAttachment, ...]:
+    stored: list[StoredAttachment] = []
+    for file in files:
+        stored.append(
+            await store_attachment(
+                content=file.content,
+                filename=file.filename,
+                declared_type=file.declared_type,
+                source="web",
+                interaction_id=interaction_id,
+                repository=uow.attachments,
+                blobs=blobs,
+                limits=limits,
+                now=now,
+                new_id=new_id,
+            )
+        )
+    return tuple(stored)
 
 
 async def receive_requested_interaction(

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from intake.domain.attachments import StoredAttachment
 from intake.domain.case_numbers import find_case_number
 from intake.domain.errors import ChannelNotAllowed, SubmissionRejected
 from intake.domain.identification import (
@@ -85,6 +86,11 @@ class Interaction:
     language: str | None
     submission_id: UUID | None
     received_at: datetime
+    attachments: tuple[StoredAttachment, ...] = ()
+    auto_reply: bool = False
+    """An automatic answer (an out-of-office) rather than the customer writing."""
+    message_id: str | None = None
+    """The Internet Message-ID, for an interaction that came as mail."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +109,9 @@ class InteractionReceived:
     follow_up_of: str | None
     language: str | None
     occurred_at: datetime
+    attachments: tuple[StoredAttachment, ...] = ()
+    auto_reply: bool = False
+    message_id: str | None = None
 
 
 def language_of(locale: str | None) -> str | None:
@@ -125,8 +134,14 @@ def record_interaction(
     parameters: Mapping[str, str] | None = None,
     locale: str | None = None,
     submission_id: UUID | None = None,
+    follow_up_of: str | None = None,
+    attachments: tuple[StoredAttachment, ...] = (),
+    auto_reply: bool = False,
+    message_id: str | None = None,
 ) -> tuple[Interaction, InteractionReceived]:
-    """A customer's request recorded for its sender, noting the case it follows up, if any."""
+    """A customer's request recorded for its sender, noting the case it follows up, if any:
+    `follow_up_of` when the channel recognised it (mail threading), else a case number in the
+    subject."""
     subject = subject.strip()
     if not subject:
         raise SubmissionRejected("a request needs a subject")
@@ -153,10 +168,13 @@ def record_interaction(
         body=body,
         request_type=request_type,
         parameters=params,
-        follow_up_of=find_case_number(subject),
+        follow_up_of=follow_up_of or find_case_number(subject),
         language=language_of(locale),
         submission_id=submission_id,
         received_at=now,
+        attachments=attachments,
+        auto_reply=auto_reply,
+        message_id=message_id,
     )
     event = InteractionReceived(
         interaction_id=interaction.interaction_id,
@@ -171,5 +189,8 @@ def record_interaction(
         follow_up_of=interaction.follow_up_of,
         language=interaction.language,
         occurred_at=now,
+        attachments=attachments,
+        auto_reply=auto_reply,
+        message_id=message_id,
     )
     return interaction, event

@@ -12,6 +12,7 @@ from intake.adapters.calls import contract_news, signal_of
 from intake.adapters.uow import SqlIntakeUnitOfWork
 from intake.app.calls import CallRules, apply_call_signal, keep_contract
 from intake.app.customers import RecordCaseFacts, record_case_facts
+from intake.app.delivery import Desk, Notify, Renderer, queue_notification
 from intake.app.handlers import (
     ReceiveRequestedInteraction,
     RecordRequestType,
@@ -20,12 +21,15 @@ from intake.app.handlers import (
     record_request_type,
     submit_request,
 )
+from intake.app.mail import link_mail_to_case
+from intake.domain.attachments import StoredAttachment
 from intake.domain.calls import CallRejected
 from intake.domain.errors import SubmissionRejected
 from intake.domain.history import (
     CaseFacts,
 )
 from intake.domain.interactions import Channel
+from intake.domain.outbound import AgentAddress
 from intake.domain.request_types import AskedWhen, ParameterDefinition, RequestType
 
 
@@ -183,6 +187,16 @@ def register_case_summaries(
         facts = case_facts_of(event)
         if facts is not None:
             await record_case_facts(RecordCaseFacts(facts=facts), uow=uow)
+        if isinstance(event, c.CaseOpened):
+            # The case a message opened: replies to the desk's mail about it thread back.
+            async with uow:
+                await link_mail_to_case(
+                    interaction_id=event.interaction_id,
+                    case_id=event.case_id,
+                    number=event.number,
+                    uow=uow,
+                )
+                await uow.commit()
 
     consumers.subscribe(
         topics.CASES, on_case_event, uow_factory=uow_factory, events=CASE_SUMMARY_EVENTS
@@ -263,4 +277,83 @@ def request_type_of(event: c.CatalogueRequestTypeDefined) -> RequestType:
             for spec in event.parameters
         ),
         active=event.active,
+    )
+
+
+def register_mail(
+    consumers: EventConsumers,
+    *,
+    uow_factory: Callable[[], SqlIntakeUnitOfWork],
+    clock: Clock,
+    renderer: Renderer,
+    desk: Desk,
+    on_queued: Callable[[], None],
+) -> None:
+    """Subscribe intake to the notifications any service asks for (rendered and queued for
+    delivery; `on_queued` wakes the sender once they are committed) and to the agent
+    directory, for agents' and managers' addresses."""
+
+    async def on_notification(
+        event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork
+    ) -> None:
+        assert isinstance(event, c.NotificationRequested)
+        await queue_notification(
+            Notify(
+                notification_id=event.notification_id,
+                recipient_kind=event.recipient.kind.value,
+                recipient_id=event.recipient.id,
+                address=event.recipient.address,
+                template=event.template,
+                language=event.language,
+                case_id=event.case_id,
+                parameters=dict(event.parameters),
+                attachments=tuple(stored_attachment(a) for a in event.attachments),
+                interaction_id=event.interaction_id,
+            ),
+            uow=uow,
+            renderer=renderer,
+            desk=desk,
+            now=clock.now(),
+        )
+        uow.after_commit(on_queued)
+
+    async def on_agent(event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork) -> None:
+        assert isinstance(event, c.AgentRegistered | c.AgentChanged)
+        async with uow:
+            await uow.agents.keep(
+                AgentAddress(
+                    agent_id=event.agent_id,
+                    name=event.name,
+                    email=event.email,
+                    language=event.languages[0] if event.languages else None,
+                    manager_id=event.manager_id,
+                    active=event.active,
+                    version=event.version,
+                ),
+                now=clock.now(),
+            )
+            await uow.commit()
+
+    consumers.subscribe(
+        topics.INTAKE_NOTIFICATIONS,
+        on_notification,
+        uow_factory=uow_factory,
+        events={"notification.requested"},
+    )
+    consumers.subscribe(
+        topics.ROUTING_AGENTS,
+        on_agent,
+        uow_factory=uow_factory,
+        events={"agent.registered", "agent.changed"},
+    )
+
+
+def stored_attachment(ref: c.AttachmentRef) -> StoredAttachment:
+    """A file reference from an event, as intake's domain knows it."""
+    return StoredAttachment(
+        attachment_id=ref.attachment_id,
+        filename=ref.filename,
+        content_type=ref.content_type,
+        size=ref.size,
+        sha256=ref.sha256,
     )
