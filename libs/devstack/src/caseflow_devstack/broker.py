@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import TracebackType
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from caseflow_devstack.blocking import run_blocking
-from caseflow_devstack.children import exit_with_parent
+from caseflow_devstack.children import ChildServer
 from caseflow_devstack.errors import InfrastructureError
-from caseflow_devstack.logs import tail
 from caseflow_devstack.ports import LOCALHOST, free_port
 
 _TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code TOPIC_ALREADY_EXISTS
@@ -136,7 +132,7 @@ async def create_topics(
     return created
 
 
-class EmbeddedKafka:
+class EmbeddedKafka(ChildServer):
     """A Tansu broker listening on 127.0.0.1:`port` (a free port when None), memory only.
 
     With `exit_with_parent`, a broker started from the main thread ends when this process
@@ -151,11 +147,10 @@ class EmbeddedKafka:
         startup_timeout: float = 30.0,
         exit_with_parent: bool = False,
     ) -> None:
+        super().__init__(exit_with_parent=exit_with_parent)
         self.log_file = log_file.absolute() if log_file else None
         self.startup_timeout = startup_timeout
-        self.exit_with_parent = exit_with_parent
         self._port = port
-        self._process: subprocess.Popen[bytes] | None = None
         self._cluster_id: str | None = None
 
     @property
@@ -171,19 +166,9 @@ class EmbeddedKafka:
         return f"{LOCALHOST}:{self.port}"
 
     @property
-    def running(self) -> bool:
-        """Whether the broker process started by this object is alive."""
-        return self._process is not None and self._process.poll() is None
-
-    @property
     def cluster_id(self) -> str | None:
         """The id of the cluster the running broker is (a new one at every start)."""
         return self._cluster_id if self.running else None
-
-    @property
-    def pid(self) -> int | None:
-        """The process id of the broker, while it runs."""
-        return self._process.pid if self.running and self._process else None
 
     def start(self) -> None:
         """Start the broker and wait until it answers metadata requests."""
@@ -197,64 +182,24 @@ class EmbeddedKafka:
         command = [str(tansu_binary()), "broker", "--cluster-id", self._cluster_id]
         command += ["--listener-url", url]
         command += ["--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
-        if self.log_file is not None:
-            self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with (self.log_file or Path(os.devnull)).open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Its own session: a Ctrl-C meant for the runner must not reach the broker
-                # before the services that use it have stopped.
-                start_new_session=True,
-                # Gone with us if we die without stopping it (a test run killed by a timeout).
-                preexec_fn=exit_with_parent(signal.SIGKILL) if self.exit_with_parent else None,
-            )
-        try:
-            run_blocking(
-                wait_for_kafka(
-                    self.bootstrap_servers, within=self.startup_timeout, alive=lambda: self.running
-                )
-            )
-        except InfrastructureError as error:
-            self.stop()
-            log_text = f"; log {self.log_file}:\n{tail(self.log_file)}" if self.log_file else ""
-            raise InfrastructureError(f"{error}{log_text}") from error
+        self._launch(command, log_file=self.log_file, ready=self._wait_answering)
         if not self.running:
             # Something else answered on the port and our broker failed to bind it.
             raise InfrastructureError(
                 f"the Kafka broker exited right after starting on port {self._port}"
             )
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the broker: SIGTERM, then SIGKILL after `timeout` seconds."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
     def restart(self, timeout: float = 5.0) -> None:
         """Stop the broker and start a new, empty one on the same port."""
         self.stop(timeout)
         self.start()
 
-    def __enter__(self) -> EmbeddedKafka:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _wait_answering(self) -> None:
+        run_blocking(
+            wait_for_kafka(
+                self.bootstrap_servers, within=self.startup_timeout, alive=lambda: self.running
+            )
+        )
 
     def __repr__(self) -> str:
         return f"EmbeddedKafka(port={self._port})"

@@ -17,18 +17,13 @@ import hashlib
 import importlib.util
 import os
 import secrets
-import signal
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
-from caseflow_devstack.children import exit_with_parent
+from caseflow_devstack.children import ChildServer
 from caseflow_devstack.errors import InfrastructureError
-from caseflow_devstack.logs import tail
 from caseflow_devstack.ports import LOCALHOST, free_port
 
 # Each LOGIN costs one derivation; a test server needs no more than this.
@@ -61,7 +56,7 @@ def _pymap_command() -> list[str]:
     return [sys.executable, "-c", "from pymap.main import main; main()"]
 
 
-class EmbeddedImap:
+class EmbeddedImap(ChildServer):
     """A pymap IMAP server on 127.0.0.1:`port` (a free port when None) with the users
     `user` and `other_users`, their mail kept under `home`.
 
@@ -84,6 +79,7 @@ class EmbeddedImap:
         startup_timeout: float = 30.0,
         exit_with_parent: bool = False,
     ) -> None:
+        super().__init__(exit_with_parent=exit_with_parent)
         self.home = home.absolute()
         self.users: dict[str, str] = {user: password, **(other_users or {})}
         for name in self.users:
@@ -95,9 +91,7 @@ class EmbeddedImap:
         self.key_file = key_file.absolute() if key_file else None
         self.log_file = (log_file or self.home / "pymap.log").absolute()
         self.startup_timeout = startup_timeout
-        self.exit_with_parent = exit_with_parent
         self._port = port
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def host(self) -> str:
@@ -115,16 +109,6 @@ class EmbeddedImap:
     def starttls(self) -> bool:
         """Whether the server offers STARTTLS."""
         return self.cert_file is not None
-
-    @property
-    def running(self) -> bool:
-        """Whether the server process started by this object is alive."""
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """The process id of the server, while it runs."""
-        return self._process.pid if self.running and self._process else None
 
     @property
     def mail_dir(self) -> Path:
@@ -150,39 +134,9 @@ class EmbeddedImap:
         command += ["maildir", str(self.mail_dir)]
         # The greeting names the host; a fixed name spares a DNS lookup on every connection.
         env = {**os.environ, "FQDN": "localhost"}
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                cwd=self.home,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Its own session: a Ctrl-C meant for the runner must not reach the server
-                # before the services that use it have stopped.
-                start_new_session=True,
-                preexec_fn=exit_with_parent(signal.SIGKILL) if self.exit_with_parent else None,
-            )
-        try:
-            self._wait_for_greeting()
-        except InfrastructureError as error:
-            self.stop()
-            raise InfrastructureError(
-                f"{error}; log {self.log_file}:\n{tail(self.log_file)}"
-            ) from error
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the server: SIGTERM, then SIGKILL after `timeout` seconds."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        self._launch(
+            command, log_file=self.log_file, ready=self._wait_for_greeting, cwd=self.home, env=env
+        )
 
     def restart(self, timeout: float = 5.0) -> None:
         """Stop the server and start it again on the same port, with the same mail."""
@@ -202,42 +156,23 @@ class EmbeddedImap:
         shadow.chmod(0o600)
 
     def _wait_for_greeting(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        last_error: BaseException | None = None
-        while True:
-            if not self.running:
-                raise InfrastructureError(f"the IMAP server on port {self._port} exited")
-            try:
-                with socket.create_connection((LOCALHOST, self.port), timeout=1.0) as sock:
-                    greeting = sock.recv(1024)
-                if greeting.startswith(_GREETING):
-                    break
-                last_error = InfrastructureError(f"unexpected greeting {greeting!r}")
-            except OSError as error:
-                last_error = error
-            if time.monotonic() > deadline:
-                raise InfrastructureError(
-                    f"the IMAP server on port {self._port} did not greet within "
-                    f"{self.startup_timeout:g} s: {last_error!r}"
-                )
-            time.sleep(0.05)
+        self._wait_until(
+            self._greets,
+            within=self.startup_timeout,
+            errors=(OSError,),
+            exited=f"the IMAP server on port {self._port} exited",
+            late=f"the IMAP server on port {self._port} did not greet",
+        )
         if not self.running:
             # Something else answered on the port and our server failed to bind it.
             raise InfrastructureError(
                 f"the IMAP server exited right after starting on {self._port}"
             )
 
-    def __enter__(self) -> EmbeddedImap:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _greets(self) -> str | None:
+        with socket.create_connection((LOCALHOST, self.port), timeout=1.0) as sock:
+            greeting = sock.recv(1024)
+        return None if greeting.startswith(_GREETING) else f"unexpected greeting {greeting!r}"
 
     def __repr__(self) -> str:
         return f"EmbeddedImap(home={str(self.home)!r}, port={self._port})"

@@ -24,10 +24,8 @@ import asyncio
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -35,9 +33,7 @@ from types import TracebackType
 import httpx
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from caseflow_devstack.children import exit_with_parent
-from caseflow_devstack.errors import InfrastructureError
-from caseflow_devstack.logs import tail
+from caseflow_devstack.children import ChildServer
 from caseflow_devstack.mailsink_http import SinkHttpServer
 from caseflow_devstack.mailsink_store import SinkMaildir, html_to_text
 from caseflow_devstack.ports import LOCALHOST
@@ -193,7 +189,7 @@ class MailSink:
 # --- the sink as a child process ---------------------------------------------------------------
 
 
-class MailSinkProcess:
+class MailSinkProcess(ChildServer):
     """The mail sink run as `python -m caseflow_devstack.mailsink`, its Maildir at `maildir`.
 
     With `exit_with_parent`, a sink started from the main thread ends when this process dies
@@ -212,6 +208,7 @@ class MailSinkProcess:
         startup_timeout: float = 30.0,
         exit_with_parent: bool = False,
     ) -> None:
+        super().__init__(exit_with_parent=exit_with_parent)
         self.maildir = maildir.absolute()
         self.smtp_port = smtp_port
         self.http_port = http_port
@@ -219,23 +216,11 @@ class MailSinkProcess:
         self.env = dict(os.environ if env is None else env)
         self.python = python
         self.startup_timeout = startup_timeout
-        self.exit_with_parent = exit_with_parent
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         """The base URL of the sink's HTTP view."""
         return f"http://{LOCALHOST}:{self.http_port}"
-
-    @property
-    def running(self) -> bool:
-        """Whether the sink process started by this object is alive."""
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """The process id of the sink, while it runs."""
-        return self._process.pid if self.running and self._process else None
 
     def start(self) -> None:
         """Start the sink and wait until its `/health` answers."""
@@ -244,76 +229,30 @@ class MailSinkProcess:
         command = [self.python, "-m", "caseflow_devstack.mailsink", "--maildir", str(self.maildir)]
         command += ["--smtp-host", LOCALHOST, "--smtp-port", str(self.smtp_port)]
         command += ["--http-host", LOCALHOST, "--http-port", str(self.http_port)]
-        if self.log_file is not None:
-            self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with (self.log_file or Path(os.devnull)).open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                env={**self.env, "PYTHONUNBUFFERED": "1"},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Its own session: a Ctrl-C meant for the runner must not reach the sink
-                # before the services that send mail have stopped.
-                start_new_session=True,
-                preexec_fn=exit_with_parent(signal.SIGKILL) if self.exit_with_parent else None,
-            )
-        try:
-            self._wait_healthy()
-        except InfrastructureError as error:
-            self.stop()
-            log_text = f"; log {self.log_file}:\n{tail(self.log_file)}" if self.log_file else ""
-            raise InfrastructureError(f"{error}{log_text}") from error
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the sink: SIGTERM, then SIGKILL after `timeout` seconds."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        env = {**self.env, "PYTHONUNBUFFERED": "1"}
+        self._launch(command, log_file=self.log_file, ready=self._wait_healthy, env=env)
 
     def _wait_healthy(self) -> None:
         url = f"{self.url}/health"
-        deadline = time.monotonic() + self.startup_timeout
-        last_error: BaseException | None = None
         with httpx.Client(timeout=1.0) as client:
-            while True:
-                if not self.running:
-                    raise InfrastructureError(
-                        f"the mail sink exited while starting (SMTP port {self.smtp_port}, "
-                        f"HTTP port {self.http_port})"
-                    )
-                try:
-                    answer = client.get(url)
-                    # The pid tells our sink from another server already on the port.
-                    if answer.status_code == 200 and answer.json().get("pid") == self.pid:
-                        return
-                    last_error = InfrastructureError(f"{url} answered {answer.status_code}")
-                except (httpx.HTTPError, ValueError) as error:
-                    last_error = error
-                if time.monotonic() > deadline:
-                    raise InfrastructureError(
-                        f"the mail sink at {url} did not answer within "
-                        f"{self.startup_timeout:g} s: {last_error!r}"
-                    )
-                time.sleep(0.05)
 
-    def __enter__(self) -> MailSinkProcess:
-        self.start()
-        return self
+            def healthy() -> str | None:
+                answer = client.get(url)
+                # The pid tells our sink from another server already on the port.
+                if answer.status_code == 200 and answer.json().get("pid") == self.pid:
+                    return None
+                return f"{url} answered {answer.status_code}"
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+            self._wait_until(
+                healthy,
+                within=self.startup_timeout,
+                errors=(httpx.HTTPError, ValueError),
+                exited=(
+                    f"the mail sink exited while starting (SMTP port {self.smtp_port}, "
+                    f"HTTP port {self.http_port})"
+                ),
+                late=f"the mail sink at {url} did not answer",
+            )
 
     def __repr__(self) -> str:
         return f"MailSinkProcess(smtp_port={self.smtp_port}, http_port={self.http_port})"

