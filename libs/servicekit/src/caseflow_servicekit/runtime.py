@@ -170,8 +170,8 @@ class Kit:
 
     async def _start_kafka(self) -> None:
         # As the broker's own start does, but with every subscriber started at once: each
-        # joins a consumer group of its own, and a group's first join can take seconds (on
-        # Tansu, about five); one after another they add up to a start that times out.
+        # joins a consumer group of its own, and a group's first join can take seconds on
+        # Tansu; one after another, a service with many groups takes longer than a start step.
         broker = self.kafka
         if getattr(broker.start, "__func__", None) is not type(broker).start:
             # A test harness stands in for the broker's start (FastStream's TestKafkaBroker).

@@ -166,8 +166,7 @@ async def accept_mail(
 ) -> Accepted:
     """Store a message's raw bytes and record it as received; the same message (by its
     Message-ID, or its bytes when it has none) is stored once."""
-    headers = raw_headers(raw)
-    await blobs.put(raw)
+    headers = raw_headers(raw, sha256=await blobs.put(raw))
     async with uow:
         mail_id = await uow.mail.add(
             mail_id=new_id(),

@@ -4,7 +4,6 @@ on what these decide."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,8 +71,9 @@ class RawHeaders:
         return self.message_id or f"sha256:{self.sha256}"
 
 
-def raw_headers(raw: bytes) -> RawHeaders:
-    """The Message-ID and content digest of raw message bytes; reads the header only."""
+def raw_headers(raw: bytes, *, sha256: str) -> RawHeaders:
+    """The Message-ID of raw message bytes (their header only is read), with the digest the
+    blob store keeps them under."""
     header_end = raw.find(b"\r\n\r\n")
     if header_end < 0:
         header_end = raw.find(b"\n\n")
@@ -82,7 +82,7 @@ def raw_headers(raw: bytes) -> RawHeaders:
     value = message.get("Message-ID")
     return RawHeaders(
         message_id=normalize_message_id(str(value)) if value is not None else None,
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=sha256,
     )
 
 
