@@ -26,7 +26,7 @@ up: install
 	$(UV) run caseflow-up
 
 test: install
-	$(UV) run pytest -q
+	$(UV) run pytest -q --durations=30
 
 test-unit: install
 	$(UV) run pytest -q -m "not service and not e2e"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
+from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -99,6 +100,7 @@ class EventConsumers:
         self._tracer = trace.get_tracer("caseflow.consumer")
         self.subscriptions: list[tuple[str, frozenset[str] | None]] = []
         self._subscribers: list[Any] = []
+        self._rewinders: list[_Rewinder] = []
 
     def subscribe(
         self,
@@ -125,9 +127,11 @@ class EventConsumers:
             await self._deliver(records, route)
             await message.ack()
 
+        rewinder = _Rewinder()
         subscriber = self._broker.subscriber(
             topic,
             group_id=kafka_group(consumer, topic),
+            listener=rewinder,
             batch=True,
             max_records=settings.consumer_batch_size,
             batch_timeout_ms=settings.consumer_batch_wait_ms,
@@ -142,35 +146,24 @@ class EventConsumers:
             include_in_schema=False,
         )
         subscriber(on_batch)
+        rewinder.subscriber = subscriber
         self._subscribers.append(subscriber)
+        self._rewinders.append(rewinder)
 
     async def rewind(self) -> None:
-        """Read every assigned partition again from its start: the broker lost its log.
+        """Read every partition again from its start: the broker lost its log.
 
         A new cluster has none of the groups' offsets, but until a consumer rejoins its group
         it fetches at the positions it had on the old log, which may be past events the new
-        log holds; they would be skipped. The inbox drops what was applied already.
+        log holds; they would be skipped. And before this rewind the member may have
+        committed such a position to the new cluster, where its rejoin would resume. So each
+        consumer seeks to the start now and commits that; where it cannot (it is rejoining,
+        or the commit fails in a rebalance), it seeks to the start when its partitions are
+        next assigned. The inbox drops what was applied already.
         """
-        for subscriber in self._subscribers:
-            consumer = getattr(subscriber, "consumer", None)
-            if consumer is None:
-                continue
-            partitions = consumer.assignment()
-            if not partitions:
-                continue  # rejoining: the new group has no offsets, it starts at the earliest
-            try:
-                await consumer.seek_to_beginning(*partitions)
-            except Exception as exc:  # reassigned meanwhile: the rejoin starts it over anyway
-                log.info("consumer.rewind_skipped", error=repr(exc))
-                continue
-            log.warning("consumer.rewound", partitions=len(partitions))
-            try:
-                # Before this rewind the member may have committed a position of the old log
-                # to the new cluster; a rejoin would resume there and skip what the new log
-                # holds below it. The group starts over too.
-                await consumer.commit(dict(await consumer.beginning_offsets(partitions)))
-            except Exception as exc:  # a rebalance under way: the member's next commit counts
-                log.info("consumer.rewind_commit_skipped", error=repr(exc))
+        for rewinder in self._rewinders:
+            rewinder.pending = True
+            await rewinder.rewind_now()
 
     async def _deliver(self, records: Sequence[Any], route: _Route[U]) -> None:
         ready = [d for d in [await self._prepare(r, route) for r in records] if d is not None]
@@ -383,3 +376,39 @@ def _backoff(settings: ServiceSettings, attempt: int) -> float:
     return float(
         min(settings.retry_backoff_seconds * 2 ** (attempt - 1), settings.retry_backoff_max_seconds)
     )
+
+
+class _Rewinder(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Rewinds one subscriber's consumer to the start of its partitions, now or at its next
+    assignment, after the broker lost its log (see `EventConsumers.rewind`)."""
+
+    def __init__(self) -> None:
+        self.subscriber: Any = None
+        self.pending = False
+
+    async def rewind_now(self) -> None:
+        consumer: Any = getattr(self.subscriber, "consumer", None)
+        partitions = consumer.assignment() if consumer is not None else set()
+        if not partitions:
+            return  # rejoining: the seek happens when the partitions are assigned
+        try:
+            await consumer.seek_to_beginning(*partitions)
+            log.warning("consumer.rewound", partitions=len(partitions))
+            await consumer.commit(dict(await consumer.beginning_offsets(partitions)))
+        except Exception as exc:  # a rebalance under way: the assignment that ends it seeks
+            log.info("consumer.rewind_deferred", error=repr(exc))
+            return
+        self.pending = False
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        consumer = getattr(self.subscriber, "consumer", None)
+        if not self.pending or not assigned or consumer is None:
+            return
+        # Only a seek here: a commit inside the rebalance callback can deadlock the group.
+        # The consumer's next commit is of a position read on the new log.
+        await consumer.seek_to_beginning(*assigned)
+        self.pending = False
+        log.warning("consumer.rewound", partitions=len(assigned), at="assignment")
