@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 SERVICES := intake cases routing sla scheduling knowledge
 
-.PHONY: help install up test test-unit lint fmt bench bench-reports bench-contracts bench-screenpop bench-mail asyncapi schemas clean
+.PHONY: help install up test test-unit lint fmt bench bench-reports bench-contracts bench-screenpop bench-mail bench-routing asyncapi schemas clean
 
 help:
 	@echo "make up        run every service on embedded PostgreSQL and Tansu (Ctrl-C stops)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-contracts  the contract report over 2,000 contracts (bench/contracts.py)"
 	@echo "make bench-screenpop  a ringing call to the agent's screen-pop, webhook and topic (bench/screenpop.py)"
 	@echo "make bench-mail  10 KB mail through intake's SMTP listener to interaction.received, beside a bare aiosmtpd sink (bench/mail.py)"
+	@echo "make bench-routing  10,000 routing decisions, rule match to committed assignment, on PostgreSQL, beside the domain alone (bench/routing.py)"
 	@echo "make asyncapi  regenerate the committed AsyncAPI documents"
 
 # Installs uv when the machine has none, then the locked environment.
@@ -54,6 +55,9 @@ bench-screenpop: install
 
 bench-mail: install
 	$(UV) run python bench/mail.py
+
+bench-routing: install
+	$(UV) run python bench/routing.py
 
 asyncapi: install
 	$(UV) run python tools/asyncapi_docs.py --write

@@ -63,6 +63,7 @@ async def suite(
         "CONSUMER_MAX_ATTEMPTS": "3",
         "RETRY_BACKOFF_SECONDS": "0.05",
         "SLA_TIMER_INTERVAL_SECONDS": "1",
+        "ROUTING_UPKEEP_SECONDS": "1",
         # The tests send hundreds of submissions from one address with one key.
         "INTAKE_RATE_LIMIT_PER_ADDRESS": "0",
         "INTAKE_RATE_LIMIT_PER_KEY": "0",

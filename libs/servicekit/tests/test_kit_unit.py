@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from caseflow_servicekit import (
     Authenticator,
@@ -83,6 +83,21 @@ def test_transient_failures_are_told_from_message_failures() -> None:
     assert is_transient(ConnectionResetError())
     assert not is_transient(IntegrityError("insert", {}, Exception("duplicate key")))
     assert not is_transient(ValueError("bad data"))
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("code", "transient"), [("40P01", True), ("40001", True), ("23505", False)]
+)
+def test_a_lost_lock_race_is_retried_like_a_database_outage(code: str, transient: bool) -> None:
+    # A deadlock or serialization failure is PostgreSQL breaking a race, not a bad message.
+    error = DBAPIError("update agents", {}, _PgError(code))
+    assert is_transient(error) is transient
 
 
 class _Body(BaseModel):

@@ -1,4 +1,4 @@
-"""Agents and assignment strategies: round robin and least busy."""
+"""Agents and assignment strategies: round robin, least busy and the chain that tries them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from routing.domain import (
     AssignmentStrategy,
     Presence,
     RoutingValidationError,
-    choose_agent,
+    WorkItem,
+    choose,
     least_busy,
     round_robin,
 )
@@ -80,7 +81,7 @@ def test_who_can_take_work(candidate: Agent, required: Iterable[str], can_take: 
     [
         (4, 1, 3, Fraction(1, 4)),
         (3, 3, 0, Fraction(1)),
-        (2, 5, 0, Fraction(5, 2)),
+        (2, 5, 0, Fraction(1)),  # capacity lowered below the load: full, not more
         (0, 0, 0, Fraction(1)),
     ],
 )
@@ -90,11 +91,18 @@ def test_free_capacity_and_load(capacity: int, active: int, free: int, load: Fra
 
 
 def test_skills_are_kept_trimmed_and_case_folded() -> None:
-    assert agent(1, skills={" Printers ", "VIP"}).skills == {"printers", "vip"}
+    assert agent(1, skills={" Printers ", "VIP"}).skills == {"printers": 1, "vip": 1}
 
 
 @pytest.mark.parametrize(
-    "overrides", [{"capacity": -1}, {"active": -1}, {"skills": {"printers", "  "}}]
+    "overrides",
+    [
+        {"capacity": -1},
+        {"active": -1},
+        {"skills": {"printers", "  "}},
+        {"skills": {"printers:0"}},
+        {"skills": {"printers:6"}},
+    ],
 )
 def test_an_agent_refuses_impossible_figures(overrides: dict[str, object]) -> None:
     with pytest.raises(RoutingValidationError):
@@ -244,19 +252,23 @@ BUSY_AND_IDLE = [agent(1, capacity=4, active=3), agent(7, capacity=4, active=0)]
         (AssignmentStrategy.LEAST_BUSY, 7, 7),
     ],
 )
-def test_choose_agent_follows_the_queue_strategy(
+def test_choose_follows_the_queue_strategy(
     strategy: AssignmentStrategy, last_assigned: int | None, expected: int | None
 ) -> None:
     last = None if last_assigned is None else UUID(int=last_assigned)
-    chosen = choose_agent(strategy, BUSY_AND_IDLE, last_assigned=last)
-    assert (None if chosen is None else chosen.agent_id) == (
-        None if expected is None else UUID(int=expected)
-    )
-
-
-def test_choose_agent_passes_on_the_required_skills() -> None:
-    team = [agent(1), agent(2, skills={"vip"})]
-    for strategy in (AssignmentStrategy.ROUND_ROBIN, AssignmentStrategy.LEAST_BUSY):
-        chosen = choose_agent(strategy, team, required_skills={"vip"})
+    chosen = choose((strategy,), BUSY_AND_IDLE, WorkItem(), last_assigned=last)
+    if expected is None:
+        assert chosen is None
+    else:
         assert chosen is not None
-        assert chosen.agent_id == UUID(int=2)
+        assert (chosen.agent.agent_id, chosen.strategy) == (UUID(int=expected), strategy)
+
+
+@pytest.mark.parametrize(
+    "strategy", [AssignmentStrategy.ROUND_ROBIN, AssignmentStrategy.LEAST_BUSY]
+)
+def test_choose_passes_on_the_required_skills(strategy: AssignmentStrategy) -> None:
+    team = [agent(1), agent(2, skills={"vip"})]
+    chosen = choose((strategy,), team, WorkItem(required_skills=frozenset({"vip"})))
+    assert chosen is not None
+    assert chosen.agent.agent_id == UUID(int=2)

@@ -27,12 +27,10 @@ from routing.domain import (
     QueueItem,
     QueueItemRemovedError,
     QueueItemStatus,
-    QueueKind,
     RoutingError,
     RoutingRule,
     RoutingValidationError,
     SameQueueError,
-    default_queue,
     enqueue,
     requeue,
 )
@@ -100,24 +98,6 @@ def facts(request_type: str | None) -> CaseFacts:
 
 
 # -- queues ----------------------------------------------------------------------------
-
-
-def test_default_queue_is_the_one_marked_default() -> None:
-    queues = [
-        Queue(queue_id=PRINTERS, name="Printers"),
-        Queue(queue_id=DEFAULT, name="Service desk", is_default=True),
-        Queue(queue_id=TIER_2, name="Tier 2", kind=QueueKind.PRIVATE),
-    ]
-    assert default_queue(queues).queue_id == DEFAULT
-
-
-@pytest.mark.parametrize("defaults", [0, 2])
-def test_there_must_be_exactly_one_default_queue(defaults: int) -> None:
-    queues = [
-        Queue(queue_id=UUID(int=n), name=f"queue {n}", is_default=n < defaults) for n in range(3)
-    ]
-    with pytest.raises(RoutingValidationError):
-        default_queue(queues)
 
 
 def test_a_queue_needs_a_name() -> None:

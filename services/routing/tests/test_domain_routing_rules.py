@@ -160,6 +160,27 @@ def test_a_rule_refuses_blank_entries(bad: dict[str, object]) -> None:
         RoutingRule(**arguments)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ({"Printers:3", " VIP "}, {"printers:3", "vip"}),
+        ({"printers:1"}, {"printers"}),  # level 1 is written without the suffix
+        ({"printers", "PRINTERS:4"}, {"printers:4"}),  # one name once, at its highest level
+    ],
+)
+def test_a_rule_keeps_its_required_skills_with_their_levels_in_one_spelling(
+    written: set[str], kept: set[str]
+) -> None:
+    rule = RoutingRule(name="rule", order=1, queue_id=PRINTERS, required_skills=frozenset(written))
+    assert rule.required_skills == kept
+
+
+@pytest.mark.parametrize("skill", ["printers:0", "printers:6", "printers:", "printers:high"])
+def test_a_rule_refuses_an_impossible_skill_level(skill: str) -> None:
+    with pytest.raises(RoutingValidationError):
+        RoutingRule(name="rule", order=1, queue_id=PRINTERS, required_skills=frozenset({skill}))
+
+
 # -- entitlement -----------------------------------------------------------------------------
 
 ENTITLED = facts(entitled=True)

@@ -377,7 +377,15 @@ async def test_health_and_asyncapi(service: Service) -> None:
     ready = await service.client.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
     doc = (await service.client.get("/asyncapi.json")).json()
-    assert set(doc["channels"]) == {"cases.case.v1:consume", "routing.queue-item.v1:publish"}
+    assert set(doc["channels"]) == {
+        "cases.case.v1:consume",
+        "intake.customer.v1:consume",
+        "sla.kpi.v1:consume",
+        "channels.cti.v1:consume",
+        "routing.queue-item.v1:publish",
+        "routing.agent.v1:publish",
+        "intake.notification.v1:publish",
+    }
 
 
 async def test_two_agents_picking_one_item_at_once_leave_it_with_one(service: Service) -> None:

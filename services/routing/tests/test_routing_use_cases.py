@@ -1,19 +1,29 @@
-"""The routing use cases with fakes: no database, no broker."""
+"""The routing use cases with fakes: no database, no broker.
+
+The fakes keep the semantics of the SQL adapters (`routing.adapters`): an agent's load rises
+only if it fits their capacity (`take_units`), an item is written as worked only if nobody
+works it (`claim`), a unit of work left without commit rolls back what it wrote, and events,
+agent entries and notifications are published only on commit. The assignment use cases are
+tested in ``test_routing_assignment_use_cases.py``, with these fakes.
+"""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, ClassVar, Self
 from uuid import UUID
 
 import pytest
 
+import caseflow_contracts as c
 from caseflow_servicekit.auth import agent_id_of
+from routing.adapters.published import agent_event, to_contract
 from routing.app.case_changes import (
     AcceptCase,
     CaseChange,
@@ -44,7 +54,7 @@ from routing.app.handlers import (
     route_case,
     transfer_queue_item,
 )
-from routing.app.ports import StoredRule
+from routing.app.ports import AgentEntry, StoredRule, Team
 from routing.domain import (
     Agent,
     AgentAtCapacityError,
@@ -60,10 +70,13 @@ from routing.domain import (
     Queue,
     QueueItem,
     QueueItemStatus,
+    QueueKind,
     RoutingEvent,
     RoutingRule,
     RoutingValidationError,
     SameQueueError,
+    priority_rank,
+    skill_levels,
 )
 
 pytestmark = pytest.mark.unit
@@ -76,10 +89,33 @@ ANNA = Caller(agent_id=agent_id_of("anna"), name="anna")
 BORIS = Caller(agent_id=agent_id_of("boris"), name="boris")
 SUE = Caller(agent_id=agent_id_of("sue"), name="sue", supervises=True)
 
+_UNWORKED = (QueueItemStatus.WAITING, QueueItemStatus.RELEASED)
+_COUNTING_KPIS = frozenset({"running", "nearing", "breached"})
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
-class FakeQueueRepository:
+
+class _Transactional:
+    """A fake repository whose state (the attributes named in `_STATE`) a unit of work
+    snapshots when it opens or commits, and restores when it is left: what was written
+    without a commit is rolled back, as the database does."""
+
+    _STATE: ClassVar[tuple[str, ...]] = ()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {name: copy.deepcopy(getattr(self, name)) for name in self._STATE}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, copy.deepcopy(value))
+
+
+class FakeQueueRepository(_Transactional):
+    _STATE = ("queues", "last")
+
     def __init__(self, queues: Iterable[Queue]) -> None:
         self.queues = {q.queue_id: q for q in queues}
+        self.last: dict[UUID, UUID] = {}
+        """Who got each queue's last item (`queues.last_assigned_agent`)."""
 
     async def get(self, queue_id: UUID) -> Queue | None:
         return self.queues.get(queue_id)
@@ -92,36 +128,69 @@ class FakeQueueRepository:
         return next((q for q in self.queues.values() if q.name.lower() == wanted), None)
 
     async def add(self, queue: Queue) -> None:
+        assert queue.queue_id not in self.queues
         self.queues[queue.queue_id] = queue
 
+    async def save(self, queue: Queue) -> None:
+        if queue.queue_id in self.queues:  # an UPDATE: no row, nothing written
+            self.queues[queue.queue_id] = queue
 
-class FakeRuleRepository:
+    async def all(self) -> list[Queue]:
+        return sorted(self.queues.values(), key=lambda q: q.name)
+
+    async def note_assigned(self, queue_id: UUID, agent_id: UUID) -> None:
+        if queue_id in self.queues:
+            self.last[queue_id] = agent_id
+
+    async def last_assigned(self, queue_id: UUID) -> UUID | None:
+        return self.last.get(queue_id)
+
+
+class FakeRuleRepository(_Transactional):
+    _STATE = ("rules",)
+
     def __init__(self) -> None:
         self.rules: dict[UUID, StoredRule] = {}
 
     async def all(self) -> list[StoredRule]:
         return sorted(self.rules.values(), key=lambda s: (s.rule.order, s.rule.name))
 
+    async def get(self, rule_id: UUID) -> StoredRule | None:
+        return self.rules.get(rule_id)
+
     async def find_by_name(self, name: str) -> StoredRule | None:
         wanted = name.strip().lower()
         return next((s for s in self.rules.values() if s.rule.name.lower() == wanted), None)
 
     async def add(self, rule: StoredRule) -> None:
+        assert rule.rule_id not in self.rules, "a second rule under one id"
         self.rules[rule.rule_id] = rule
 
+    async def save(self, rule: StoredRule) -> None:
+        if rule.rule_id in self.rules:  # an UPDATE: no row, nothing written
+            self.rules[rule.rule_id] = rule
 
-class FakeQueueItemRepository:
+    async def delete(self, rule_id: UUID) -> bool:
+        return self.rules.pop(rule_id, None) is not None
+
+
+class FakeQueueItemRepository(_Transactional):
     """Hands out copies, so a use case that forgets to save changes nothing."""
 
+    _STATE = ("items", "units", "sla_due")
+
     def __init__(self) -> None:
-        self.items: dict[UUID, QueueItem] = {}
+        self.items: dict[UUID, QueueItem] = {}  # in insertion order, as `seq` keeps it
+        self.units: dict[UUID, int] = {}
+        """The units of its worker's capacity each item holds."""
+        self.sla_due: dict[UUID, datetime | None] = {}
 
     async def get(self, queue_item_id: UUID, *, for_update: bool = False) -> QueueItem | None:
         item = self.items.get(queue_item_id)
         return None if item is None else copy.copy(item)
 
     async def last_for_case(self, case_id: UUID, *, for_update: bool = False) -> QueueItem | None:
-        found = [i for i in self.items.values() if i.case_id == case_id]  # in insertion order
+        found = [i for i in self.items.values() if i.case_id == case_id]
         return copy.copy(found[-1]) if found else None
 
     async def add(self, item: QueueItem) -> None:
@@ -132,51 +201,230 @@ class FakeQueueItemRepository:
             for i in self.items.values()
         ), "a second active item for the case in that queue"
         self.items[item.queue_item_id] = copy.copy(item)
+        self.units[item.queue_item_id] = 0
+        self.sla_due[item.queue_item_id] = None
 
     async def save(self, item: QueueItem) -> None:
         assert item.queue_item_id in self.items
         self.items[item.queue_item_id] = copy.copy(item)
+        if item.worked_by is None:
+            self.units[item.queue_item_id] = 0  # nobody's capacity is held any more
+
+    async def waiting(self, queue_id: UUID, *, limit: int, lock: bool = True) -> list[QueueItem]:
+        unworked = [
+            i for i in self.items.values() if i.queue_id == queue_id and i.status in _UNWORKED
+        ]
+        unworked.sort(key=self._order)
+        return [copy.copy(i) for i in unworked[:limit]]
+
+    async def claim(self, item: QueueItem, *, units: int) -> bool:
+        stored = self.items.get(item.queue_item_id)
+        if stored is None or stored.worked_by is not None or stored.status not in _UNWORKED:
+            return False
+        self.items[item.queue_item_id] = copy.copy(item)
+        self.units[item.queue_item_id] = units
+        return True
+
+    async def units_held(self, queue_item_id: UUID) -> int:
+        return self.units.get(queue_item_id, 0)
+
+    async def set_sla_due(self, case_id: UUID, due_at: datetime | None) -> None:
+        for item in self.items.values():
+            if item.case_id == case_id and item.is_active:
+                self.sla_due[item.queue_item_id] = due_at
+
+    def _order(self, item: QueueItem) -> tuple[Any, ...]:
+        # Priority, then the earliest SLA deadline (none last), then age.
+        due = self.sla_due.get(item.queue_item_id)
+        return (
+            priority_rank(item.priority),
+            due is None,
+            due or _NEVER,
+            item.entered_at,
+            item.queue_item_id,
+        )
 
 
-class FakeAgentRepository:
-    def __init__(self, items: FakeQueueItemRepository) -> None:
-        self._items = items
-        self.agents: dict[UUID, Agent] = {}
+class FakeAgentRepository(_Transactional):
+    """Directory entries with the load each agent carries (`load_units`)."""
+
+    _STATE = ("agents",)
+
+    def __init__(self) -> None:
+        self.agents: dict[UUID, AgentEntry] = {}
+
+    def seed(self, entry: AgentEntry) -> AgentEntry:
+        """Put an entry as is, its load and last assignment too (test setup only)."""
+        self.agents[entry.agent_id] = entry
+        return entry
+
+    def load(self, agent_id: UUID) -> int:
+        return self.agents[agent_id].load_units
+
+    async def entry(self, agent_id: UUID, *, for_update: bool = False) -> AgentEntry | None:
+        found = self.agents.get(agent_id)
+        # Teams are read back from `agent_teams`, aggregated in the order of their ids.
+        return found
+
+    async def by_extension(self, extension: str) -> AgentEntry | None:
+        wanted = extension.strip()
+        for entry in self.agents.values():
+            if entry.active and entry.phone_extension == wanted:
+                return await self.entry(entry.agent_id)
+        return None
+
+    async def extension_taken(self, extension: str, *, by_other_than: UUID) -> bool:
+        return any(
+            e.phone_extension == extension and e.agent_id != by_other_than
+            for e in self.agents.values()
+        )
+
+    async def save_entry(self, entry: AgentEntry) -> None:
+        known = self.agents.get(entry.agent_id)
+        # Their load and last assignment follow from their work, never from an edit.
+        self.agents[entry.agent_id] = dataclasses.replace(
+            entry,
+            registered=True,
+            load_units=0 if known is None else known.load_units,
+            last_assigned_at=None if known is None else known.last_assigned_at,
+        )
 
     async def enroll(self, agent_id: UUID, *, name: str, capacity: int) -> Agent:
-        known = self.agents.setdefault(
+        self.agents.setdefault(
             agent_id,
-            Agent(agent_id=agent_id, name=name, capacity=capacity, presence=Presence.AVAILABLE),
+            AgentEntry(
+                agent_id=agent_id,
+                name=name,
+                capacity=capacity,
+                presence=Presence.AVAILABLE,
+                presence_since=None,
+                registered=False,
+            ),
         )
-        active = sum(
+        found = await self.get(agent_id, for_update=True)
+        assert found is not None
+        return found
+
+    async def get(self, agent_id: UUID, *, for_update: bool = False) -> Agent | None:
+        entry = self.agents.get(agent_id)
+        return None if entry is None else _agent_of(entry)
+
+    async def candidates(self, queue: Queue) -> list[Agent]:
+        return [
+            _agent_of(e)
+            for e in self.agents.values()
+            if e.active
+            and e.presence is Presence.AVAILABLE
+            and e.load_units < e.capacity
+            and _serves(e, queue)
+        ]
+
+    async def available_members(self, queue: Queue) -> int:
+        return sum(
             1
-            for i in self._items.items.values()
-            if i.worked_by == agent_id and i.status is QueueItemStatus.ASSIGNED
-        )
-        return Agent(
-            agent_id=known.agent_id,
-            name=known.name,
-            capacity=known.capacity,
-            presence=known.presence,
-            active_items=active,
-            last_assigned_at=known.last_assigned_at,
+            for e in self.agents.values()
+            if e.active and e.presence is Presence.AVAILABLE and _serves(e, queue)
         )
 
-    async def mark_assigned(self, agent_id: UUID, *, at: datetime) -> None:
-        agent = self.agents[agent_id]
-        self.agents[agent_id] = Agent(
-            agent_id=agent.agent_id,
-            name=agent.name,
-            capacity=agent.capacity,
-            presence=agent.presence,
-            last_assigned_at=at,
+    async def take_units(self, agent_id: UUID, units: int, *, at: datetime) -> bool:
+        entry = self.agents.get(agent_id)
+        if entry is None or entry.load_units + units > entry.capacity:
+            return False
+        self.agents[agent_id] = dataclasses.replace(
+            entry, load_units=entry.load_units + units, last_assigned_at=at
         )
+        return True
+
+    async def add_units(self, agent_id: UUID, units: int, *, at: datetime) -> None:
+        if (entry := self.agents.get(agent_id)) is not None:
+            self.agents[agent_id] = dataclasses.replace(
+                entry, load_units=entry.load_units + units, last_assigned_at=at
+            )
+
+    async def free_units(self, agent_id: UUID, units: int) -> None:
+        if (entry := self.agents.get(agent_id)) is not None:
+            self.agents[agent_id] = dataclasses.replace(
+                entry, load_units=max(entry.load_units - units, 0)
+            )
+
+    async def unknown_skills(self, names: Iterable[str]) -> set[str]:
+        held = {
+            skill.partition(":")[0]
+            for e in self.agents.values()
+            if e.registered
+            for skill in e.skills
+        }
+        return set(names) - held
 
 
-class FakeCaseProjection:
+def _agent_of(entry: AgentEntry) -> Agent:
+    return Agent(
+        agent_id=entry.agent_id,
+        name=entry.name,
+        skills=skill_levels(entry.skills),
+        capacity=entry.capacity,
+        presence=entry.presence,
+        active_items=entry.load_units,
+        last_assigned_at=entry.last_assigned_at,
+        teams=frozenset(entry.teams),
+        work_units=dict(entry.work_units),
+    )
+
+
+def _serves(entry: AgentEntry, queue: Queue) -> bool:
+    """Whether the agent may be given the queue's items: every registered agent of a public
+    queue, the team's members, or a personal queue's agent."""
+    if queue.kind is QueueKind.TEAM:
+        return queue.team_id in entry.teams
+    if queue.kind is QueueKind.PERSONAL:
+        return entry.agent_id == queue.owner_id
+    return entry.registered
+
+
+class FakeTeamRepository(_Transactional):
+    _STATE = ("teams",)
+
+    def __init__(self, agents: FakeAgentRepository) -> None:
+        self._agents = agents
+        self.teams: dict[UUID, Team] = {}
+
+    async def get(self, team_id: UUID) -> Team | None:
+        return self.teams.get(team_id)
+
+    async def find_by_name(self, name: str) -> Team | None:
+        wanted = name.strip().lower()
+        return next((t for t in self.teams.values() if t.name.lower() == wanted), None)
+
+    async def all(self) -> list[Team]:
+        return sorted(self.teams.values(), key=lambda t: t.name)
+
+    async def missing(self, team_ids: Iterable[UUID]) -> set[UUID]:
+        return set(team_ids) - set(self.teams)
+
+    async def save(self, team: Team) -> None:
+        self.teams[team.team_id] = team
+
+    async def managers(self, team_ids: Sequence[UUID]) -> list[UUID]:
+        return [
+            manager
+            for t in team_ids
+            if t in self.teams and (manager := self.teams[t].manager_id) is not None
+        ]
+
+    async def member_ids(self, team_id: UUID) -> list[UUID]:
+        return [e.agent_id for e in self._agents.agents.values() if team_id in e.teams]
+
+
+class FakeCaseProjection(_Transactional):
+    _STATE = ("cases", "parked", "accounts", "kpis")
+
     def __init__(self) -> None:
         self.cases: dict[UUID, tuple[CaseFacts, str]] = {}
         self.parked: list[CaseChange] = []
+        self.accounts: dict[UUID, tuple[UUID | None, str | None, str | None, int]] = {}
+        """Owner, tier, region and version of each account."""
+        self.kpis: dict[UUID, tuple[UUID, str, datetime | None]] = {}
+        """Case, state and deadline of each KPI."""
 
     async def remember(self, facts: CaseFacts, *, number: str, opened_at: datetime) -> None:
         self.cases.setdefault(facts.case_id, (facts, number))
@@ -201,34 +449,126 @@ class FakeCaseProjection:
         self.parked = [c for c in self.parked if c.case_id != case_id]
         return taken
 
+    async def account(self, account_id: UUID) -> tuple[UUID | None, str | None, str | None]:
+        found = self.accounts.get(account_id)
+        return (None, None, None) if found is None else found[:3]
+
+    async def sla_due(self, case_id: UUID) -> datetime | None:
+        due = [
+            d
+            for case, state, d in self.kpis.values()
+            if case == case_id and state in _COUNTING_KPIS and d is not None
+        ]
+        return min(due, default=None)
+
+    async def keep_account(
+        self,
+        account_id: UUID,
+        *,
+        owner_id: UUID | None,
+        tier: str | None,
+        region: str | None,
+        version: int,
+    ) -> None:
+        known = self.accounts.get(account_id)
+        if known is None or known[3] < version:
+            self.accounts[account_id] = (owner_id, tier, region, version)
+
+    async def keep_kpi(
+        self, kpi_instance_id: UUID, *, case_id: UUID, state: str, due_at: datetime | None
+    ) -> None:
+        known = self.kpis.get(kpi_instance_id)
+        if known is None:
+            self.kpis[kpi_instance_id] = (case_id, state, due_at)
+        elif known[1] != "done":  # one that ended stays ended
+            self.kpis[kpi_instance_id] = (known[0], state, known[2] if due_at is None else due_at)
+
+
+@dataclass(frozen=True)
+class PublishedAgent:
+    """An agent's entry as published on `routing.agent.v1`."""
+
+    entry: AgentEntry
+    kind: str
+    at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+    contract: c.Event | None = None
+
+
+@dataclass(frozen=True)
+class Notified:
+    """An agent told of the work they were given."""
+
+    agent_id: UUID
+    queue_item_id: UUID
+    case_id: UUID
+    queue_id: UUID
+
 
 class FakeRoutingUnitOfWork:
-    """Events reach `published` only on commit; leaving without commit forgets them."""
+    """Events, agent entries and notifications reach `published`, `agent_events` and
+    `notified` only on commit; leaving without commit forgets them and rolls back what the
+    repositories were given."""
 
     def __init__(self, *queues: Queue) -> None:
         self.queues = FakeQueueRepository(queues or (DEFAULT, BILLING))
         self.rules = FakeRuleRepository()
         self.queue_items = FakeQueueItemRepository()
-        self.agents = FakeAgentRepository(self.queue_items)
+        self.agents = FakeAgentRepository()
+        self.teams = FakeTeamRepository(self.agents)
         self.cases = FakeCaseProjection()
         self.published: list[tuple[RoutingEvent, Queue]] = []
+        self.agent_events: list[PublishedAgent] = []
+        self.notified: list[Notified] = []
+        self.commits = 0
         self._pending: list[tuple[RoutingEvent, Queue]] = []
+        self._pending_agents: list[PublishedAgent] = []
+        self._pending_notified: list[Notified] = []
+        self._committed = self._snapshot()
+
+    def _repositories(self) -> tuple[_Transactional, ...]:
+        return (self.queues, self.rules, self.queue_items, self.agents, self.teams, self.cases)
+
+    def _snapshot(self) -> list[dict[str, Any]]:
+        return [repo.snapshot() for repo in self._repositories()]
+
+    def _forget_pending(self) -> None:
+        self._pending, self._pending_agents, self._pending_notified = [], [], []
 
     async def __aenter__(self) -> Self:
-        self._pending = []
+        self._forget_pending()
+        self._committed = self._snapshot()
         return self
 
     async def __aexit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._pending = []
+        for repo, state in zip(self._repositories(), self._committed, strict=True):
+            repo.restore(state)
+        self._forget_pending()
 
     def emit(self, events: Iterable[RoutingEvent], *, queue: Queue) -> None:
-        self._pending.extend((event, queue) for event in events)
+        for event in events:
+            to_contract(event, queue=queue)  # what the outbox would refuse
+            self._pending.append((event, queue))
+
+    def publish_agent(self, entry: AgentEntry, *, kind: str, at: datetime, **extra: Any) -> None:
+        contract = agent_event(entry, kind=kind, at=at, **extra)
+        self._pending_agents.append(PublishedAgent(entry, kind, at, dict(extra), contract))
+
+    async def notify_assignee(self, item: QueueItem, *, agent_id: UUID, queue: Queue) -> None:
+        assert item.worked_by == agent_id and item.queue_id == queue.queue_id
+        self._pending_notified.append(
+            Notified(agent_id, item.queue_item_id, item.case_id, queue.queue_id)
+        )
 
     async def commit(self) -> None:
         self.published.extend(self._pending)
-        self._pending = []
+        self.agent_events.extend(self._pending_agents)
+        self.notified.extend(self._pending_notified)
+        self._forget_pending()
+        self._committed = self._snapshot()
+        self.commits += 1
 
     def events(self) -> list[RoutingEvent]:
         return [event for event, _ in self.published]
@@ -332,6 +672,10 @@ async def test_an_agent_picks_a_waiting_item_and_works_it() -> None:
     assert isinstance(event, CaseAssigned)
     assert (event.agent_id, event.picked, event.queue_id) == (ANNA.agent_id, True, DEFAULT.queue_id)
     assert uow.agents.agents[ANNA.agent_id].last_assigned_at == LATER
+    # The pick holds a unit of the agent's capacity, and nobody is told of their own pick.
+    assert uow.agents.load(ANNA.agent_id) == 1
+    assert uow.queue_items.units[item.queue_item_id] == 1
+    assert uow.notified == []
 
 
 async def test_picking_an_item_one_already_works_announces_nothing_more() -> None:
@@ -355,6 +699,9 @@ async def test_an_item_another_agent_works_cannot_be_picked() -> None:
         )
     assert uow.queue_items.items[item.queue_item_id].worked_by == ANNA.agent_id
     assert len(uow.published) == 2
+    # The refused pick wrote nothing: boris, met there first, is not enrolled either.
+    assert BORIS.agent_id not in uow.agents.agents
+    assert uow.agents.load(ANNA.agent_id) == 1
 
 
 async def test_an_agent_at_capacity_cannot_pick_more() -> None:
@@ -372,6 +719,7 @@ async def test_an_agent_at_capacity_cannot_pick_more() -> None:
             PickQueueItem(queue_item_id=second.queue_item_id, by=ANNA), uow=uow, now=NOW
         )
     assert uow.queue_items.items[second.queue_item_id].status is QueueItemStatus.WAITING
+    assert uow.agents.load(ANNA.agent_id) == 1
 
 
 async def test_an_unknown_queue_item_cannot_be_picked() -> None:
@@ -397,6 +745,8 @@ async def test_the_agent_working_an_item_or_a_supervisor_may_release_it() -> Non
     )
     stored = uow.queue_items.items[item.queue_item_id]
     assert (stored.status, stored.worked_by) == (QueueItemStatus.RELEASED, None)
+    assert uow.agents.load(ANNA.agent_id) == 0
+    assert uow.queue_items.units[item.queue_item_id] == 0
     released = uow.events()[-1]
     assert isinstance(released, CaseReleased) and released.agent_id == ANNA.agent_id
 
@@ -405,6 +755,7 @@ async def test_the_agent_working_an_item_or_a_supervisor_may_release_it() -> Non
         ReleaseQueueItem(queue_item_id=item.queue_item_id, by=SUE), uow=uow, now=LATER
     )
     assert uow.queue_items.items[item.queue_item_id].status is QueueItemStatus.RELEASED
+    assert uow.agents.load(ANNA.agent_id) == 0
 
 
 async def test_a_transferred_item_waits_unworked_in_the_other_queue() -> None:
@@ -434,6 +785,7 @@ async def test_a_transferred_item_waits_unworked_in_the_other_queue() -> None:
     )
     assert event.transferred_by == ANNA.agent_id
     assert queue == BILLING
+    assert uow.agents.load(ANNA.agent_id) == 0
 
 
 async def test_transfers_are_refused_to_others_to_unknown_queues_and_to_the_same_queue() -> None:
@@ -486,6 +838,7 @@ async def test_a_closed_case_leaves_its_queue_once(reason: str) -> None:
         ANNA.agent_id,
     )
     assert dequeued.occurred_at == LATER
+    assert uow.agents.load(ANNA.agent_id) == 0  # freed once, not below zero
 
 
 async def test_a_reopened_case_waits_again_in_the_queue_it_was_last_in() -> None:
@@ -571,6 +924,8 @@ async def test_an_agent_who_takes_the_case_into_work_is_given_its_waiting_item()
     # Unknown to routing until now: enrolled as a first pick would enrol them.
     assert uow.agents.agents[newcomer].last_assigned_at == LATER
     assert uow.agents.agents[newcomer].capacity == 5
+    assert uow.agents.load(newcomer) == 1
+    assert uow.queue_items.units[item.queue_item_id] == 1
     event, queue = uow.published[-1]
     assert isinstance(event, CaseAccepted)
     assert (event.agent_id, event.queue_id, queue) == (newcomer, DEFAULT.queue_id, DEFAULT)

@@ -98,6 +98,7 @@ from caseflow_contracts.registry import (
 )
 from caseflow_contracts.routing import (
     AgentChanged,
+    AgentPresenceChanged,
     AgentRegistered,
     CaseAssigned,
     CaseDequeued,
@@ -144,6 +145,7 @@ __all__ = [
     "ActivityLogged",
     "AgentChanged",
     "AgentEvent",
+    "AgentPresenceChanged",
     "AgentRegistered",
     "Allocation",
     "ArticleEvent",

@@ -66,6 +66,7 @@ from caseflow_contracts.knowledge import ArticleLinked, ArticlePublished, Articl
 from caseflow_contracts.messages import MessageBounced, MessageFailed, MessageSent
 from caseflow_contracts.routing import (
     AgentChanged,
+    AgentPresenceChanged,
     AgentRegistered,
     CaseAssigned,
     CaseDequeued,
@@ -160,7 +161,9 @@ QueueItemEvent = Annotated[
     CaseQueued | CaseAssigned | CaseReleased | CaseTransferred | CaseDequeued,
     Field(discriminator="type"),
 ]
-AgentEvent = Annotated[AgentRegistered | AgentChanged, Field(discriminator="type")]
+AgentEvent = Annotated[
+    AgentRegistered | AgentChanged | AgentPresenceChanged, Field(discriminator="type")
+]
 KpiEvent = Annotated[
     KpiStarted
     | KpiPaused

@@ -36,6 +36,12 @@ class CaseAssigned(QueueItemEventBase):
     queue_id: UUID
     agent_id: UUID
     strategy: str
+    """Who chose the agent: ``manual`` (a pick or a supervisor), or the queue's strategy
+    (``round_robin``, ``least_busy``, ``most_idle``, ``skills``, ``preferred_agent``)."""
+    rule: str | None = None
+    """The routing rule that placed the case in the queue, if one did."""
+    by: UUID | None = None
+    """The supervisor who assigned the case, when a person did."""
 
 
 class CaseReleased(QueueItemEventBase):
@@ -53,6 +59,9 @@ class CaseTransferred(QueueItemEventBase):
     from_queue_id: UUID
     to_queue_id: UUID
     by: UUID | None = None
+    reason: str | None = None
+    """Why it moved when nobody moved it: an overflow (``waited_too_long``,
+    ``queue_too_long``, ``no_member_available``)."""
 
 
 class CaseDequeued(QueueItemEventBase):
@@ -80,6 +89,10 @@ class AgentEventBase(Event):
     manager_id: UUID | None = None
     teams: list[UUID] = Field(default_factory=list)
     active: bool = True
+    presence: str | None = None
+    """``available``, ``busy``, ``away`` or ``offline``; None from a producer before presence."""
+    skills: list[str] = Field(default_factory=list)
+    """Each as ``name`` (level 1) or ``name:level`` (1–5)."""
     version: Annotated[int, Field(ge=1)]
 
 
@@ -93,3 +106,13 @@ class AgentChanged(AgentEventBase):
     """An agent's entry in the directory changed."""
 
     type: Literal["agent.changed"] = "agent.changed"
+
+
+class AgentPresenceChanged(AgentEventBase):
+    """An agent's presence changed (by their hand, a supervisor's, or their work: a call, a
+    full capacity)."""
+
+    type: Literal["agent.presence_changed"] = "agent.presence_changed"
+    previous_presence: str | None = None
+    reason: str | None = None
+    """``set`` by a person, ``call`` while on a call, ``capacity`` when full, ``freed``."""

@@ -116,7 +116,11 @@ TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
             routing.CaseTransferred,
             routing.CaseDequeued,
         ),
-        ROUTING_AGENTS: (routing.AgentRegistered, routing.AgentChanged),
+        ROUTING_AGENTS: (
+            routing.AgentRegistered,
+            routing.AgentChanged,
+            routing.AgentPresenceChanged,
+        ),
         SLA: (
             sla.KpiStarted,
             sla.KpiPaused,

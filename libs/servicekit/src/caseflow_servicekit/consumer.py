@@ -57,6 +57,9 @@ class EventHandler(Protocol[U_contra]):
     def __call__(self, event: Event, envelope: Envelope, uow: U_contra, /) -> Awaitable[None]: ...
 
 
+_LOST_RACES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for failures of the infrastructure rather than of the message."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
@@ -64,6 +67,10 @@ def is_transient(exc: BaseException) -> bool:
     # "the database system is shutting down / starting up" arrives as a plain DBAPIError.
     code = sqlstate(exc)
     if code is not None and code.startswith(UNAVAILABLE_SQLSTATE_CLASSES):
+        return True
+    if code in _LOST_RACES:
+        # PostgreSQL rolled this transaction back to break a lock cycle (or a serialization
+        # conflict): the same event applies once the other transaction is through.
         return True
     return isinstance(
         exc, OperationalError | InterfaceError | ConnectionError | TimeoutError | OSError

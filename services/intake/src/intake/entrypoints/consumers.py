@@ -318,7 +318,7 @@ def register_mail(
         uow.after_commit(on_queued)
 
     async def on_agent(event: c.Event, envelope: c.Envelope, uow: SqlIntakeUnitOfWork) -> None:
-        assert isinstance(event, c.AgentRegistered | c.AgentChanged)
+        assert isinstance(event, c.AgentRegistered | c.AgentChanged | c.AgentPresenceChanged)
         async with uow:
             await uow.agents.keep(
                 AgentAddress(
@@ -344,7 +344,7 @@ def register_mail(
         topics.ROUTING_AGENTS,
         on_agent,
         uow_factory=uow_factory,
-        events={"agent.registered", "agent.changed"},
+        events={"agent.registered", "agent.changed", "agent.presence_changed"},
     )
 
 

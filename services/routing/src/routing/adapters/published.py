@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import caseflow_contracts as c
+from caseflow_contracts.routing import AgentEventBase
+from routing.app.ports import AgentEntry
 from routing.domain import (
     CaseAccepted,
     CaseAssigned,
@@ -39,6 +44,8 @@ def to_contract(event: RoutingEvent, *, queue: Queue) -> c.Event:
                 queue_id=event.queue_id,
                 agent_id=event.agent_id,
                 strategy=event.strategy.value,
+                rule=event.rule_name,
+                by=event.by,
             )
         case CaseAccepted():
             # Published as an assignment, so readers of `case.assigned` need nothing new.
@@ -56,8 +63,38 @@ def to_contract(event: RoutingEvent, *, queue: Queue) -> c.Event:
                 from_queue_id=event.from_queue_id,
                 to_queue_id=event.to_queue_id,
                 by=event.transferred_by,
+                reason=event.reason,
             )
         case CaseDequeued():
             return c.CaseDequeued(**common, queue_id=event.queue_id, reason=event.reason)
     msg = f"no contract for {type(event).__name__}"
     raise TypeError(msg)
+
+
+_AGENT_EVENTS: dict[str, type[AgentEventBase]] = {
+    "registered": c.AgentRegistered,
+    "changed": c.AgentChanged,
+    "presence_changed": c.AgentPresenceChanged,
+}
+
+
+def agent_event(entry: AgentEntry, *, kind: str, at: datetime, **extra: Any) -> c.Event:
+    """The entry whole, as published on `routing.agent.v1` (`kind`: registered, changed,
+    presence_changed; `extra`: the manager it answers to, and for a presence its previous
+    value and reason)."""
+    model = _AGENT_EVENTS[kind]
+    event: c.Event = model(
+        occurred_at=at,
+        agent_id=entry.agent_id,
+        name=entry.name,
+        email=entry.email,
+        phone_extension=entry.phone_extension,
+        languages=list(entry.languages),
+        teams=list(entry.teams),
+        active=entry.active,
+        presence=entry.presence.value,
+        skills=sorted(entry.skills),
+        version=entry.version,
+        **extra,
+    )
+    return event

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from caseflow_servicekit.cache import TtlCache
 from routing.adapters.tables import (
-    agents,
+    accounts,
     case_facts,
+    case_kpis,
     parked_case_events,
     queue_items,
     queues,
@@ -29,18 +30,28 @@ from routing.app.case_changes import (
 )
 from routing.app.ports import StoredRule
 from routing.domain import (
-    Agent,
     AssignmentStrategy,
     CaseFacts,
-    Presence,
+    Overflow,
     Queue,
     QueueItem,
     QueueItemStatus,
     QueueKind,
     RoutingRule,
+    SkillMatch,
+    priority_rank,
 )
 
 _REMOVED = QueueItemStatus.REMOVED.value
+_UNWORKED = (QueueItemStatus.WAITING.value, QueueItemStatus.RELEASED.value)
+_COUNTING = ("running", "nearing", "breached")
+# A queue's order: priority, then the earliest SLA deadline (none last), then age.
+_ORDER = (
+    queue_items.c.priority_rank,
+    queue_items.c.sla_due_at.asc().nulls_last(),
+    queue_items.c.entered_at,
+    queue_items.c.queue_item_id,
+)
 
 
 class SqlQueueRepository:
@@ -51,8 +62,14 @@ class SqlQueueRepository:
         self._cache = cache
 
     async def get(self, queue_id: UUID) -> Queue | None:
-        """The queue with `queue_id`, or None."""
-        return await self._one(select(queues).where(queues.c.queue_id == queue_id))
+        """The queue with `queue_id`, or None (kept a few seconds, like the rules)."""
+        key = f"queue:{queue_id}"
+        if self._cache is not None and (kept := self._cache.get(key)) is not None:
+            return kept  # type: ignore[no-any-return]
+        found = await self._one(select(queues).where(queues.c.queue_id == queue_id))
+        if found is not None and self._cache is not None:
+            self._cache.put(key, found)
+        return found
 
     async def get_default(self) -> Queue | None:
         """The queue that takes the cases no rule places."""
@@ -74,14 +91,39 @@ class SqlQueueRepository:
         if self._cache is not None:
             self._cache.clear()
         await self._session.execute(
-            insert(queues).values(
-                queue_id=queue.queue_id,
-                name=queue.name,
-                kind=queue.kind.value,
-                is_default=queue.is_default,
-                strategy=queue.strategy.value,
-            )
+            insert(queues).values(queue_id=queue.queue_id, **_queue_values(queue))
         )
+
+    async def save(self, queue: Queue) -> None:
+        """Write a changed queue back."""
+        if self._cache is not None:
+            self._cache.clear()
+        await self._session.execute(
+            update(queues).where(queues.c.queue_id == queue.queue_id).values(**_queue_values(queue))
+        )
+
+    async def all(self) -> list[Queue]:
+        """Every queue (kept a few seconds)."""
+        if self._cache is not None and (kept := self._cache.get("queues")) is not None:
+            return list(kept)
+        rows = await self._session.execute(select(queues).order_by(queues.c.name))
+        found = [_queue(row) for row in rows.mappings()]
+        if self._cache is not None:
+            self._cache.put("queues", tuple(found))
+        return found
+
+    async def note_assigned(self, queue_id: UUID, agent_id: UUID) -> None:
+        """Remember who got the queue's last item."""
+        await self._session.execute(
+            update(queues).where(queues.c.queue_id == queue_id).values(last_assigned_agent=agent_id)
+        )
+
+    async def last_assigned(self, queue_id: UUID) -> UUID | None:
+        """Who got the queue's last item."""
+        found: UUID | None = await self._session.scalar(
+            select(queues.c.last_assigned_agent).where(queues.c.queue_id == queue_id)
+        )
+        return found
 
     async def overview(self, queue_id: UUID | None = None) -> list[dict[str, Any]]:
         """Queues (or the one with `queue_id`) by name, each with its active items by status."""
@@ -149,82 +191,47 @@ class SqlRuleRepository:
         )
         return None if row is None else _rule(row)
 
+    async def get(self, rule_id: UUID) -> StoredRule | None:
+        """The rule with `rule_id`, or None."""
+        row = (
+            (
+                await self._session.execute(
+                    select(routing_rules).where(routing_rules.c.rule_id == rule_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _rule(row)
+
     async def add(self, stored: StoredRule) -> None:
         """Insert a new rule."""
         if self._cache is not None:
             self._cache.clear()
-        rule = stored.rule
         await self._session.execute(
-            insert(routing_rules).values(
-                rule_id=stored.rule_id,
-                name=rule.name,
-                order=rule.order,
-                queue_id=rule.queue_id,
-                channels=sorted(rule.channels),
-                priorities=sorted(rule.priorities),
-                request_types=sorted(rule.request_types),
-                subject_keywords=sorted(rule.subject_keywords),
-                account_ids=sorted(rule.account_ids),
-                required_skills=sorted(rule.required_skills),
-                entitlement=sorted(rule.entitlement),
-                active=rule.active,
-            )
+            insert(routing_rules).values(rule_id=stored.rule_id, **_rule_values(stored.rule))
         )
 
-
-class SqlAgentRepository:
-    """Agents, with the number of items each works counted from the queue items."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def enroll(self, agent_id: UUID, *, name: str, capacity: int) -> Agent:
-        """The agent, registered (present, no skills) if unknown, and locked until commit."""
-        # Insert-if-absent then lock: two first picks by one agent at once do not collide,
-        # and picks by one agent are serialised so their capacity check holds.
+    async def save(self, stored: StoredRule) -> None:
+        """Overwrite a rule."""
+        if self._cache is not None:
+            self._cache.clear()
         await self._session.execute(
-            pg_insert(agents)
-            .values(
-                agent_id=agent_id,
-                name=name,
-                skills=[],
-                capacity=capacity,
-                presence=Presence.AVAILABLE.value,
-            )
-            .on_conflict_do_nothing(index_elements=[agents.c.agent_id])
-        )
-        row = (
-            (
-                await self._session.execute(
-                    select(agents).where(agents.c.agent_id == agent_id).with_for_update()
-                )
-            )
-            .mappings()
-            .one()
-        )
-        active = await self._session.scalar(
-            select(func.count())
-            .select_from(queue_items)
-            .where(
-                queue_items.c.worked_by == agent_id,
-                queue_items.c.status == QueueItemStatus.ASSIGNED.value,
-            )
-        )
-        return Agent(
-            agent_id=row["agent_id"],
-            name=row["name"],
-            skills=frozenset(row["skills"]),
-            capacity=row["capacity"],
-            presence=Presence(row["presence"]),
-            active_items=int(active or 0),
-            last_assigned_at=row["last_assigned_at"],
+            update(routing_rules)
+            .where(routing_rules.c.rule_id == stored.rule_id)
+            .values(**_rule_values(stored.rule))
         )
 
-    async def mark_assigned(self, agent_id: UUID, *, at: datetime) -> None:
-        """Remember when the agent was last given an item."""
-        await self._session.execute(
-            update(agents).where(agents.c.agent_id == agent_id).values(last_assigned_at=at)
+    async def delete(self, rule_id: UUID) -> bool:
+        """Remove a rule; whether there was one."""
+        if self._cache is not None:
+            self._cache.clear()
+        gone = await self._session.scalar(
+            delete(routing_rules)
+            .where(routing_rules.c.rule_id == rule_id)
+            .returning(routing_rules.c.rule_id)
         )
+        return gone is not None
 
 
 class SqlQueueItemRepository:
@@ -258,11 +265,140 @@ class SqlQueueItemRepository:
         """Insert a new queue item."""
         await self._session.execute(insert(queue_items).values(**_item_row(item)))
 
+    async def waiting(self, queue_id: UUID, *, limit: int, lock: bool = True) -> list[QueueItem]:
+        """The queue's unworked items in its order; locked, skipping those held elsewhere."""
+        stmt = (
+            select(queue_items)
+            .where(queue_items.c.queue_id == queue_id, queue_items.c.status.in_(_UNWORKED))
+            .order_by(*_ORDER)
+            .limit(limit)
+        )
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = (await self._session.execute(stmt)).mappings()
+        return [_item(row) for row in rows]
+
+    async def claim(self, item: QueueItem, *, units: int) -> bool:
+        """Write an item an agent now works, only if nobody works it in the database."""
+        values = _item_row(item)
+        values.pop("queue_item_id")
+        values.pop("case_id")
+        values["units"] = units
+        done = await self._session.scalar(
+            update(queue_items)
+            .where(
+                queue_items.c.queue_item_id == item.queue_item_id,
+                queue_items.c.worked_by.is_(None),
+                queue_items.c.status.in_(_UNWORKED),
+            )
+            .values(**values)
+            .returning(queue_items.c.queue_item_id)
+        )
+        return done is not None
+
+    async def units_held(self, queue_item_id: UUID) -> int:
+        """The units of its worker's capacity the item holds."""
+        return int(
+            await self._session.scalar(
+                select(queue_items.c.units).where(queue_items.c.queue_item_id == queue_item_id)
+            )
+            or 0
+        )
+
+    async def set_sla_due(self, case_id: UUID, due_at: datetime | None) -> None:
+        """Order the case's active items by its earliest running deadline."""
+        await self._session.execute(
+            update(queue_items)
+            .where(queue_items.c.case_id == case_id, queue_items.c.status != _REMOVED)
+            .values(sla_due_at=due_at)
+        )
+
+    async def worked_by_agent(
+        self, agent_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The items an agent works (their own queue of work), oldest first."""
+        condition = (queue_items.c.worked_by == agent_id) & (
+            queue_items.c.status == QueueItemStatus.ASSIGNED.value
+        )
+        rows = (
+            await self._session.execute(
+                _view().where(condition).order_by(*_ORDER).limit(limit).offset(offset)
+            )
+        ).mappings()
+        total = await self._session.scalar(
+            select(func.count()).select_from(queue_items).where(condition)
+        )
+        return [_view_row(r) for r in rows], int(total or 0)
+
+    async def stats(self, queue_id: UUID, *, now: datetime) -> dict[str, Any]:
+        """The queue's figures: items by status, the oldest waiting, those at SLA risk."""
+        t = queue_items.c
+        at_risk = exists().where(
+            case_kpis.c.case_id == t.case_id, case_kpis.c.state.in_(("nearing", "breached"))
+        )
+        row = (
+            await self._session.execute(
+                select(
+                    func.count().filter(t.status.in_(_UNWORKED)).label("waiting"),
+                    func.count()
+                    .filter(t.status == QueueItemStatus.ASSIGNED.value)
+                    .label("assigned"),
+                    func.min(t.entered_at).filter(t.status.in_(_UNWORKED)).label("oldest"),
+                    func.count().filter(at_risk).label("at_risk"),
+                ).where(t.queue_id == queue_id, t.status != _REMOVED)
+            )
+        ).one()
+        oldest = row.oldest
+        return {
+            "waiting": int(row.waiting),
+            "assigned": int(row.assigned),
+            "oldest_waiting_seconds": (
+                0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+            ),
+            "at_sla_risk": int(row.at_risk),
+        }
+
+    async def figures(self, *, now: datetime) -> list[dict[str, Any]]:
+        """Every queue's figures, by queue name: waiting, assigned, the oldest waiting (in
+        seconds), and the items at SLA risk."""
+        t = queue_items.c
+        at_risk = exists().where(
+            case_kpis.c.case_id == t.case_id, case_kpis.c.state.in_(("nearing", "breached"))
+        )
+        rows = await self._session.execute(
+            select(
+                queues.c.name,
+                func.count(t.queue_item_id).filter(t.status.in_(_UNWORKED)).label("waiting"),
+                func.count(t.queue_item_id)
+                .filter(t.status == QueueItemStatus.ASSIGNED.value)
+                .label("assigned"),
+                func.min(t.entered_at).filter(t.status.in_(_UNWORKED)).label("oldest"),
+                func.count(t.queue_item_id).filter(at_risk).label("at_risk"),
+            )
+            .select_from(queues)
+            .outerjoin(queue_items, (t.queue_id == queues.c.queue_id) & (t.status != _REMOVED))
+            .group_by(queues.c.name)
+        )
+        return [
+            {
+                "name": row.name,
+                "waiting": int(row.waiting),
+                "assigned": int(row.assigned),
+                "oldest_waiting_seconds": (
+                    0.0 if row.oldest is None else max(0.0, (now - row.oldest).total_seconds())
+                ),
+                "at_sla_risk": int(row.at_risk),
+            }
+            for row in rows
+        ]
+
     async def save(self, item: QueueItem) -> None:
         """Write a loaded queue item back."""
         values = _item_row(item)
         values.pop("queue_item_id")
         values.pop("case_id")
+        if item.worked_by is None:
+            values["units"] = 0  # nobody's capacity is held any more
         await self._session.execute(
             update(queue_items)
             .where(queue_items.c.queue_item_id == item.queue_item_id)
@@ -306,7 +442,7 @@ class SqlQueueItemRepository:
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[dict[str, Any]], int]:
-        """A queue's items, longest waiting first, with the total for paging.
+        """A queue's items in its order (priority, SLA due time, age), with the total.
 
         Without `status`, the active items (every status but removed).
         """
@@ -319,7 +455,7 @@ class SqlQueueItemRepository:
             await self._session.execute(
                 _view()
                 .where(queue_items.c.queue_id == queue_id, condition)
-                .order_by(queue_items.c.entered_at, queue_items.c.queue_item_id)
+                .order_by(*_ORDER)
                 .limit(limit)
                 .offset(offset)
             )
@@ -337,9 +473,25 @@ class SqlCaseProjection:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # What this transaction learnt of cases, so that a notification need not read it back.
+        self._summaries: dict[UUID, tuple[str, str]] = {}
+
+    async def summary(self, case_id: UUID) -> tuple[str, str] | None:
+        """The case's number and subject."""
+        if (known := self._summaries.get(case_id)) is not None:
+            return known
+        row = (
+            await self._session.execute(
+                select(case_facts.c.number, case_facts.c.subject).where(
+                    case_facts.c.case_id == case_id
+                )
+            )
+        ).first()
+        return None if row is None else (row.number, row.subject)
 
     async def remember(self, facts: CaseFacts, *, number: str, opened_at: datetime) -> None:
         """Record a newly opened case; a case already known keeps what was recorded."""
+        self._summaries[facts.case_id] = (number, facts.subject)
         await self._session.execute(
             pg_insert(case_facts)
             .values(
@@ -353,6 +505,7 @@ class SqlCaseProjection:
                 opened_at=opened_at,
                 entitled=facts.entitled,
                 not_entitled=facts.not_entitled,
+                parameters=dict(facts.parameters),
             )
             .on_conflict_do_nothing(index_elements=[case_facts.c.case_id])
         )
@@ -371,6 +524,64 @@ class SqlCaseProjection:
         """Whether the case's opening has been applied."""
         return bool(
             await self._session.scalar(select(exists().where(case_facts.c.case_id == case_id)))
+        )
+
+    async def account(self, account_id: UUID) -> tuple[UUID | None, str | None, str | None]:
+        """The account's owner, tier and region, as far as routing knows them."""
+        row = (
+            await self._session.execute(
+                select(accounts.c.owner_id, accounts.c.tier, accounts.c.region).where(
+                    accounts.c.account_id == account_id
+                )
+            )
+        ).first()
+        return (None, None, None) if row is None else (row.owner_id, row.tier, row.region)
+
+    async def keep_account(
+        self,
+        account_id: UUID,
+        *,
+        owner_id: UUID | None,
+        tier: str | None,
+        region: str | None,
+        version: int,
+    ) -> None:
+        """Keep the account's card, unless a later version is kept already."""
+        values = {"owner_id": owner_id, "tier": tier, "region": region, "version": version}
+        await self._session.execute(
+            pg_insert(accounts)
+            .values(account_id=account_id, **values)
+            .on_conflict_do_update(
+                index_elements=[accounts.c.account_id],
+                set_=values,
+                where=accounts.c.version < version,
+            )
+        )
+
+    async def sla_due(self, case_id: UUID) -> datetime | None:
+        """The earliest deadline of the case's KPIs that still count."""
+        found: datetime | None = await self._session.scalar(
+            select(func.min(case_kpis.c.due_at)).where(
+                case_kpis.c.case_id == case_id, case_kpis.c.state.in_(_COUNTING)
+            )
+        )
+        return found
+
+    async def keep_kpi(
+        self, kpi_instance_id: UUID, *, case_id: UUID, state: str, due_at: datetime | None
+    ) -> None:
+        """Keep a KPI's state and deadline; one that ended stays ended."""
+        values: dict[str, Any] = {"state": state}
+        if due_at is not None:
+            values["due_at"] = due_at
+        await self._session.execute(
+            pg_insert(case_kpis)
+            .values(kpi_instance_id=kpi_instance_id, case_id=case_id, due_at=due_at, state=state)
+            .on_conflict_do_update(
+                index_elements=[case_kpis.c.kpi_instance_id],
+                set_=values,
+                where=case_kpis.c.state != "done",
+            )
         )
 
     async def park(self, change: CaseChange) -> None:
@@ -404,18 +615,74 @@ def _queue_fields(row: RowMapping) -> dict[str, Any]:
         "name": row["name"],
         "kind": row["kind"],
         "is_default": row["is_default"],
-        "strategy": row["strategy"],
+        "strategy": row["strategies"][0] if row["strategies"] else "manual",
+        "strategies": list(row["strategies"]),
+        "skill_match": row["skill_match"],
+        "team_id": row["team_id"],
+        "owner_id": row["owner_id"],
+        "overflow": {
+            "queue_id": row["overflow_queue_id"],
+            "after_seconds": row["overflow_after_seconds"],
+            "max_length": row["overflow_max_length"],
+            "when_unstaffed": row["overflow_when_unstaffed"],
+        },
     }
 
 
 def _queue(row: RowMapping) -> Queue:
+    after = row["overflow_after_seconds"]
     return Queue(
         queue_id=row["queue_id"],
         name=row["name"],
         kind=QueueKind(row["kind"]),
         is_default=row["is_default"],
-        strategy=AssignmentStrategy(row["strategy"]),
+        strategies=tuple(AssignmentStrategy(s) for s in row["strategies"]),
+        skill_match=SkillMatch(row["skill_match"]),
+        team_id=row["team_id"],
+        owner_id=row["owner_id"],
+        overflow=Overflow(
+            queue_id=row["overflow_queue_id"],
+            after=None if after is None else timedelta(seconds=after),
+            max_length=row["overflow_max_length"],
+            when_unstaffed=row["overflow_when_unstaffed"],
+        ),
     )
+
+
+def _queue_values(queue: Queue) -> dict[str, Any]:
+    after = queue.overflow.after
+    return {
+        "name": queue.name,
+        "kind": queue.kind.value,
+        "is_default": queue.is_default,
+        "strategies": [s.value for s in queue.strategies],
+        "skill_match": queue.skill_match.value,
+        "team_id": queue.team_id,
+        "owner_id": queue.owner_id,
+        "overflow_queue_id": queue.overflow.queue_id,
+        "overflow_after_seconds": None if after is None else int(after.total_seconds()),
+        "overflow_max_length": queue.overflow.max_length,
+        "overflow_when_unstaffed": queue.overflow.when_unstaffed,
+    }
+
+
+def _rule_values(rule: RoutingRule) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "order": rule.order,
+        "queue_id": rule.queue_id,
+        "channels": sorted(rule.channels),
+        "priorities": sorted(rule.priorities),
+        "request_types": sorted(rule.request_types),
+        "subject_keywords": sorted(rule.subject_keywords),
+        "account_ids": sorted(rule.account_ids),
+        "required_skills": sorted(rule.required_skills),
+        "entitlement": sorted(rule.entitlement),
+        "tiers": sorted(rule.tiers),
+        "regions": sorted(rule.regions),
+        "parameters": dict(rule.parameters),
+        "active": rule.active,
+    }
 
 
 def _rule(row: RowMapping) -> StoredRule:
@@ -432,6 +699,9 @@ def _rule(row: RowMapping) -> StoredRule:
             account_ids=frozenset(row["account_ids"]),
             required_skills=frozenset(row["required_skills"]),
             entitlement=frozenset(row["entitlement"]),
+            tiers=frozenset(row["tiers"]),
+            regions=frozenset(row["regions"]),
+            parameters=dict(row["parameters"] or {}),
             active=row["active"],
         ),
     )
@@ -447,6 +717,11 @@ def _item(row: RowMapping) -> QueueItem:
         worked_by=row["worked_by"],
         worked_since=row["worked_since"],
         required_skills=frozenset(row["required_skills"]),
+        work_type=row["work_type"],
+        priority=row["priority"],
+        preferred_agent=row["preferred_agent"],
+        last_worked_by=row["last_worked_by"],
+        rule_name=row["rule_name"],
     )
 
 
@@ -460,6 +735,12 @@ def _item_row(item: QueueItem) -> dict[str, Any]:
         "worked_since": item.worked_since,
         "entered_at": item.entered_at,
         "required_skills": sorted(item.required_skills),
+        "work_type": item.work_type,
+        "priority": item.priority,
+        "priority_rank": priority_rank(item.priority),
+        "preferred_agent": item.preferred_agent,
+        "last_worked_by": item.last_worked_by,
+        "rule_name": item.rule_name,
     }
 
 
@@ -504,6 +785,7 @@ def _view() -> Select[Any]:
     return (
         select(
             queue_items,
+            queue_items.c.priority.label("priority_item"),
             queues.c.name.label("queue_name"),
             case_facts.c.number,
             case_facts.c.subject,
@@ -536,5 +818,9 @@ def _view_row(row: RowMapping) -> dict[str, Any]:
         "worked_since": row["worked_since"],
         "entered_at": row["entered_at"],
         "required_skills": sorted(row["required_skills"]),
+        "priority": row["priority_item"],
+        "sla_due_at": row["sla_due_at"],
+        "preferred_agent": row["preferred_agent"],
+        "rule": row["rule_name"],
         "case": case,
     }

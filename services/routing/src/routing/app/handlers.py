@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
 
+from routing.app.assignment import ASSIGN_BATCH, assign_items, assign_waiting, offer_agent
 from routing.app.case_changes import (
     AcceptCase,
     CaseChange,
@@ -21,18 +24,31 @@ from routing.app.errors import (
     NotPermittedError,
     QueueItemNotFound,
     QueueNotFound,
+    QueueNotVisibleError,
+    RuleNotFound,
+    UnknownAgentError,
     UnknownQueueError,
+    UnknownSkillError,
+    UnknownTeamError,
 )
 from routing.app.ports import RoutingUnitOfWork, StoredRule
 from routing.domain import (
+    Agent,
+    AgentAtCapacityError,
     AssignmentStrategy,
     CaseFacts,
+    ItemAlreadyWorkedError,
+    Overflow,
     Queue,
+    QueueChoice,
     QueueItem,
     QueueKind,
     RoutingRule,
     RoutingValidationError,
+    SkillMatch,
+    choose_queue,
     enqueue,
+    parse_skill,
     requeue,
 )
 
@@ -68,6 +84,7 @@ class RouteCase:
     account_id: UUID | None = None
     entitled: bool | None = None
     not_entitled: str | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +93,11 @@ class CreateQueue:
 
     name: str
     kind: QueueKind = QueueKind.PUBLIC
-    strategy: AssignmentStrategy = AssignmentStrategy.MANUAL
+    strategies: tuple[AssignmentStrategy, ...] = (AssignmentStrategy.MANUAL,)
+    skill_match: SkillMatch = SkillMatch.EXACT
+    team_id: UUID | None = None
+    owner_id: UUID | None = None
+    overflow: Overflow = field(default_factory=Overflow)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +114,12 @@ class AddRoutingRule:
     account_ids: frozenset[UUID] = frozenset()
     required_skills: frozenset[str] = frozenset()
     entitlement: frozenset[str] = frozenset()
+    tiers: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+    parameters: Mapping[str, str] = field(default_factory=dict)
     active: bool = True
+    rule_id: UUID | None = None
+    """Given by `PUT /routing-rules/{id}`: the rule to write under that id."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,18 +154,27 @@ async def route_case(
     now: datetime,
     new_id: Callable[[], UUID] = uuid4,
 ) -> QueueItem:
-    """Place a newly opened case in the queue the routing rules choose, and only once."""
-    facts = CaseFacts(
-        case_id=cmd.case_id,
-        channel=cmd.channel,
-        priority=cmd.priority,
-        subject=cmd.subject,
-        request_type=cmd.request_type,
-        account_id=cmd.account_id,
-        entitled=cmd.entitled,
-        not_entitled=cmd.not_entitled,
-    )
+    """Place a newly opened case in the queue the routing rules choose, and only once; then
+    give it to an agent if the queue assigns by itself."""
     async with uow:
+        owner, tier, region = (
+            (None, None, None)
+            if cmd.account_id is None
+            else await uow.cases.account(cmd.account_id)
+        )
+        facts = CaseFacts(
+            case_id=cmd.case_id,
+            channel=cmd.channel,
+            priority=cmd.priority,
+            subject=cmd.subject,
+            request_type=cmd.request_type,
+            account_id=cmd.account_id,
+            entitled=cmd.entitled,
+            not_entitled=cmd.not_entitled,
+            tier=tier,
+            region=region,
+            parameters=cmd.parameters,
+        )
         await uow.cases.remember(facts, number=cmd.number, opened_at=cmd.opened_at)
         # The case id, not the event id, says whether this case was routed already: a
         # producer that retries publishes the same case under a new event id. Any item counts,
@@ -152,10 +187,21 @@ async def route_case(
         if default is None:
             raise QueueNotFound("there is no default queue to route cases to")
         rules = [stored.rule for stored in await uow.rules.all()]
-        item, events = enqueue(facts, rules, default.queue_id, queue_item_id=new_id(), now=now)
+        item, events = enqueue(
+            facts,
+            rules,
+            default.queue_id,
+            queue_item_id=new_id(),
+            now=now,
+            preferred_agent=owner,
+        )
         queue = await _queue(uow, item.queue_id)
         await uow.queue_items.add(item)
+        if (due := await uow.cases.sla_due(cmd.case_id)) is not None:
+            # The SLA service's KPIs came first: the item takes its place by their deadline.
+            await uow.queue_items.set_sla_due(cmd.case_id, due)
         uow.emit(events, queue=queue)
+        await assign_items(uow, queue, [item], now=now)
         # Changes that arrived before the opening are applied now, in the order they happened.
         for change in await uow.cases.take_parked(cmd.case_id):
             item = await _apply(change, uow=uow, now=now, new_id=new_id) or item
@@ -193,11 +239,40 @@ async def create_queue(
     cmd: CreateQueue, *, uow: RoutingUnitOfWork, new_id: Callable[[], UUID] = uuid4
 ) -> Queue:
     """Add a queue under a name no other queue has."""
-    queue = Queue(queue_id=new_id(), name=cmd.name.strip(), kind=cmd.kind, strategy=cmd.strategy)
+    queue = Queue(
+        queue_id=new_id(),
+        name=cmd.name.strip(),
+        kind=cmd.kind,
+        strategies=cmd.strategies,
+        skill_match=cmd.skill_match,
+        team_id=cmd.team_id,
+        owner_id=cmd.owner_id,
+        overflow=cmd.overflow,
+    )
     async with uow:
         if await uow.queues.find_by_name(queue.name) is not None:
             raise NameTakenError(f"a queue named {queue.name!r} exists already")
+        await _check_queue_refs(uow, queue)
         await uow.queues.add(queue)
+        await uow.commit()
+    return queue
+
+
+async def change_queue(
+    queue_id: UUID, changes: Mapping[str, Any], *, uow: RoutingUnitOfWork, now: datetime
+) -> Queue:
+    """Change a queue's kind, team, chain of strategies, skill matching or overflow; a queue
+    that now assigns by itself hands out what waits in it."""
+    async with uow:
+        current = await _queue(uow, queue_id)
+        queue = dataclasses.replace(current, **changes)
+        if queue.name != current.name:
+            other = await uow.queues.find_by_name(queue.name)
+            if other is not None and other.queue_id != queue_id:
+                raise NameTakenError(f"a queue named {queue.name!r} exists already")
+        await _check_queue_refs(uow, queue)
+        await uow.queues.save(queue)
+        await assign_waiting(uow, queue, now=now)
         await uow.commit()
     return queue
 
@@ -209,7 +284,7 @@ async def add_routing_rule(
     if cmd.order < 0:
         raise RoutingValidationError(f"a rule's order must be 0 or more, not {cmd.order}")
     stored = StoredRule(
-        rule_id=new_id(),
+        rule_id=cmd.rule_id or new_id(),
         rule=RoutingRule(
             name=cmd.name.strip(),
             order=cmd.order,
@@ -221,17 +296,59 @@ async def add_routing_rule(
             account_ids=cmd.account_ids,
             required_skills=cmd.required_skills,
             entitlement=cmd.entitlement,
+            tiers=cmd.tiers,
+            regions=cmd.regions,
+            parameters=cmd.parameters,
             active=cmd.active,
         ),
     )
     async with uow:
         if await uow.queues.get(cmd.queue_id) is None:
             raise UnknownQueueError(f"there is no queue {cmd.queue_id} to route to")
-        if await uow.rules.find_by_name(stored.rule.name) is not None:
+        names = {parse_skill(skill)[0] for skill in stored.rule.required_skills}
+        if unknown := await uow.agents.unknown_skills(names):
+            raise UnknownSkillError(
+                f"no agent has the skill {', '.join(sorted(unknown))}: "
+                "give an agent the skill first"
+            )
+        same_name = await uow.rules.find_by_name(stored.rule.name)
+        if same_name is not None and same_name.rule_id != stored.rule_id:
             raise NameTakenError(f"a routing rule named {stored.rule.name!r} exists already")
-        await uow.rules.add(stored)
+        if cmd.rule_id is not None and await uow.rules.get(cmd.rule_id) is not None:
+            await uow.rules.save(stored)
+        else:
+            await uow.rules.add(stored)
         await uow.commit()
     return stored
+
+
+async def delete_routing_rule(rule_id: UUID, *, uow: RoutingUnitOfWork) -> None:
+    """Remove a rule; the cases it placed stay where they are."""
+    async with uow:
+        if not await uow.rules.delete(rule_id):
+            raise RuleNotFound(f"there is no routing rule {rule_id}")
+        await uow.commit()
+
+
+async def try_routing_rules(
+    facts: CaseFacts, *, uow: RoutingUnitOfWork
+) -> tuple[QueueChoice, Queue]:
+    """Where a case with these facts would go, routing nothing: the rule, queue and skills.
+
+    An account known to routing lends its tier and region where the facts leave them out.
+    """
+    async with uow:
+        if facts.account_id is not None and (facts.tier is None or facts.region is None):
+            _, tier, region = await uow.cases.account(facts.account_id)
+            facts = dataclasses.replace(
+                facts, tier=facts.tier or tier, region=facts.region or region
+            )
+        default = await uow.queues.get_default()
+        if default is None:
+            raise QueueNotFound("there is no default queue to route cases to")
+        rules = [stored.rule for stored in await uow.rules.all()]
+        choice = choose_queue(facts, rules, default.queue_id)
+        return choice, await _queue(uow, choice.queue_id)
 
 
 async def pick_queue_item(
@@ -244,15 +361,75 @@ async def pick_queue_item(
     """Let an agent take a queued case, within their capacity; they now work it."""
     async with uow:
         item = await _item(uow, cmd.queue_item_id)
+        queue = await _queue(uow, item.queue_id)
         agent = await uow.agents.enroll(
             cmd.by.agent_id, name=cmd.by.name, capacity=new_agent_capacity
         )
+        _require_visible(queue, agent, cmd.by)
         events = item.pick(agent, now=now)
         if events:
-            await uow.queue_items.save(item)
-            await uow.agents.mark_assigned(agent.agent_id, at=now)
-            uow.emit(events, queue=await _queue(uow, item.queue_id))
+            await _start(uow, item, agent, now=now)
+            uow.emit(events, queue=queue)
             await uow.commit()
+        return item
+
+
+async def pick_next(
+    queue_id: UUID,
+    by: Caller,
+    *,
+    uow: RoutingUnitOfWork,
+    now: datetime,
+    new_agent_capacity: int = NEW_AGENT_CAPACITY,
+) -> QueueItem | None:
+    """Let an agent take the head of a queue (priority, SLA due time, age): the first waiting
+    item they have the skills for; None when nothing waits for them."""
+    async with uow:
+        queue = await _queue(uow, queue_id)
+        agent = await uow.agents.enroll(by.agent_id, name=by.name, capacity=new_agent_capacity)
+        _require_visible(queue, agent, by)
+        for item in await uow.queue_items.waiting(queue_id, limit=ASSIGN_BATCH):
+            if not agent.has_skills(item.required_skills):
+                continue
+            events = item.pick(agent, now=now)
+            await _start(uow, item, agent, now=now)
+            uow.emit(events, queue=queue)
+            await uow.commit()
+            return item
+        return None
+
+
+async def assign_queue_item(
+    queue_item_id: UUID,
+    agent_id: UUID,
+    by: Caller,
+    *,
+    uow: RoutingUnitOfWork,
+    now: datetime,
+) -> QueueItem:
+    """A supervisor gives a queued case to an agent of the directory, who must be present
+    (not offline) and have room for it."""
+    async with uow:
+        item = await _item(uow, queue_item_id)
+        queue = await _queue(uow, item.queue_id)
+        agent = await uow.agents.get(agent_id, for_update=True)
+        if agent is None:
+            raise UnknownAgentError(f"there is no agent {agent_id} in the directory")
+        if not queue.visible_to(agent.agent_id, agent.teams, supervises=False):
+            raise QueueNotVisibleError(f"agent {agent_id} is not a member of queue {queue.name!r}")
+        freed = item.worked_by
+        if freed is not None and freed != agent_id:
+            # Taken from whoever works it: they are released first, and their load drops.
+            units_freed = await uow.queue_items.units_held(item.queue_item_id)
+            uow.emit(item.release(now=now), queue=queue)
+            await uow.queue_items.save(item)
+            await uow.agents.free_units(freed, units_freed)
+        events = item.assign(agent, now=now, by=by.agent_id)
+        if events:
+            await _start(uow, item, agent, now=now)
+            uow.emit(events, queue=queue)
+            await uow.notify_assignee(item, agent_id=agent_id, queue=queue)
+        await uow.commit()
         return item
 
 
@@ -264,9 +441,16 @@ async def release_queue_item(
         item = await _item(uow, cmd.queue_item_id)
         if item.worked_by is not None:
             _require_may_change(item, cmd.by)
+        worker = item.worked_by
+        units = await uow.queue_items.units_held(item.queue_item_id)
         events = item.release(now=now)
         await uow.queue_items.save(item)
-        uow.emit(events, queue=await _queue(uow, item.queue_id))
+        if worker is not None:
+            await uow.agents.free_units(worker, units)
+        queue = await _queue(uow, item.queue_id)
+        uow.emit(events, queue=queue)
+        # Someone else may take it now; not straight back to who gave it up.
+        await assign_items(uow, queue, [item], now=now, exclude={worker} if worker else ())
         await uow.commit()
         return item
 
@@ -281,9 +465,24 @@ async def transfer_queue_item(
         if target is None:
             raise UnknownQueueError(f"there is no queue {cmd.to_queue_id} to transfer to")
         _require_may_change(item, cmd.by)
+        if not cmd.by.supervises:
+            caller = await uow.agents.get(cmd.by.agent_id)
+            teams = caller.teams if caller is not None else frozenset()
+            if not target.visible_to(cmd.by.agent_id, teams, supervises=False):
+                raise QueueNotVisibleError(
+                    f"queue {target.name!r} is not one you can see: a supervisor may transfer there"
+                )
+        worker = item.worked_by
+        units = await uow.queue_items.units_held(item.queue_item_id)
         events = item.transfer(target.queue_id, now=now, by=cmd.by.agent_id)
         await uow.queue_items.save(item)
         uow.emit(events, queue=target)
+        if worker is not None:
+            await uow.agents.free_units(worker, units)
+        # Moved away from whoever worked it: someone else in the target queue takes it.
+        await assign_items(uow, target, [item], now=now, exclude={worker} if worker else ())
+        if worker is not None:
+            await offer_agent(uow, worker, now=now)
         await uow.commit()
         return item
 
@@ -313,13 +512,28 @@ async def _apply(
         return None
     match change:
         case DequeueCase(reason=reason):
+            worker = item.worked_by
+            units = await uow.queue_items.units_held(item.queue_item_id)
             events = item.remove(reason, now=now)  # none if it was removed already
             if events:
                 await uow.queue_items.save(item)
+                uow.emit(events, queue=await _queue(uow, item.queue_id))
+                if worker is not None:
+                    # Their capacity freed: the queues they belong to hand out what waits.
+                    await uow.agents.free_units(worker, units)
+                    await offer_agent(uow, worker, now=now)
+            return item
         case RequeueCase():
             item, events = requeue(item, queue_item_id=new_id(), now=now)
             if events:
                 await uow.queue_items.add(item)
+                await uow.queue_items.set_sla_due(
+                    item.case_id, await uow.cases.sla_due(item.case_id)
+                )
+                queue = await _queue(uow, item.queue_id)
+                uow.emit(events, queue=queue)
+                await assign_items(uow, queue, [item], now=now)
+            return item
         case AcceptCase(agent_id=agent_id):
             if not item.is_active or item.worked_by not in (None, agent_id):
                 # Closed meanwhile, or another agent works it: routing takes it from nobody.
@@ -334,8 +548,9 @@ async def _apply(
             )
             events = item.accept(agent, now=now)
             if events:
-                await uow.queue_items.save(item)
-                await uow.agents.mark_assigned(agent_id, at=now)
+                units = agent.units_for(item.work_type)
+                await uow.queue_items.claim(item, units=units)
+                await uow.agents.add_units(agent_id, units, at=now)
     if events:
         uow.emit(events, queue=await _queue(uow, item.queue_id))
     return item
@@ -353,6 +568,33 @@ async def _queue(uow: RoutingUnitOfWork, queue_id: UUID) -> Queue:
     if queue is None:
         raise QueueNotFound(f"there is no queue {queue_id}")
     return queue
+
+
+async def _start(uow: RoutingUnitOfWork, item: QueueItem, agent: Agent, *, now: datetime) -> None:
+    """Write that `agent` works `item` now; the database refuses an agent over capacity or
+    an item someone else took meanwhile."""
+    units = agent.units_for(item.work_type)
+    if not await uow.agents.take_units(agent.agent_id, units, at=now):
+        raise AgentAtCapacityError(f"agent {agent.agent_id} has no room for the item")
+    if not await uow.queue_items.claim(item, units=units):
+        raise ItemAlreadyWorkedError(f"queue item {item.queue_item_id} was taken meanwhile")
+
+
+async def _check_queue_refs(uow: RoutingUnitOfWork, queue: Queue) -> None:
+    if queue.team_id is not None and await uow.teams.get(queue.team_id) is None:
+        raise UnknownTeamError(f"there is no team {queue.team_id}")
+    if queue.owner_id is not None and await uow.agents.entry(queue.owner_id) is None:
+        raise UnknownAgentError(f"there is no agent {queue.owner_id} in the directory")
+    target = queue.overflow.queue_id
+    if target is not None and await uow.queues.get(target) is None:
+        raise UnknownQueueError(f"there is no queue {target} to overflow into")
+
+
+def _require_visible(queue: Queue, agent: Agent, caller: Caller) -> None:
+    if not queue.visible_to(agent.agent_id, agent.teams, supervises=caller.supervises):
+        raise QueueNotVisibleError(
+            f"queue {queue.name!r} belongs to a team you are not in, or to another agent"
+        )
 
 
 def _require_may_change(item: QueueItem, caller: Caller) -> None:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
 from routing.app.case_changes import CaseChange
-from routing.domain import Agent, CaseFacts, Queue, QueueItem, RoutingEvent, RoutingRule
+from routing.domain import (
+    Agent,
+    CaseFacts,
+    Presence,
+    Queue,
+    QueueItem,
+    RoutingEvent,
+    RoutingRule,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,42 @@ class StoredRule:
     rule: RoutingRule
 
 
+@dataclass(frozen=True, kw_only=True)
+class AgentEntry:
+    """An agent's entry in the directory, as kept and published on ``routing.agent.v1``.
+
+    ``load_units`` and ``last_assigned_at`` follow from their work, never from an edit.
+    """
+
+    agent_id: UUID
+    name: str
+    email: str | None = None
+    phone_extension: str | None = None
+    manager_id: UUID | None = None
+    languages: tuple[str, ...] = ()
+    teams: tuple[UUID, ...] = ()
+    skills: frozenset[str] = frozenset()
+    capacity: int = 5
+    work_units: Mapping[str, int] = field(default_factory=dict)
+    presence: Presence = Presence.OFFLINE
+    presence_reason: str = "set"
+    presence_since: datetime | None = None
+    active: bool = True
+    version: int = 1
+    registered: bool = True
+    load_units: int = 0
+    last_assigned_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Team:
+    """A team of agents, and the manager its escalations go to."""
+
+    team_id: UUID
+    name: str
+    manager_id: UUID | None = None
+
+
 class QueueRepository(Protocol):
     """Where queues are kept."""
 
@@ -28,24 +72,64 @@ class QueueRepository(Protocol):
     async def get_default(self) -> Queue | None: ...
     async def find_by_name(self, name: str) -> Queue | None: ...
     async def add(self, queue: Queue) -> None: ...
+    async def save(self, queue: Queue) -> None: ...
+    async def all(self) -> list[Queue]: ...
+    async def note_assigned(self, queue_id: UUID, agent_id: UUID) -> None:
+        """Remember who got the queue's last item (round robin's place in the ring)."""
+        ...
+
+    async def last_assigned(self, queue_id: UUID) -> UUID | None: ...
 
 
 class RuleRepository(Protocol):
     """Where routing rules are kept."""
 
     async def all(self) -> list[StoredRule]: ...
+    async def get(self, rule_id: UUID) -> StoredRule | None: ...
     async def find_by_name(self, name: str) -> StoredRule | None: ...
     async def add(self, rule: StoredRule) -> None: ...
+    async def save(self, rule: StoredRule) -> None: ...
+    async def delete(self, rule_id: UUID) -> bool: ...
 
 
 class AgentRepository(Protocol):
-    """Where agents are kept, with the count of the items each works."""
+    """Where agents are kept: directory entries, presence and the load each carries."""
 
+    async def entry(self, agent_id: UUID, *, for_update: bool = False) -> AgentEntry | None: ...
+    async def by_extension(self, extension: str) -> AgentEntry | None: ...
+    async def extension_taken(self, extension: str, *, by_other_than: UUID) -> bool: ...
+    async def save_entry(self, entry: AgentEntry) -> None: ...
     async def enroll(self, agent_id: UUID, *, name: str, capacity: int) -> Agent:
-        """The agent, registered first if unknown, locked for the rest of the transaction."""
+        """The agent, met first if unknown, locked for the rest of the transaction."""
         ...
 
-    async def mark_assigned(self, agent_id: UUID, *, at: datetime) -> None: ...
+    async def get(self, agent_id: UUID, *, for_update: bool = False) -> Agent | None: ...
+    async def candidates(self, queue: Queue) -> list[Agent]:
+        """The queue's members able to take work now."""
+        ...
+
+    async def available_members(self, queue: Queue) -> int: ...
+    async def take_units(self, agent_id: UUID, units: int, *, at: datetime) -> bool:
+        """Add to the agent's load if it fits their capacity; whether it did."""
+        ...
+
+    async def add_units(self, agent_id: UUID, units: int, *, at: datetime) -> None: ...
+    async def free_units(self, agent_id: UUID, units: int) -> None: ...
+    async def unknown_skills(self, names: Iterable[str]) -> set[str]: ...
+    async def contact(self, agent_id: UUID) -> tuple[str, str | None] | None:
+        """The agent's name and first language."""
+        ...
+
+
+class TeamRepository(Protocol):
+    """Where teams are kept."""
+
+    async def get(self, team_id: UUID) -> Team | None: ...
+    async def find_by_name(self, name: str) -> Team | None: ...
+    async def missing(self, team_ids: Iterable[UUID]) -> set[UUID]: ...
+    async def save(self, team: Team) -> None: ...
+    async def managers(self, team_ids: Sequence[UUID]) -> list[UUID]: ...
+    async def member_ids(self, team_id: UUID) -> list[UUID]: ...
 
 
 class QueueItemRepository(Protocol):
@@ -58,6 +142,18 @@ class QueueItemRepository(Protocol):
 
     async def add(self, item: QueueItem) -> None: ...
     async def save(self, item: QueueItem) -> None: ...
+    async def waiting(self, queue_id: UUID, *, limit: int, lock: bool = True) -> list[QueueItem]:
+        """The queue's unworked items in its order (priority, SLA due time, age); locked
+        (skipping those another transaction holds) unless `lock` is false."""
+        ...
+
+    async def claim(self, item: QueueItem, *, units: int) -> bool:
+        """Write an item an agent now works, only if nobody works it in the database; whether
+        it was written."""
+        ...
+
+    async def units_held(self, queue_item_id: UUID) -> int: ...
+    async def set_sla_due(self, case_id: UUID, due_at: datetime | None) -> None: ...
 
 
 class CaseProjection(Protocol):
@@ -82,6 +178,31 @@ class CaseProjection(Protocol):
         """The changes parked for a case, removed from the parking."""
         ...
 
+    async def account(self, account_id: UUID) -> tuple[UUID | None, str | None, str | None]:
+        """The account's owner, tier and region, as far as routing knows them."""
+        ...
+
+    async def sla_due(self, case_id: UUID) -> datetime | None:
+        """The earliest deadline of the case's running KPIs, if any."""
+        ...
+
+    async def summary(self, case_id: UUID) -> tuple[str, str] | None:
+        """The case's number and subject."""
+        ...
+
+    async def keep_account(
+        self,
+        account_id: UUID,
+        *,
+        owner_id: UUID | None,
+        tier: str | None,
+        region: str | None,
+        version: int,
+    ) -> None: ...
+    async def keep_kpi(
+        self, kpi_instance_id: UUID, *, case_id: UUID, state: str, due_at: datetime | None
+    ) -> None: ...
+
 
 class RoutingUnitOfWork(Protocol):
     """One transaction over queues, rules, agents, items and the events their changes imply."""
@@ -92,6 +213,8 @@ class RoutingUnitOfWork(Protocol):
     def rules(self) -> RuleRepository: ...
     @property
     def agents(self) -> AgentRepository: ...
+    @property
+    def teams(self) -> TeamRepository: ...
     @property
     def queue_items(self) -> QueueItemRepository: ...
     @property
@@ -106,6 +229,14 @@ class RoutingUnitOfWork(Protocol):
     ) -> None: ...
     def emit(self, events: Iterable[RoutingEvent], *, queue: Queue) -> None:
         """Publish `events` on commit; `queue` is the one the item is in after them."""
+        ...
+
+    def publish_agent(self, entry: AgentEntry, *, kind: str, at: datetime, **extra: Any) -> None:
+        """Publish the agent's entry on commit (`kind`: registered, changed, presence_changed)."""
+        ...
+
+    async def notify_assignee(self, item: QueueItem, *, agent_id: UUID, queue: Queue) -> None:
+        """Ask for the agent to be told of the work they were given, on commit."""
         ...
 
     async def commit(self) -> None: ...

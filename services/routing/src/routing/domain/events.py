@@ -43,6 +43,10 @@ class CaseAssigned(RoutingEvent):
     agent_id: UUID
     picked: bool
     strategy: AssignmentStrategy
+    rule_name: str | None = None
+    """The routing rule that placed the case in the queue, if one did."""
+    by: UUID | None = None
+    """The supervisor who assigned it, when a person did."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +77,8 @@ class CaseTransferred(RoutingEvent):
     to_queue_id: UUID
     released_agent_id: UUID | None
     transferred_by: UUID | None
+    reason: str | None = None
+    """Why it moved when nobody moved it (an overflow: `OverflowReason`)."""
 
 
 @dataclass(frozen=True, kw_only=True)

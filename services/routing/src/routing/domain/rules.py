@@ -13,8 +13,8 @@ before contracts existed is neither, and meets no entitlement condition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import NamedTuple
 from uuid import UUID
 
@@ -61,6 +61,11 @@ class CaseFacts:
     account_id: UUID | None = None
     entitled: bool | None = None
     not_entitled: str | None = None
+    tier: str | None = None
+    """The account's tier (``gold``), as intake's customer card says."""
+    region: str | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    """The request's parameters, name → value."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,12 +86,23 @@ class RoutingRule:
     account_ids: frozenset[UUID] = frozenset()
     required_skills: frozenset[str] = frozenset()
     entitlement: frozenset[str] = frozenset()
+    tiers: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    """Request parameters the case must carry with these values (compared folded)."""
     active: bool = True
 
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise RoutingValidationError("a routing rule needs a name")
-        for label in ("channels", "priorities", "request_types", "subject_keywords"):
+        for label in (
+            "channels",
+            "priorities",
+            "request_types",
+            "subject_keywords",
+            "tiers",
+            "regions",
+        ):
             values: frozenset[str] = getattr(self, label)
             if any(not value.strip() for value in values):
                 raise RoutingValidationError(f"rule {self.name!r} has a blank entry in {label}")
@@ -115,6 +131,15 @@ class RoutingRule:
             )
             and (not self.account_ids or facts.account_id in self.account_ids)
             and (not self.entitlement or _entitlement_holds(self.entitlement, facts))
+            and (not self.tiers or (facts.tier is not None and _holds(self.tiers, facts.tier)))
+            and (
+                not self.regions
+                or (facts.region is not None and _holds(self.regions, facts.region))
+            )
+            and all(
+                _fold(str(facts.parameters.get(name, ""))) == _fold(value)
+                for name, value in self.parameters.items()
+            )
         )
 
 

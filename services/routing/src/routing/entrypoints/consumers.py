@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from uuid import UUID
 
 import caseflow_contracts as c
 from caseflow_contracts import topics
+from caseflow_contracts.sla import KpiEventBase
 from caseflow_servicekit import Clock, EventConsumers
 from routing.adapters.uow import SqlRoutingUnitOfWork
+from routing.app import directory
 from routing.app.case_changes import (
     AcceptCase,
     CaseChange,
@@ -17,6 +20,7 @@ from routing.app.case_changes import (
     RequeueCase,
 )
 from routing.app.handlers import RouteCase, apply_case_change, route_case
+from routing.app.projections import keep_account, track_kpi
 
 CASE_EVENTS = frozenset(
     {
@@ -56,6 +60,7 @@ def register(
                     account_id=event.account_id,
                     entitled=entitled,
                     not_entitled=not_entitled,
+                    parameters=dict(event.parameters),
                 ),
                 uow=uow,
                 now=clock.now(),
@@ -66,6 +71,86 @@ def register(
             await apply_case_change(change, uow=uow, now=clock.now())
 
     consumers.subscribe(topics.CASES, on_case_event, uow_factory=uow_factory, events=CASE_EVENTS)
+
+    async def on_account(event: c.Event, envelope: c.Envelope, uow: SqlRoutingUnitOfWork) -> None:
+        assert isinstance(event, c.AccountRegistered | c.AccountChanged)
+        await keep_account(
+            event.account_id,
+            owner_id=event.owner_id,
+            tier=event.tier,
+            region=event.region,
+            version=event.version,
+            uow=uow,
+        )
+
+    consumers.subscribe(
+        topics.INTAKE_CUSTOMERS,
+        on_account,
+        uow_factory=uow_factory,
+        events={"account.registered", "account.changed"},
+    )
+
+    async def on_kpi(event: c.Event, envelope: c.Envelope, uow: SqlRoutingUnitOfWork) -> None:
+        state, due_at = kpi_state(event)
+        assert isinstance(event, KpiEventBase)
+        await track_kpi(
+            event.kpi_instance_id, case_id=event.case_id, state=state, due_at=due_at, uow=uow
+        )
+
+    consumers.subscribe(topics.SLA, on_kpi, uow_factory=uow_factory, events=KPI_EVENTS)
+
+    async def on_call(event: c.Event, envelope: c.Envelope, uow: SqlRoutingUnitOfWork) -> None:
+        # An agent on a call is busy; when it ends (or moves on) they are available again.
+        match event:
+            case c.CallAnswered(agent_extension=str() as extension):
+                await directory.on_call(extension, busy=True, uow=uow, now=clock.now())
+            case (
+                c.CallEnded(agent_extension=str() as extension)
+                | c.CallMissed(agent_extension=str() as extension)
+            ):
+                await directory.on_call(extension, busy=False, uow=uow, now=clock.now())
+            case c.CallTransferred(agent_extension=to, from_extension=from_):
+                if from_:
+                    await directory.on_call(from_, busy=False, uow=uow, now=clock.now())
+                if to:
+                    await directory.on_call(to, busy=True, uow=uow, now=clock.now())
+
+    consumers.subscribe(
+        topics.CHANNELS_CTI,
+        on_call,
+        uow_factory=uow_factory,
+        events={"call.answered", "call.ended", "call.missed", "call.transferred"},
+    )
+
+
+KPI_EVENTS = frozenset(
+    {
+        "kpi.started",
+        "kpi.paused",
+        "kpi.resumed",
+        "kpi.nearing_breach",
+        "kpi.breached",
+        "kpi.succeeded",
+        "kpi.cancelled",
+    }
+)
+"""The KPI events that order queues and mark items at SLA risk."""
+
+
+def kpi_state(event: c.Event) -> tuple[str, datetime | None]:
+    """The state a KPI event leaves the KPI in, and its deadline when the event says."""
+    match event:
+        case c.KpiStarted(due_at=due) | c.KpiResumed(due_at=due):
+            return "running", due
+        case c.KpiPaused():
+            return "paused", None
+        case c.KpiNearingBreach(due_at=due):
+            return "nearing", due
+        case c.KpiBreached(due_at=due):
+            return "breached", due
+        case c.KpiSucceeded(due_at=due):
+            return "done", due
+    return "done", None
 
 
 def entitlement_of(
