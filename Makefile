@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 SERVICES := intake cases routing sla scheduling knowledge
 
-.PHONY: help install up test test-unit lint fmt bench bench-reports bench-contracts bench-screenpop bench-mail bench-routing asyncapi schemas clean
+.PHONY: help install up test test-unit lint fmt bench bench-reports bench-contracts bench-screenpop bench-mail bench-routing bench-sla-timers asyncapi schemas clean
 
 help:
 	@echo "make up        run every service on embedded PostgreSQL and Tansu (Ctrl-C stops)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench-screenpop  a ringing call to the agent's screen-pop, webhook and topic (bench/screenpop.py)"
 	@echo "make bench-mail  10 KB mail through intake's SMTP listener to interaction.received, beside a bare aiosmtpd sink (bench/mail.py)"
 	@echo "make bench-routing  10,000 routing decisions, rule match to committed assignment, on PostgreSQL, beside the domain alone (bench/routing.py)"
+	@echo "make bench-sla-timers  the SLA timer over 1,000,000 pending KPIs: lag and rate of 20,000 due at once, one and two replicas (bench/sla_timers.py)"
 	@echo "make asyncapi  regenerate the committed AsyncAPI documents"
 
 # Installs uv when the machine has none, then the locked environment.
@@ -58,6 +59,9 @@ bench-mail: install
 
 bench-routing: install
 	$(UV) run python bench/routing.py
+
+bench-sla-timers: install
+	$(UV) run python bench/sla_timers.py
 
 asyncapi: install
 	$(UV) run python tools/asyncapi_docs.py --write

@@ -172,11 +172,6 @@ def test_unusable_policies_are_refused(kwargs: dict[str, object], message: str) 
         SlaPolicy(**(fields | kwargs))  # type: ignore[arg-type]
 
 
-def test_a_policy_finds_its_kpis_by_name() -> None:
-    assert STANDARD.kpi_named("resolution") is RESOLUTION
-    assert STANDARD.kpi_named("onsite_visit") is None
-
-
 def test_policy_errors_belong_to_the_sla_family() -> None:
     with pytest.raises(SlaError):
         choose_policy(CaseFacts(), [])

@@ -94,6 +94,8 @@ class FakeCaseSlaRepository:
     def __init__(self) -> None:
         self.slas: dict[UUID, CaseSla] = {}
         self.parked: list[CaseChange] = []
+        self.assignees: dict[UUID, UUID | None] = {}
+        self.managers: dict[UUID, tuple[str | None, UUID | None]] = {}
 
     async def get(self, case_id: UUID) -> CaseSla | None:
         return self.slas.get(case_id)
@@ -109,6 +111,24 @@ class FakeCaseSlaRepository:
         taken = [change for change in self.parked if change.case_id == case_id]
         self.parked = [change for change in self.parked if change.case_id != case_id]
         return taken
+
+    async def save(self, sla: CaseSla) -> None:
+        assert sla.case_id in self.slas
+        self.slas[sla.case_id] = sla
+
+    async def set_assignee(self, case_id: UUID, agent_id: UUID | None) -> None:
+        self.assignees[case_id] = agent_id
+
+    async def assignee(self, case_id: UUID) -> UUID | None:
+        return self.assignees.get(case_id)
+
+    async def manager_of(self, agent_id: UUID) -> tuple[str | None, UUID | None]:
+        return self.managers.get(agent_id, (None, None))
+
+    async def keep_agent(
+        self, agent_id: UUID, *, name: str, manager_id: UUID | None, version: int
+    ) -> None:
+        self.managers[agent_id] = (name, manager_id)
 
 
 class FakeKpiRepository:
@@ -187,6 +207,8 @@ class FakeSlaUnitOfWork:
         )
         self._pending: list[tuple[KpiEvent, UUID | None, datetime | None]] = []
         self.published: list[tuple[KpiEvent, UUID | None, datetime | None]] = []
+        self._told: list[tuple[UUID, bool, str, datetime]] = []
+        self.told: list[tuple[UUID, bool, str, datetime]] = []
         self.commits = 0
 
     async def __aenter__(self) -> Self:
@@ -199,6 +221,7 @@ class FakeSlaUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._pending = []
+        self._told = []
 
     def emit(
         self,
@@ -209,9 +232,23 @@ class FakeSlaUnitOfWork:
     ) -> None:
         self._pending.extend((event, calendar_id, due_at) for event in events)
 
+    def notify(
+        self,
+        *,
+        recipient: UUID,
+        manager: bool,
+        template: str,
+        case_id: UUID,
+        at: datetime,
+        parameters: dict[str, str],
+    ) -> None:
+        self._told.append((recipient, manager, template, at))
+
     async def commit(self) -> None:
         self.published.extend(self._pending)
         self._pending = []
+        self.told.extend(self._told)
+        self._told = []
         self.commits += 1
 
     def events(self) -> list[KpiEvent]:
@@ -257,7 +294,12 @@ async def test_an_opened_case_gets_the_default_policy_kpis_on_its_calendar() -> 
     assert [k.instance_id for k in started] == [UUID(int=1), UUID(int=2)]
     assert uow.kpis.one("first_response").status is KpiStatus.IN_PROGRESS
     assert uow.cases.slas[CASE] == CaseSla(
-        case_id=CASE, policy_id=DEFAULT, calendar_id=ALWAYS, opened_at=OPENED
+        case_id=CASE,
+        policy_id=DEFAULT,
+        calendar_id=ALWAYS,
+        opened_at=OPENED,
+        priority="normal",
+        channel="email",
     )
     [(first, calendar_id, _), (resolution, _, _)] = uow.published
     assert isinstance(first, KpiStarted) and isinstance(resolution, KpiStarted)
@@ -331,8 +373,15 @@ async def test_the_contracts_policy_applies_whatever_the_case_would_otherwise_ge
     [first] = await start_kpis(opening(priority="normal", sla_policy_id=URGENT), uow=uow)
 
     assert (first.policy_id, first.kpi, first.target) == (URGENT, "first_response", hours(1))
+    # The facts the policy was chosen on are kept with it, the contract's policy among them.
     assert uow.cases.slas[CASE] == CaseSla(
-        case_id=CASE, policy_id=URGENT, calendar_id=OFFICE, opened_at=OPENED
+        case_id=CASE,
+        policy_id=URGENT,
+        calendar_id=OFFICE,
+        opened_at=OPENED,
+        priority="normal",
+        channel="email",
+        sla_policy_id=URGENT,
     )
 
 

@@ -299,9 +299,10 @@ async def test_an_unknown_contract_policy_falls_back_on_the_default(service: Ser
     assert set(await service.kpis(case_id)) == {"first_response", "resolution"}
 
 
-async def test_a_changed_entitlement_is_consumed_without_error_and_moves_nothing(
+async def test_a_changed_entitlement_with_the_same_terms_moves_nothing(
     service: Service,
 ) -> None:
+    # The sample names a policy SLA does not have: the case's terms stay the default's.
     case_id = uuid.uuid4()
     await service.case_event(opened(case_id))
     before = await service.kpis(case_id)
@@ -313,7 +314,7 @@ async def test_a_changed_entitlement_is_consumed_without_error_and_moves_nothing
 
     metrics = (await service.client.get("/metrics")).text
     assert (
-        'caseflow_events_consumed_total{consumer="sla",outcome="skipped",topic="cases.case.v1"} 1.0'
+        'caseflow_events_consumed_total{consumer="sla",outcome="applied",topic="cases.case.v1"} 2.0'
         in metrics
     )
     assert "caseflow_dead_letters_total{" not in metrics
@@ -521,7 +522,14 @@ async def test_health_and_the_api_documents(service: Service) -> None:
         "/reports/compliance",
     } <= set(paths)
     doc = (await service.client.get("/asyncapi.json")).json()
-    assert set(doc["channels"]) == {"cases.case.v1:consume", "sla.kpi.v1:publish"}
+    assert set(doc["channels"]) == {
+        "cases.case.v1:consume",
+        "intake.customer.v1:consume",
+        "routing.queue-item.v1:consume",
+        "routing.agent.v1:consume",
+        "sla.kpi.v1:publish",
+        "intake.notification.v1:publish",
+    }
     assert (await service.client.get("/policies")).status_code == 401
 
 

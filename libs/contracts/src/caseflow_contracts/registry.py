@@ -80,6 +80,7 @@ from caseflow_contracts.sla import (
     KpiCancelled,
     KpiNearingBreach,
     KpiPaused,
+    KpiReEvaluated,
     KpiResumed,
     KpiStarted,
     KpiSucceeded,
@@ -167,6 +168,7 @@ AgentEvent = Annotated[
 KpiEvent = Annotated[
     KpiStarted
     | KpiPaused
+    | KpiReEvaluated
     | KpiResumed
     | KpiNearingBreach
     | KpiBreached

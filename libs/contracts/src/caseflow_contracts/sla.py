@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from caseflow_contracts.base import Event
 
@@ -79,3 +79,18 @@ class KpiCancelled(KpiEventBase):
     """A KPI no longer applies to the case and stopped without an outcome."""
 
     type: Literal["kpi.cancelled"] = "kpi.cancelled"
+
+
+class KpiReEvaluated(KpiEventBase):
+    """The facts of the case changed (priority, request type, contract): the KPI is measured
+    against another target, or on another calendar, keeping the working time it had used."""
+
+    type: Literal["kpi.re_evaluated"] = "kpi.re_evaluated"
+    policy_id: UUID
+    calendar_id: UUID
+    target_seconds: Annotated[int, Field(ge=1)]
+    status: Literal["in_progress", "paused", "nearing_breach"]
+    due_at: AwareDatetime | None = None
+    """None while the KPI is paused: its deadline moves by the time waited."""
+    warn_at: AwareDatetime | None = None
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]

@@ -124,6 +124,7 @@ TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
         SLA: (
             sla.KpiStarted,
             sla.KpiPaused,
+            sla.KpiReEvaluated,
             sla.KpiResumed,
             sla.KpiNearingBreach,
             sla.KpiBreached,

@@ -19,6 +19,7 @@ from sla.app.handlers import (
     InvalidPeriodError,
     tick_kpis,
 )
+from sla.app.policies import PolicyNameTaken, PolicyNotFound
 from sla.domain import (
     InvalidCalendarError,
     InvalidPolicyError,
@@ -35,6 +36,8 @@ ERRORS: dict[type[Exception], int] = {
     CaseNotKnown: 404,
     CalendarNotFound: 404,
     CalendarNameTaken: 409,
+    PolicyNotFound: 404,
+    PolicyNameTaken: 409,
     InvalidCalendarError: 422,
     InvalidPolicyError: 422,
     InvalidTimeError: 422,
@@ -52,7 +55,7 @@ def build(
     kit = Kit(
         service="sla", settings=settings, metadata=metadata, configure_process=configure_process
     )
-    kit.publishes.append(topics.SLA)
+    kit.publishes.extend([topics.SLA, topics.INTAKE_NOTIFICATIONS])
 
     metrics = SlaMetrics.create(kit.registry)
     cache = ReferenceCache(settings.reference_cache_seconds)

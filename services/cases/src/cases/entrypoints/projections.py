@@ -38,6 +38,7 @@ SLA_EVENTS = frozenset(
         "kpi.breached",
         "kpi.succeeded",
         "kpi.cancelled",
+        "kpi.re_evaluated",
     }
 )
 
@@ -108,6 +109,9 @@ def kpi_change(event: c.Event) -> RecordKpiChange:
             )
         case c.KpiCancelled():
             return change(KpiStatus.CANCELLED, keeps_due_at=True)
+        case c.KpiReEvaluated():
+            # Another target or calendar: the deadline moves (none while paused).
+            return change(KpiStatus(event.status), event.due_at)
     msg = f"not an SLA event: {event.type}"
     raise TypeError(msg)
 

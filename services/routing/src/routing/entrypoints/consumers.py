@@ -132,6 +132,7 @@ KPI_EVENTS = frozenset(
         "kpi.breached",
         "kpi.succeeded",
         "kpi.cancelled",
+        "kpi.re_evaluated",
     }
 )
 """The KPI events that order queues and mark items at SLA risk."""
@@ -150,6 +151,8 @@ def kpi_state(event: c.Event) -> tuple[str, datetime | None]:
             return "breached", due
         case c.KpiSucceeded(due_at=due):
             return "done", due
+        case c.KpiReEvaluated(status=status, due_at=due):
+            return {"paused": "paused", "nearing_breach": "nearing"}.get(status, "running"), due
     return "done", None
 
 

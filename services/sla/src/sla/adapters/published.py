@@ -51,5 +51,19 @@ def to_contract(
             return c.KpiSucceeded(**common, succeeded_at=event.occurred_at, due_at=due_at)
         case d.KpiCancelled():
             return c.KpiCancelled(**common)
+        case d.KpiReEvaluated():
+            if calendar_id is None:
+                msg = "a re-evaluated KPI cannot be published without its calendar"
+                raise ValueError(msg)
+            return c.KpiReEvaluated(
+                **common,
+                policy_id=event.policy_id,
+                calendar_id=calendar_id,
+                target_seconds=max(1, int(event.target.total_seconds())),
+                status=event.status.value,  # type: ignore[arg-type]
+                due_at=event.due_at,
+                warn_at=event.warn_at,
+                reason=event.reason[:200],
+            )
     msg = f"no contract for {type(event).__name__}"
     raise TypeError(msg)

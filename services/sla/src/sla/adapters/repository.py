@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy import RowMapping, and_, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from caseflow_servicekit.cache import TtlCache
 from sla.adapters.tables import (
+    accounts,
+    agents,
     calendars,
+    case_assignees,
     case_slas,
     kpi_instances,
+    kpi_state_log,
     parked_changes,
     policies,
+    policy_items,
     policy_kpis,
 )
 from sla.app.commands import (
@@ -35,8 +41,24 @@ from sla.domain import (
     KpiDefinition,
     KpiInstance,
     KpiStatus,
+    PolicyItem,
     SlaPolicy,
     WorkingInterval,
+)
+
+_CASE_SLA_FIELDS = (
+    "case_id",
+    "policy_id",
+    "calendar_id",
+    "opened_at",
+    "number",
+    "priority",
+    "channel",
+    "request_type",
+    "account_id",
+    "contract_id",
+    "sla_policy_id",
+    "contract_calendar_id",
 )
 
 
@@ -55,23 +77,70 @@ class SqlCaseSlaRepository:
         )
         if row is None:
             return None
-        return CaseSla(
-            case_id=row["case_id"],
-            policy_id=row["policy_id"],
-            calendar_id=row["calendar_id"],
-            opened_at=row["opened_at"],
-        )
+        return CaseSla(**{name: row[name] for name in _CASE_SLA_FIELDS})
 
     async def add(self, sla: CaseSla) -> None:
-        """Remember that a case opened, under which policy and calendar."""
+        """Remember that a case opened, under which policy and calendar, and on what facts."""
         await self._session.execute(
-            insert(case_slas).values(
-                case_id=sla.case_id,
-                policy_id=sla.policy_id,
-                calendar_id=sla.calendar_id,
-                opened_at=sla.opened_at,
+            insert(case_slas).values(**{name: getattr(sla, name) for name in _CASE_SLA_FIELDS})
+        )
+
+    async def save(self, sla: CaseSla) -> None:
+        """Write a case's SLA record back (its policy, calendar and facts)."""
+        values = {name: getattr(sla, name) for name in _CASE_SLA_FIELDS}
+        values.pop("case_id")
+        await self._session.execute(
+            update(case_slas).where(case_slas.c.case_id == sla.case_id).values(**values)
+        )
+
+    async def set_assignee(self, case_id: UUID, agent_id: UUID | None) -> None:
+        """Record who works the case now (None: nobody), whether or not it has opened here."""
+        await self._session.execute(
+            pg_insert(case_assignees)
+            .values(case_id=case_id, agent_id=agent_id)
+            .on_conflict_do_update(
+                index_elements=[case_assignees.c.case_id], set_={"agent_id": agent_id}
             )
         )
+
+    async def assignee(self, case_id: UUID) -> UUID | None:
+        """Who works the case now, if anybody."""
+        found: UUID | None = await self._session.scalar(
+            select(case_assignees.c.agent_id).where(case_assignees.c.case_id == case_id)
+        )
+        return found
+
+    async def manager_of(self, agent_id: UUID) -> tuple[str | None, UUID | None]:
+        """The agent's name and manager, as the agent directory said."""
+        row = (
+            await self._session.execute(
+                select(agents.c.name, agents.c.manager_id).where(agents.c.agent_id == agent_id)
+            )
+        ).first()
+        return (None, None) if row is None else (row.name, row.manager_id)
+
+    async def keep_agent(
+        self, agent_id: UUID, *, name: str, manager_id: UUID | None, version: int
+    ) -> None:
+        """Keep the agent's name and manager unless a later version is kept already."""
+        values = {"name": name, "manager_id": manager_id, "version": version}
+        await self._session.execute(
+            pg_insert(agents)
+            .values(agent_id=agent_id, **values)
+            .on_conflict_do_update(
+                index_elements=[agents.c.agent_id], set_=values, where=agents.c.version < version
+            )
+        )
+
+    async def log(self, case_id: UUID) -> list[dict[str, Any]]:
+        """Every KPI state change of the case, oldest first."""
+        t = kpi_state_log.c
+        rows = await self._session.execute(
+            select(t.instance_id, t.kpi, t.state, t.at, t.reason)
+            .where(t.case_id == case_id)
+            .order_by(t.at, t.entry_id)
+        )
+        return [dict(row) for row in rows.mappings()]
 
     async def park(self, change: CaseChange) -> None:
         """Keep a change to a case whose opening has not arrived."""
@@ -127,7 +196,8 @@ class SqlKpiRepository:
     async def save(self, instance: KpiInstance) -> None:
         """Write a loaded KPI instance back."""
         values = _instance_row(instance)
-        for key in ("instance_id", "case_id", "policy_id", "kpi", "started_at"):
+        # The policy may change (a re-evaluation); what the KPI is and when it started never.
+        for key in ("instance_id", "case_id", "kpi", "started_at"):
             values.pop(key)
         await self._session.execute(
             update(kpi_instances)
@@ -214,6 +284,127 @@ class SqlPolicyRepository:
             self._cache.keep_policies(loaded)
         return loaded
 
+    async def get(self, policy_id: UUID) -> SlaPolicy | None:
+        """The policy with `policy_id`, retired or not."""
+        return next(
+            (p for p in await _load_policies(self._session) if p.policy_id == policy_id), None
+        )
+
+    async def find_by_name(self, name: str) -> SlaPolicy | None:
+        """The policy named `name`, whatever the letter case."""
+        wanted = name.strip().casefold()
+        return next(
+            (p for p in await _load_policies(self._session) if p.name.casefold() == wanted), None
+        )
+
+    async def next_position(self) -> int:
+        """A position after every policy's: where a new policy is tried."""
+        last = await self._session.scalar(select(func.max(policies.c.position)))
+        return 0 if last is None else int(last) + 1
+
+    async def add(self, policy: SlaPolicy, *, position: int) -> None:
+        """Insert a new policy with its items."""
+        if self._cache is not None:
+            self._cache.clear()
+        await self._session.execute(
+            insert(policies).values(
+                policy_id=policy.policy_id, position=position, **_policy_values(policy)
+            )
+        )
+        await self._write_terms(policy)
+
+    async def save(self, policy: SlaPolicy) -> None:
+        """Overwrite a policy, its KPIs and its items (its place in the order stays)."""
+        if self._cache is not None:
+            self._cache.clear()
+        await self._session.execute(
+            update(policies)
+            .where(policies.c.policy_id == policy.policy_id)
+            .values(**_policy_values(policy))
+        )
+        await self._session.execute(
+            delete(policy_kpis).where(policy_kpis.c.policy_id == policy.policy_id)
+        )
+        await self._session.execute(
+            delete(policy_items).where(policy_items.c.policy_id == policy.policy_id)
+        )
+        await self._write_terms(policy)
+
+    async def retire(self, policy_id: UUID, *, at: datetime) -> None:
+        """Choose the policy for no new case from now on."""
+        if self._cache is not None:
+            self._cache.clear()
+        await self._session.execute(
+            update(policies)
+            .where(policies.c.policy_id == policy_id, policies.c.retired_at.is_(None))
+            .values(retired_at=at)
+        )
+
+    async def _write_terms(self, policy: SlaPolicy) -> None:
+        if policy.kpis:
+            await self._session.execute(
+                insert(policy_kpis),
+                [
+                    {
+                        "kpi_definition_id": uuid4(),
+                        "policy_id": policy.policy_id,
+                        "name": kpi.name,
+                        "target": kpi.target,
+                        "warn_before": kpi.warn_before,
+                        "position": n,
+                    }
+                    for n, kpi in enumerate(policy.kpis)
+                ],
+            )
+        if policy.items:
+            await self._session.execute(
+                insert(policy_items),
+                [
+                    {
+                        "item_id": uuid4(),
+                        "policy_id": policy.policy_id,
+                        "position": n,
+                        "name": item.name,
+                        "applies_to": _applies_to_json(item.applies_to),
+                        "calendar_id": item.calendar_id,
+                        "kpis": [_kpi_json(kpi) for kpi in item.kpis],
+                    }
+                    for n, item in enumerate(policy.items)
+                ],
+            )
+
+
+class SqlAccountRepository:
+    """What SLA knows of accounts: tier and region, for policy conditions."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def keep(
+        self, account_id: UUID, *, tier: str | None, region: str | None, version: int
+    ) -> None:
+        """Keep the account's card unless a later version is kept already."""
+        values = {"tier": tier, "region": region, "version": version}
+        await self._session.execute(
+            pg_insert(accounts)
+            .values(account_id=account_id, **values)
+            .on_conflict_do_update(
+                index_elements=[accounts.c.account_id],
+                set_=values,
+                where=accounts.c.version < version,
+            )
+        )
+
+    async def tier_and_region(self, account_id: UUID) -> tuple[str | None, str | None]:
+        row = (
+            await self._session.execute(
+                select(accounts.c.tier, accounts.c.region).where(
+                    accounts.c.account_id == account_id
+                )
+            )
+        ).first()
+        return (None, None) if row is None else (row.tier, row.region)
+
 
 async def _load_policies(session: AsyncSession) -> list[SlaPolicy]:
     """Every policy with its KPI definitions, in the order they are tried."""
@@ -236,6 +427,21 @@ async def _load_policies(session: AsyncSession) -> list[SlaPolicy]:
         definitions.setdefault(row["policy_id"], []).append(
             KpiDefinition(row["name"], row["target"], row["warn_before"])
         )
+    item_rows = (
+        (await session.execute(select(policy_items).order_by(policy_items.c.position)))
+        .mappings()
+        .all()
+    )
+    items: dict[UUID, list[PolicyItem]] = {}
+    for row in item_rows:
+        items.setdefault(row["policy_id"], []).append(
+            PolicyItem(
+                name=row["name"],
+                kpis=tuple(_kpi_of(kpi) for kpi in row["kpis"]),
+                applies_to=_applies_to(row["applies_to"]),
+                calendar_id=row["calendar_id"],
+            )
+        )
     return [
         SlaPolicy(
             policy_id=row["policy_id"],
@@ -244,9 +450,50 @@ async def _load_policies(session: AsyncSession) -> list[SlaPolicy]:
             kpis=tuple(definitions.get(row["policy_id"], ())),
             applies_to=_applies_to(row["applies_to"]),
             is_default=row["is_default"],
+            items=tuple(items.get(row["policy_id"], ())),
+            retired=row["retired_at"] is not None,
         )
         for row in policy_rows
     ]
+
+
+def _policy_values(policy: SlaPolicy) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "calendar_id": policy.calendar_id,
+        "is_default": policy.is_default,
+        "applies_to": _applies_to_json(policy.applies_to),
+    }
+
+
+def _applies_to_json(condition: AppliesTo) -> dict[str, list[str]]:
+    return {
+        "priorities": sorted(condition.priorities),
+        "channels": sorted(condition.channels),
+        "request_types": sorted(condition.request_types),
+        "tiers": sorted(condition.tiers),
+        "regions": sorted(condition.regions),
+        "contract_ids": sorted(str(c) for c in condition.contract_ids),
+    }
+
+
+def _kpi_json(kpi: KpiDefinition) -> dict[str, Any]:
+    return {
+        "name": kpi.name,
+        "target_seconds": kpi.target.total_seconds(),
+        "warn_before_seconds": (
+            None if kpi.warn_before is None else kpi.warn_before.total_seconds()
+        ),
+    }
+
+
+def _kpi_of(value: Mapping[str, Any]) -> KpiDefinition:
+    warn = value.get("warn_before_seconds")
+    return KpiDefinition(
+        str(value["name"]),
+        timedelta(seconds=float(value["target_seconds"])),
+        None if warn is None else timedelta(seconds=float(warn)),
+    )
 
 
 class SqlCalendarRepository:
@@ -297,9 +544,30 @@ class SqlCalendarRepository:
             )
         )
 
+    async def save(self, calendar: NamedCalendar) -> None:
+        """Overwrite a calendar: its name, zone, week, holidays and special days."""
+        if self._cache is not None:
+            self._cache.clear()
+        await self._session.execute(
+            update(calendars)
+            .where(calendars.c.calendar_id == calendar.calendar_id)
+            .values(name=calendar.name, **_calendar_values(calendar.calendar))
+        )
+
     async def _one(self, stmt: Any) -> NamedCalendar | None:
         row = (await self._session.execute(stmt)).mappings().first()
         return None if row is None else _calendar(row)
+
+
+def _calendar_values(cal: Calendar) -> dict[str, Any]:
+    return {
+        "time_zone": cal.time_zone,
+        "week": [_hours_text(hours) for hours in cal.week],
+        "holidays": sorted(day.isoformat() for day in cal.holidays),
+        "special_days": {
+            day.isoformat(): _hours_text(hours) for day, hours in sorted(cal.special_days.items())
+        },
+    }
 
 
 def _calendar(row: RowMapping) -> NamedCalendar:
@@ -330,6 +598,9 @@ def _applies_to(value: Mapping[str, Sequence[str]]) -> AppliesTo:
         priorities=frozenset(value.get("priorities", ())),
         channels=frozenset(value.get("channels", ())),
         request_types=frozenset(value.get("request_types", ())),
+        tiers=frozenset(value.get("tiers", ())),
+        regions=frozenset(value.get("regions", ())),
+        contract_ids=frozenset(UUID(c) for c in value.get("contract_ids", ())),
     )
 
 

@@ -51,6 +51,8 @@ policies = Table(
     # {"priorities": [...], "channels": [...], "request_types": [...]}; empty lists accept all.
     Column("applies_to", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # A retired policy is chosen for no new case; the KPIs it started run on.
+    Column("retired_at", DateTime(timezone=True), nullable=True),
     # At most one default policy.
     Index(
         "uq_sla_policies_default",
@@ -77,6 +79,37 @@ policy_kpis = Table(
     UniqueConstraint("policy_id", "name"),
 )
 
+policy_items = Table(
+    "sla_policy_items",
+    metadata,
+    Column("item_id", Uuid, primary_key=True),
+    Column(
+        "policy_id",
+        Uuid,
+        ForeignKey("sla_policies.policy_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # Items are tried in this order; the first that matches a case gives its KPIs.
+    Column("position", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("applies_to", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("calendar_id", Uuid, ForeignKey("calendars.calendar_id"), nullable=True),
+    # [{"name": ..., "target_seconds": ..., "warn_before_seconds": ...}, ...]
+    Column("kpis", JSONB, nullable=False),
+    UniqueConstraint("policy_id", "position"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    # What SLA learnt of each account from intake's customer card, for policy conditions.
+    Column("account_id", Uuid, primary_key=True),
+    Column("tier", String(64), nullable=True),
+    Column("region", String(64), nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
 case_slas = Table(
     "case_slas",
     metadata,
@@ -87,6 +120,48 @@ case_slas = Table(
     Column("calendar_id", Uuid, nullable=True),
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("number", String(64), nullable=True),
+    # The facts the policy was chosen on, kept so that a change re-evaluates it.
+    Column("priority", String(16), nullable=True),
+    Column("channel", String(16), nullable=True),
+    Column("request_type", String(100), nullable=True),
+    Column("account_id", Uuid, nullable=True),
+    Column("contract_id", Uuid, nullable=True),
+    Column("sla_policy_id", Uuid, nullable=True),
+    Column("contract_calendar_id", Uuid, nullable=True),
+)
+
+case_assignees = Table(
+    "case_assignees",
+    metadata,
+    # Who works each case (from routing's events, which may come before the case's opening):
+    # told when a KPI nears its deadline; their manager when it passes.
+    Column("case_id", Uuid, primary_key=True),
+    Column("agent_id", Uuid, nullable=True),
+)
+
+kpi_state_log = Table(
+    "kpi_state_log",
+    metadata,
+    # Every change of every KPI, with when and why: what `GET /cases/{id}/kpis` shows.
+    Column("entry_id", BigInteger, Identity(), primary_key=True),
+    Column("instance_id", Uuid, nullable=False),
+    Column("case_id", Uuid, nullable=False, index=True),
+    Column("kpi", String(100), nullable=False),
+    # started, paused, resumed, warned, breached, met, cancelled, reopened, re_evaluated
+    Column("state", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", String(200), nullable=True),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    # Managers from the agent directory (routing.agent.v1): whom a breach is escalated to.
+    Column("agent_id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("manager_id", Uuid, nullable=True),
+    Column("version", Integer, nullable=False),
 )
 
 parked_changes = Table(

@@ -25,6 +25,9 @@ class StartKpis:
     request_type: str | None = None
     sla_policy_id: UUID | None = None
     calendar_id: UUID | None = None
+    account_id: UUID | None = None
+    contract_id: UUID | None = None
+    number: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +69,24 @@ class RecordReopening:
 
     case_id: UUID
     at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReEvaluate:
+    """Facts the policy was chosen on changed: a new priority or request type (given when
+    changed), or another contract (`contract_changed`, with the contract's policy and calendar,
+    all None when the case lost its contract). `reason` says what changed."""
+
+    case_id: UUID
+    at: datetime
+    reason: str
+    priority: str | None = None
+    request_type: str | None = None
+    request_type_changed: bool = False
+    contract_changed: bool = False
+    contract_id: UUID | None = None
+    sla_policy_id: UUID | None = None
+    calendar_id: UUID | None = None
 
 
 CaseChange = (

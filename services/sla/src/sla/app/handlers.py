@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from sla.app.commands import (
     RecordReopening,
     RecordResolution,
     RecordStatusChange,
+    ReEvaluate,
     StartKpis,
 )
 from sla.app.ports import CaseSla, KpiCompliance, NamedCalendar, SlaUnitOfWork
@@ -24,8 +26,11 @@ from sla.domain import (
     Calendar,
     CaseFacts,
     InvalidCalendarError,
+    KpiBreached,
+    KpiDefinition,
     KpiEvent,
     KpiInstance,
+    KpiNearingBreach,
     KpiStatus,
     NoApplicablePolicyError,
     SlaError,
@@ -50,6 +55,12 @@ WAITING_STATUSES = frozenset({"waiting_for_customer", "on_hold"})
 
 CLOSED_STATUSES = frozenset({"resolved", "cancelled"})
 """Case statuses whose own events (resolved, cancelled) end the KPIs."""
+
+NEARING_TEMPLATE = "sla.nearing_breach"
+"""The notification telling the assignee a deadline nears (rendered by intake)."""
+
+ESCALATED_TEMPLATE = "case.escalated"
+"""The notification telling the assignee's manager a deadline passed (rendered by intake)."""
 
 _ZERO = timedelta(0)
 
@@ -94,29 +105,24 @@ async def start_kpis(
     async with uow:
         if await uow.cases.get(cmd.case_id) is not None:
             return []  # a redelivered or replayed opening starts nothing twice
+        facts = await _facts(cmd, uow)
         try:
-            policy = await _policy_for(cmd, uow)
+            policy = await _policy_for(cmd, facts, uow)
         except NoApplicablePolicyError:
             log.warning("sla.no_policy_applies", case_id=str(cmd.case_id))
-            await uow.cases.add(
-                CaseSla(
-                    case_id=cmd.case_id, policy_id=None, calendar_id=None, opened_at=cmd.opened_at
-                )
-            )
+            await uow.cases.add(_case_sla(cmd, policy_id=None, calendar_id=None))
             await uow.cases.take_parked(cmd.case_id)  # nothing is measured, so nothing moves
             await uow.commit()
             return []
-        named = await _calendar_for(cmd, policy, uow)
+        item, definitions, calendar_id = policy.terms_for(facts)
+        named = await _calendar_for(cmd, policy, calendar_id, uow)
+        if item is not None:
+            log.info("sla.policy_item_applies", case_id=str(cmd.case_id), item=item.name)
         await uow.cases.add(
-            CaseSla(
-                case_id=cmd.case_id,
-                policy_id=policy.policy_id,
-                calendar_id=named.calendar_id,
-                opened_at=cmd.opened_at,
-            )
+            _case_sla(cmd, policy_id=policy.policy_id, calendar_id=named.calendar_id)
         )
         instances: list[KpiInstance] = []
-        for definition in policy.kpis:
+        for definition in definitions:
             instance, events = start_kpi(
                 instance_id=new_id(),
                 case_id=cmd.case_id,
@@ -143,13 +149,32 @@ async def start_kpis(
         return instances
 
 
-async def _policy_for(cmd: StartKpis, uow: SlaUnitOfWork) -> SlaPolicy:
+async def _facts(cmd: StartKpis, uow: SlaUnitOfWork) -> CaseFacts:
+    """What the policies' conditions look at: the case's own facts, and its account's tier and
+    region as far as SLA has learnt them."""
+    tier, region = (
+        (None, None)
+        if cmd.account_id is None
+        else await uow.accounts.tier_and_region(cmd.account_id)
+    )
+    return CaseFacts(
+        priority=cmd.priority,
+        channel=cmd.channel,
+        request_type=cmd.request_type,
+        tier=tier,
+        region=region,
+        contract_id=cmd.contract_id,
+    )
+
+
+async def _policy_for(cmd: StartKpis, facts: CaseFacts, uow: SlaUnitOfWork) -> SlaPolicy:
     """The policy of the case's contract if SLA has it, else the one the case's facts choose.
 
     Raises `NoApplicablePolicyError` when it comes to choosing and no policy applies.
     """
     policies = await uow.policies.list()
     if cmd.sla_policy_id is not None:
+        # A contract's policy applies even once retired: the contract still names it.
         contracted = next((p for p in policies if p.policy_id == cmd.sla_policy_id), None)
         if contracted is not None:
             return contracted
@@ -160,13 +185,15 @@ async def _policy_for(cmd: StartKpis, uow: SlaUnitOfWork) -> SlaPolicy:
             case_id=str(cmd.case_id),
             sla_policy_id=str(cmd.sla_policy_id),
         )
-    facts = CaseFacts(priority=cmd.priority, channel=cmd.channel, request_type=cmd.request_type)
     return choose_policy(facts, policies)
 
 
-async def _calendar_for(cmd: StartKpis, policy: SlaPolicy, uow: SlaUnitOfWork) -> NamedCalendar:
+async def _calendar_for(
+    cmd: StartKpis, policy: SlaPolicy, calendar_id: UUID, uow: SlaUnitOfWork
+) -> NamedCalendar:
     """The calendar a case's KPIs count on: its contract's, when the contract's policy
-    applies and SLA has that calendar; else the policy's own."""
+    applies and SLA has that calendar; else the one of the policy item that applies (the
+    policy's own when the item names none)."""
     if cmd.calendar_id is not None and policy.policy_id == cmd.sla_policy_id:
         contracted = await uow.calendars.get(cmd.calendar_id)
         if contracted is not None:
@@ -177,10 +204,10 @@ async def _calendar_for(cmd: StartKpis, policy: SlaPolicy, uow: SlaUnitOfWork) -
             calendar_id=str(cmd.calendar_id),
             policy_id=str(policy.policy_id),
         )
-    named = await uow.calendars.get(policy.calendar_id)
+    named = await uow.calendars.get(calendar_id)
     if named is None:
         raise CalendarNotFound(
-            f"SLA policy {policy.name!r} names calendar {policy.calendar_id}, which is missing"
+            f"SLA policy {policy.name!r} names calendar {calendar_id}, which is missing"
         )
     return named
 
@@ -201,9 +228,13 @@ async def apply_case_change(change: CaseChange, *, uow: SlaUnitOfWork) -> list[K
             return []  # no policy applied to the case: it has no KPIs to move
         instances = await uow.kpis.of_case(change.case_id, for_update=True)
         calendar = await _calendar(uow, sla.calendar_id)
-        changed = _apply(change, instances, calendar, uow)
+        fired: list[KpiEvent] = []
+        changed = _apply(change, instances, calendar, uow, fired=fired)
         for instance in changed:
             await uow.kpis.save(instance)
+        for event in fired:
+            # A warning or breach the change caught up with is told as the timer would.
+            await _tell(event, sla, uow)
         await uow.commit()
         return changed
 
@@ -216,11 +247,184 @@ async def tick_kpis(*, uow: SlaUnitOfWork, now: datetime, limit: int = 200) -> i
     """
     async with uow:
         due = await uow.kpis.claim_due(now, limit=limit)
+        cases: dict[UUID, CaseSla | None] = {}
         for instance in due:
-            uow.emit(instance.tick(now))
+            events = instance.tick(now)
+            uow.emit(events)
             await uow.kpis.save(instance)
+            for event in events:
+                if instance.case_id not in cases:
+                    cases[instance.case_id] = await uow.cases.get(instance.case_id)
+                await _tell(event, cases[instance.case_id], uow)
         await uow.commit()
     return len(due)
+
+
+async def _tell(event: KpiEvent, sla: CaseSla | None, uow: SlaUnitOfWork) -> None:
+    """A nearing deadline is told to the case's assignee; a breach to their manager, as the
+    first step of the escalation. Each is told once: each event fires once, by the timer or
+    by the change that caught up with it."""
+    if sla is None or not isinstance(event, KpiNearingBreach | KpiBreached):
+        return
+    assignee = await uow.cases.assignee(sla.case_id)
+    if assignee is None:
+        return
+    number = sla.number or str(sla.case_id)
+    name, manager = await uow.cases.manager_of(assignee)
+    if isinstance(event, KpiNearingBreach):
+        uow.notify(
+            recipient=assignee,
+            manager=False,
+            template=NEARING_TEMPLATE,
+            case_id=sla.case_id,
+            at=event.occurred_at,
+            parameters={
+                "number": number,
+                "kpi": event.kpi,
+                "due_at": event.due_at.isoformat(),
+                "assignee": name or str(assignee),
+            },
+        )
+    elif manager is not None:
+        uow.notify(
+            recipient=manager,
+            manager=True,
+            template=ESCALATED_TEMPLATE,
+            case_id=sla.case_id,
+            at=event.occurred_at,
+            parameters={
+                "number": number,
+                "target": "next_level",
+                "level": "1",
+                "claim": f"{event.kpi} passed its deadline ({event.occurred_at.isoformat()}); "
+                f"the case is with {name or assignee}.",
+            },
+        )
+
+
+async def re_evaluate(cmd: ReEvaluate, *, uow: SlaUnitOfWork) -> list[KpiInstance]:
+    """The facts a case's policy was chosen on changed: choose again (the contract's policy,
+    else the first whose scope matches, else the default, then the item), and measure each
+    open KPI against its new target and calendar, keeping the working time it has used.
+
+    KPIs the new terms do not name run on as they were; one that ended keeps its outcome.
+    """
+    async with uow:
+        sla = await uow.cases.get(cmd.case_id)
+        if sla is None or sla.calendar_id is None:
+            log.info("sla.re_evaluation_skipped", case_id=str(cmd.case_id))
+            return []
+        updated = dataclasses.replace(
+            sla,
+            priority=cmd.priority or sla.priority,
+            request_type=cmd.request_type if cmd.request_type_changed else sla.request_type,
+        )
+        if cmd.contract_changed:
+            updated = dataclasses.replace(
+                updated,
+                contract_id=cmd.contract_id,
+                sla_policy_id=cmd.sla_policy_id,
+                contract_calendar_id=cmd.calendar_id,
+            )
+        opening = StartKpis(
+            case_id=updated.case_id,
+            opened_at=updated.opened_at,
+            status="",
+            priority=updated.priority,
+            channel=updated.channel,
+            request_type=updated.request_type,
+            sla_policy_id=updated.sla_policy_id,
+            calendar_id=updated.contract_calendar_id,
+            account_id=updated.account_id,
+            contract_id=updated.contract_id,
+            number=updated.number,
+        )
+        facts = await _facts(opening, uow)
+        try:
+            policy = await _policy_for(opening, facts, uow)
+        except NoApplicablePolicyError:
+            log.warning("sla.no_policy_applies", case_id=str(cmd.case_id))
+            return []
+        _, definitions, calendar_id = policy.terms_for(facts)
+        named = await _calendar_for(opening, policy, calendar_id, uow)
+        was = await _calendar(uow, sla.calendar_id)
+        terms = {definition.name: definition for definition in definitions}
+        changed = []
+        moved = named.calendar_id != sla.calendar_id
+        for instance in await uow.kpis.of_case(cmd.case_id, for_update=True):
+            definition = terms.get(instance.kpi)
+            if definition is None and moved and instance.is_open:
+                # The new terms do not name it: it keeps its target, but it is counted on the
+                # case's new calendar from now on, like the others.
+                definition = _as_defined(instance)
+            if definition is None or (
+                definition.target == instance.target
+                and definition.warn_after == instance.warn_after
+                and named.calendar_id == sla.calendar_id
+                and policy.policy_id == instance.policy_id
+            ):
+                continue
+            events = instance.re_evaluate(
+                definition,
+                _not_before_last_change(instance, cmd.at),
+                was=was,
+                calendar=named.calendar,
+                policy_id=policy.policy_id,
+                reason=cmd.reason,
+            )
+            if events:
+                uow.emit(events, calendar_id=named.calendar_id)
+                await uow.kpis.save(instance)
+                changed.append(instance)
+                for event in events:
+                    await _tell(event, sla, uow)
+        await uow.cases.save(
+            dataclasses.replace(updated, policy_id=policy.policy_id, calendar_id=named.calendar_id)
+        )
+        await uow.commit()
+        return changed
+
+
+def _as_defined(instance: KpiInstance) -> KpiDefinition:
+    """The definition a KPI instance is measured on: its own target and warning."""
+    warn_after = instance.warn_after
+    warn_before = None if warn_after is None else instance.target - warn_after
+    if warn_before is not None and not timedelta(0) < warn_before < instance.target:
+        warn_before = None
+    return KpiDefinition(instance.kpi, instance.target, warn_before)
+
+
+def _case_sla(cmd: StartKpis, *, policy_id: UUID | None, calendar_id: UUID | None) -> CaseSla:
+    return CaseSla(
+        case_id=cmd.case_id,
+        policy_id=policy_id,
+        calendar_id=calendar_id,
+        opened_at=cmd.opened_at,
+        number=cmd.number,
+        priority=cmd.priority,
+        channel=cmd.channel,
+        request_type=cmd.request_type,
+        account_id=cmd.account_id,
+        contract_id=cmd.contract_id,
+        sla_policy_id=cmd.sla_policy_id,
+        contract_calendar_id=cmd.calendar_id,
+    )
+
+
+async def record_assignee(case_id: UUID, agent_id: UUID | None, *, uow: SlaUnitOfWork) -> None:
+    """Note who works a case now (from routing's events), to tell them of nearing deadlines."""
+    async with uow:
+        await uow.cases.set_assignee(case_id, agent_id)
+        await uow.commit()
+
+
+async def keep_agent(
+    agent_id: UUID, *, name: str, manager_id: UUID | None, version: int, uow: SlaUnitOfWork
+) -> None:
+    """Keep an agent's name and manager from the directory (the highest version wins)."""
+    async with uow:
+        await uow.cases.keep_agent(agent_id, name=name, manager_id=manager_id, version=version)
+        await uow.commit()
 
 
 async def create_calendar(
@@ -233,6 +437,18 @@ async def create_calendar(
     name = cmd.name.strip()
     if not name:
         raise InvalidCalendarError("a calendar needs a name")
+    calendar = calendar_of(cmd)
+    async with uow:
+        if await uow.calendars.get_by_name(name) is not None:
+            raise CalendarNameTaken(f"There is already a calendar named {name!r}.")
+        named = NamedCalendar(calendar_id=new_id(), name=name, calendar=calendar)
+        await uow.calendars.add(named)
+        await uow.commit()
+    return named
+
+
+def calendar_of(cmd: CreateCalendar) -> Calendar:
+    """The calendar a command describes; one without any working time is refused."""
     calendar = Calendar.weekly(
         cmd.time_zone,
         {day: [WorkingInterval.parse(text) for text in hours] for day, hours in cmd.week.items()},
@@ -242,13 +458,9 @@ async def create_calendar(
             for day, hours in cmd.special_days.items()
         },
     )
-    async with uow:
-        if await uow.calendars.get_by_name(name) is not None:
-            raise CalendarNameTaken(f"There is already a calendar named {name!r}.")
-        named = NamedCalendar(calendar_id=new_id(), name=name, calendar=calendar)
-        await uow.calendars.add(named)
-        await uow.commit()
-    return named
+    if not any(calendar.week) and not any(calendar.special_days.values()):
+        raise InvalidCalendarError("a calendar needs some working time in its week")
+    return calendar
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -302,6 +514,8 @@ def _apply(
     instances: Sequence[KpiInstance],
     calendar: Calendar,
     uow: SlaUnitOfWork,
+    *,
+    fired: list[KpiEvent] | None = None,
 ) -> list[KpiInstance]:
     """Apply `change` to the KPIs of one case, emitting what happened; the ones it moved."""
     changed = []
@@ -336,6 +550,8 @@ def _apply(
         if events:
             uow.emit(events, due_at=due_at)
             changed.append(instance)
+            if fired is not None:
+                fired.extend(events)
     return changed
 
 

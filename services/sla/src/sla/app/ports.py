@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
 from sla.app.commands import CaseChange
@@ -22,6 +22,15 @@ class CaseSla:
     policy_id: UUID | None
     calendar_id: UUID | None
     opened_at: datetime
+    number: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+    request_type: str | None = None
+    account_id: UUID | None = None
+    contract_id: UUID | None = None
+    sla_policy_id: UUID | None = None
+    """The policy the case's contract names, if any."""
+    contract_calendar_id: UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +58,19 @@ class CaseSlaRepository(Protocol):
     async def add(self, sla: CaseSla) -> None: ...
     async def park(self, change: CaseChange) -> None: ...
     async def take_parked(self, case_id: UUID) -> list[CaseChange]: ...
+    async def save(self, sla: CaseSla) -> None: ...
+    async def set_assignee(self, case_id: UUID, agent_id: UUID | None) -> None: ...
+    async def assignee(self, case_id: UUID) -> UUID | None: ...
+    async def manager_of(self, agent_id: UUID) -> tuple[str | None, UUID | None]:
+        """The agent's name and manager, as the agent directory said."""
+        ...
+
+    async def keep_agent(
+        self, agent_id: UUID, *, name: str, manager_id: UUID | None, version: int
+    ) -> None: ...
+    async def log(self, case_id: UUID) -> list[dict[str, Any]]:
+        """Every KPI state change of the case, oldest first."""
+        ...
 
 
 class KpiRepository(Protocol):
@@ -65,6 +87,21 @@ class PolicyRepository(Protocol):
     """Where SLA policies are kept."""
 
     async def list(self) -> list[SlaPolicy]: ...
+    async def get(self, policy_id: UUID) -> SlaPolicy | None: ...
+    async def find_by_name(self, name: str) -> SlaPolicy | None: ...
+    async def next_position(self) -> int: ...
+    async def add(self, policy: SlaPolicy, *, position: int) -> None: ...
+    async def save(self, policy: SlaPolicy) -> None: ...
+    async def retire(self, policy_id: UUID, *, at: datetime) -> None: ...
+
+
+class AccountRepository(Protocol):
+    """What SLA knows of accounts (tier and region), from intake's customer card."""
+
+    async def keep(
+        self, account_id: UUID, *, tier: str | None, region: str | None, version: int
+    ) -> None: ...
+    async def tier_and_region(self, account_id: UUID) -> tuple[str | None, str | None]: ...
 
 
 class CalendarRepository(Protocol):
@@ -74,6 +111,7 @@ class CalendarRepository(Protocol):
     async def get_by_name(self, name: str) -> NamedCalendar | None: ...
     async def list(self) -> list[NamedCalendar]: ...
     async def add(self, calendar: NamedCalendar) -> None: ...
+    async def save(self, calendar: NamedCalendar) -> None: ...
 
 
 class SlaUnitOfWork(Protocol):
@@ -87,6 +125,8 @@ class SlaUnitOfWork(Protocol):
     def policies(self) -> PolicyRepository: ...
     @property
     def calendars(self) -> CalendarRepository: ...
+    @property
+    def accounts(self) -> AccountRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -102,4 +142,17 @@ class SlaUnitOfWork(Protocol):
         calendar_id: UUID | None = None,
         due_at: datetime | None = None,
     ) -> None: ...
+    def notify(
+        self,
+        *,
+        recipient: UUID,
+        manager: bool,
+        template: str,
+        case_id: UUID,
+        at: datetime,
+        parameters: dict[str, str],
+    ) -> None:
+        """Ask intake to tell an agent (or a manager) something, when this commits."""
+        ...
+
     async def commit(self) -> None: ...

@@ -29,13 +29,21 @@ from sla.domain.kpi import (
     KpiInstance,
     KpiNearingBreach,
     KpiPaused,
+    KpiReEvaluated,
     KpiResumed,
     KpiStarted,
     KpiStatus,
     KpiSucceeded,
     start_kpi,
 )
-from sla.domain.policy import AppliesTo, CaseFacts, KpiDefinition, SlaPolicy, choose_policy
+from sla.domain.policy import (
+    AppliesTo,
+    CaseFacts,
+    KpiDefinition,
+    PolicyItem,
+    SlaPolicy,
+    choose_policy,
+)
 
 __all__ = [
     "WORKWEEK",
@@ -53,12 +61,14 @@ __all__ = [
     "KpiInstance",
     "KpiNearingBreach",
     "KpiPaused",
+    "KpiReEvaluated",
     "KpiResumed",
     "KpiStarted",
     "KpiStatus",
     "KpiSucceeded",
     "NoApplicablePolicyError",
     "NoWorkingTimeError",
+    "PolicyItem",
     "SlaError",
     "SlaPolicy",
     "Weekday",

@@ -111,6 +111,19 @@ class KpiCancelled(KpiEvent):
     """A KPI stopped counting without being met, for example because the case was cancelled."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class KpiReEvaluated(KpiEvent):
+    """The KPI is measured against another target or calendar since the case's facts changed;
+    the working time it had used stays. `due_at` is None while it is paused."""
+
+    policy_id: UUID
+    target: timedelta
+    status: KpiStatus
+    due_at: datetime | None
+    warn_at: datetime | None
+    reason: str
+
+
 class _EventIdentity(TypedDict):
     instance_id: UUID
     case_id: UUID
@@ -271,6 +284,56 @@ class KpiInstance:
                 KpiStatus.IN_PROGRESS if self.warned_at is None else KpiStatus.NEARING_BREACH
             )
         return [KpiResumed(**self._about(now), due_at=self._deadline(), warn_at=self.warn_at)]
+
+    def re_evaluate(
+        self,
+        definition: KpiDefinition,
+        now: datetime,
+        *,
+        was: Calendar,
+        calendar: Calendar,
+        policy_id: UUID,
+        reason: str,
+    ) -> list[KpiEvent]:
+        """Measure the KPI against `definition`'s target from `now`, on `calendar`, keeping the
+        working time used so far (counted on the calendar it `was` measured on).
+
+        An ended or breached KPI keeps its outcome; a warning already given stays given. A new
+        target already used up breaches at the next tick.
+        """
+        require_aware(now, "now")
+        if not self.is_open or self.status is KpiStatus.BREACHED:
+            return []
+        self._require_not_before(now)
+        events = self.tick(now)
+        if self.breached:
+            return events  # the deadline passed before the facts changed: the outcome stands
+        if self.running_since is not None:
+            self.consumed += working_time_between(self.running_since, now, was)
+            self.running_since = now
+        self.policy_id = policy_id
+        self.target = definition.target
+        self.warn_after = definition.warn_after
+        if self.warned_at is None:
+            self.warn_at = None
+        if self.is_running:
+            self.due_at = add_working_time(now, max(self.target - self.consumed, _ZERO), calendar)
+            if self.warn_after is not None and self.warned_at is None:
+                self.warn_at = add_working_time(
+                    now, max(self.warn_after - self.consumed, _ZERO), calendar
+                )
+        events.append(
+            KpiReEvaluated(
+                **self._about(now),
+                policy_id=policy_id,
+                target=self.target,
+                status=self.status,
+                due_at=self.due_at if self.is_running else None,
+                warn_at=self.warn_at,
+                reason=reason,
+            )
+        )
+        return events
 
     def succeed(self, now: datetime) -> list[KpiEvent]:
         """Record that the KPI was met, late if its deadline had already come."""

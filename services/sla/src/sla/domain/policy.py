@@ -55,6 +55,11 @@ class CaseFacts:
     priority: str | None = None
     channel: str | None = None
     request_type: str | None = None
+    tier: str | None = None
+    """The account's tier (``gold``), as intake's customer card says."""
+    region: str | None = None
+    contract_id: UUID | None = None
+    """The contract that covers the case, if one does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +70,30 @@ class AppliesTo:
     priorities: AbstractSet[str] = frozenset()
     channels: AbstractSet[str] = frozenset()
     request_types: AbstractSet[str] = frozenset()
+    tiers: AbstractSet[str] = frozenset()
+    regions: AbstractSet[str] = frozenset()
+    contract_ids: AbstractSet[UUID] = frozenset()
 
     def __post_init__(self) -> None:
         # Accept any set of names, but keep the condition immutable and hashable.
-        object.__setattr__(self, "priorities", frozenset(self.priorities))
-        object.__setattr__(self, "channels", frozenset(self.channels))
-        object.__setattr__(self, "request_types", frozenset(self.request_types))
+        for name in ("priorities", "channels", "request_types", "tiers", "regions"):
+            values = frozenset(getattr(self, name))
+            if any(not value.strip() for value in values):
+                raise InvalidPolicyError(f"a condition on {name} has a blank value")
+            object.__setattr__(self, name, values)
+        object.__setattr__(self, "contract_ids", frozenset(self.contract_ids))
 
     @property
     def is_unconditional(self) -> bool:
         """Whether every case matches."""
-        return not (self.priorities or self.channels or self.request_types)
+        return not (
+            self.priorities
+            or self.channels
+            or self.request_types
+            or self.tiers
+            or self.regions
+            or self.contract_ids
+        )
 
     def matches(self, facts: CaseFacts) -> bool:
         """Whether a case with these facts is covered."""
@@ -83,7 +101,29 @@ class AppliesTo:
             _accepts(self.priorities, facts.priority)
             and _accepts(self.channels, facts.channel)
             and _accepts(self.request_types, facts.request_type)
+            and _accepts(self.tiers, facts.tier)
+            and _accepts(self.regions, facts.region)
+            and (not self.contract_ids or facts.contract_id in self.contract_ids)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyItem:
+    """One item of a policy: the cases it covers, their KPIs, and the calendar they count on
+    (the policy's when None). A policy's first item that matches a case applies to it."""
+
+    name: str
+    kpis: tuple[KpiDefinition, ...]
+    applies_to: AppliesTo = AppliesTo()
+    calendar_id: UUID | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kpis", tuple(self.kpis))
+        if not self.name.strip():
+            raise InvalidPolicyError("a policy item needs a name")
+        if not self.kpis:
+            raise InvalidPolicyError(f"policy item {self.name!r} has no KPIs")
+        _require_unique([kpi.name for kpi in self.kpis], f"policy item {self.name!r}", "KPIs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,30 +134,54 @@ class SlaPolicy:
     policy_id: UUID
     name: str
     calendar_id: UUID
-    kpis: tuple[KpiDefinition, ...]
+    kpis: tuple[KpiDefinition, ...] = ()
     applies_to: AppliesTo = AppliesTo()
     is_default: bool = False
+    items: tuple[PolicyItem, ...] = ()
+    """Tried in order; the first that matches a case gives its KPIs. A policy with items has
+    no KPIs of its own."""
+    retired: bool = False
+    """A retired policy is chosen for no new case; the KPIs it started run on."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kpis", tuple(self.kpis))
+        object.__setattr__(self, "items", tuple(self.items))
         if not self.name.strip():
             raise InvalidPolicyError("an SLA policy needs a name")
-        if not self.kpis:
+        if self.items and self.kpis:
+            raise InvalidPolicyError(f"SLA policy {self.name!r} has items: its KPIs belong in them")
+        if not self.items and not self.kpis:
             raise InvalidPolicyError(f"SLA policy {self.name!r} has no KPIs")
-        names = [kpi.name for kpi in self.kpis]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
+        _require_unique([kpi.name for kpi in self.kpis], f"SLA policy {self.name!r}", "KPIs")
+        _require_unique([i.name for i in self.items], f"SLA policy {self.name!r}", "items")
+        if self.items and not self.items[-1].applies_to.is_unconditional:
             raise InvalidPolicyError(
-                f"SLA policy {self.name!r} defines KPIs more than once: {', '.join(repeated)}"
+                f"SLA policy {self.name!r}: its items leave some of its cases without KPIs; "
+                "give the last item no condition, so that it takes the rest"
             )
         if self.is_default and not self.applies_to.is_unconditional:
             raise InvalidPolicyError(
                 f"SLA policy {self.name!r} is the default, so it cannot have conditions"
             )
+        if self.is_default and self.retired:
+            raise InvalidPolicyError(f"SLA policy {self.name!r} is the default: it cannot retire")
 
-    def kpi_named(self, name: str) -> KpiDefinition | None:
-        """The policy's KPI of that name, if it has one."""
-        return next((kpi for kpi in self.kpis if kpi.name == name), None)
+    def terms_for(
+        self, facts: CaseFacts
+    ) -> tuple[PolicyItem | None, tuple[KpiDefinition, ...], UUID]:
+        """The item that applies to a case (None for a policy without items), its KPIs and
+        the calendar they count on."""
+        for item in self.items:
+            if item.applies_to.matches(facts):
+                return item, item.kpis, item.calendar_id or self.calendar_id
+        return None, self.kpis, self.calendar_id
+
+    @property
+    def calendar_ids(self) -> frozenset[UUID]:
+        """Every calendar the policy counts on."""
+        return frozenset(
+            {self.calendar_id, *(i.calendar_id for i in self.items if i.calendar_id is not None)}
+        )
 
 
 def choose_policy(facts: CaseFacts, policies: Iterable[SlaPolicy]) -> SlaPolicy:
@@ -125,6 +189,8 @@ def choose_policy(facts: CaseFacts, policies: Iterable[SlaPolicy]) -> SlaPolicy:
     chosen: SlaPolicy | None = None
     default: SlaPolicy | None = None
     for policy in policies:
+        if policy.retired:
+            continue
         if policy.is_default:
             if default is not None:
                 raise InvalidPolicyError(
@@ -142,3 +208,9 @@ def choose_policy(facts: CaseFacts, policies: Iterable[SlaPolicy]) -> SlaPolicy:
 
 def _accepts(allowed: AbstractSet[str], value: str | None) -> bool:
     return not allowed or (value is not None and value in allowed)
+
+
+def _require_unique(names: list[str], owner: str, what: str) -> None:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InvalidPolicyError(f"{owner} defines {what} more than once: {', '.join(repeated)}")

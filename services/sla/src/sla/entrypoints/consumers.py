@@ -14,9 +14,18 @@ from sla.app.commands import (
     RecordReopening,
     RecordResolution,
     RecordStatusChange,
+    ReEvaluate,
     StartKpis,
 )
-from sla.app.handlers import apply_case_change, is_first_response, start_kpis
+from sla.app.handlers import (
+    apply_case_change,
+    is_first_response,
+    keep_agent,
+    re_evaluate,
+    record_assignee,
+    start_kpis,
+)
+from sla.app.policies import keep_account
 
 CASE_EVENTS = frozenset(
     {
@@ -26,7 +35,8 @@ CASE_EVENTS = frozenset(
         "case.resolved",
         "case.cancelled",
         "case.reopened",
-        # Not case.entitlement_changed (skipped): re-evaluating KPIs on a new line is later work.
+        "case.updated",
+        "case.entitlement_changed",
     }
 )
 """The case events that move KPIs; the others on the topic are skipped before decoding."""
@@ -50,6 +60,9 @@ def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlSlaUnitO
                         request_type=event.request_type,
                         sla_policy_id=event.sla_policy_id,
                         calendar_id=event.calendar_id,
+                        account_id=event.account_id,
+                        contract_id=event.contract_id,
+                        number=event.number,
                     ),
                     uow=uow,
                 )
@@ -78,5 +91,93 @@ def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlSlaUnitO
                 await apply_case_change(
                     RecordReopening(case_id=event.case_id, at=event.occurred_at), uow=uow
                 )
+            case c.CaseUpdated():
+                # Only a new priority or request type can change the terms.
+                if event.priority is not None or "request_type" in event.changes:
+                    await re_evaluate(
+                        ReEvaluate(
+                            case_id=event.case_id,
+                            at=event.occurred_at,
+                            reason=_updated_reason(event),
+                            priority=None if event.priority is None else event.priority.value,
+                            request_type=event.request_type,
+                            request_type_changed="request_type" in event.changes,
+                        ),
+                        uow=uow,
+                    )
+            case c.CaseEntitlementChanged():
+                await re_evaluate(
+                    ReEvaluate(
+                        case_id=event.case_id,
+                        at=event.occurred_at,
+                        reason="contract changed"
+                        if event.contract_id is not None
+                        else "contract removed",
+                        contract_changed=True,
+                        contract_id=event.contract_id,
+                        sla_policy_id=event.sla_policy_id,
+                        calendar_id=event.calendar_id,
+                    ),
+                    uow=uow,
+                )
 
     consumers.subscribe(topics.CASES, on_case_event, uow_factory=uow_factory, events=CASE_EVENTS)
+
+    async def on_account(event: c.Event, envelope: c.Envelope, uow: SqlSlaUnitOfWork) -> None:
+        assert isinstance(event, c.AccountRegistered | c.AccountChanged)
+        await keep_account(
+            event.account_id,
+            tier=event.tier,
+            region=event.region,
+            version=event.version,
+            uow=uow,
+        )
+
+    async def on_routing(event: c.Event, envelope: c.Envelope, uow: SqlSlaUnitOfWork) -> None:
+        # Who works the case: told when a deadline nears; their manager when it passes.
+        match event:
+            case c.CaseAssigned(agent_id=agent_id):
+                await record_assignee(event.case_id, agent_id, uow=uow)
+            case c.CaseReleased() | c.CaseTransferred() | c.CaseDequeued():
+                await record_assignee(event.case_id, None, uow=uow)
+
+    consumers.subscribe(
+        topics.ROUTING,
+        on_routing,
+        uow_factory=uow_factory,
+        events={"case.assigned", "case.released", "case.transferred", "case.dequeued"},
+    )
+
+    async def on_agent(event: c.Event, envelope: c.Envelope, uow: SqlSlaUnitOfWork) -> None:
+        assert isinstance(event, c.AgentRegistered | c.AgentChanged | c.AgentPresenceChanged)
+        await keep_agent(
+            event.agent_id,
+            name=event.name,
+            manager_id=event.manager_id,
+            version=event.version,
+            uow=uow,
+        )
+
+    consumers.subscribe(
+        topics.ROUTING_AGENTS,
+        on_agent,
+        uow_factory=uow_factory,
+        events={"agent.registered", "agent.changed", "agent.presence_changed"},
+    )
+
+    consumers.subscribe(
+        topics.INTAKE_CUSTOMERS,
+        on_account,
+        uow_factory=uow_factory,
+        events={"account.registered", "account.changed"},
+    )
+
+
+def _updated_reason(event: c.CaseUpdated) -> str:
+    """What changed, for the KPI state log."""
+    parts = []
+    if event.priority is not None:
+        parts.append(f"priority changed to {event.priority.value}")
+    if "request_type" in event.changes:
+        parts.append(f"request type changed to {event.request_type or 'none'}")
+    return "; ".join(parts)

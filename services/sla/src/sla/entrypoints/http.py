@@ -5,23 +5,46 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from caseflow_servicekit import Authenticator, Clock, Role
+from caseflow_contracts import Channel, Priority
+from caseflow_servicekit import Authenticator, Clock, NotFound, Role
 from sla.adapters.uow import SqlSlaUnitOfWork
 from sla.app.commands import CreateCalendar
 from sla.app.handlers import KpiState, compliance, create_calendar, kpis_of_case
+from sla.app.policies import (
+    create_policy,
+    replace_calendar,
+    replace_policy,
+    retire_policy,
+    set_holidays,
+)
 from sla.app.ports import NamedCalendar
-from sla.domain import SlaPolicy, Weekday
+from sla.domain import (
+    AppliesTo,
+    InvalidPolicyError,
+    KpiDefinition,
+    PolicyItem,
+    SlaPolicy,
+    Weekday,
+)
 
 WeekdayName = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 def _seconds(value: timedelta | None) -> int | None:
     return None if value is None else int(value.total_seconds())
+
+
+class KpiLogEntry(BaseModel):
+    """One change of a KPI: started, paused, resumed, warned, breached, met, cancelled."""
+
+    state: str
+    at: datetime
+    reason: str | None = None
 
 
 class KpiView(BaseModel):
@@ -43,9 +66,10 @@ class KpiView(BaseModel):
     consumed_seconds: int
     remaining_seconds: int
     paused_seconds: int
+    log: list[KpiLogEntry]
 
     @classmethod
-    def of(cls, state: KpiState) -> KpiView:
+    def of(cls, state: KpiState, log: list[KpiLogEntry] | None = None) -> KpiView:
         kpi = state.instance
         return cls(
             instance_id=kpi.instance_id,
@@ -64,6 +88,7 @@ class KpiView(BaseModel):
             consumed_seconds=int(state.consumed.total_seconds()),
             remaining_seconds=int(state.remaining.total_seconds()),
             paused_seconds=int(state.paused.total_seconds()),
+            log=log or [],
         )
 
 
@@ -129,17 +154,41 @@ class AppliesToView(BaseModel):
     priorities: list[str]
     channels: list[str]
     request_types: list[str]
+    tiers: list[str]
+    regions: list[str]
+    contract_ids: list[UUID]
+
+    @classmethod
+    def of(cls, condition: AppliesTo) -> AppliesToView:
+        return cls(
+            priorities=sorted(condition.priorities),
+            channels=sorted(condition.channels),
+            request_types=sorted(condition.request_types),
+            tiers=sorted(condition.tiers),
+            regions=sorted(condition.regions),
+            contract_ids=sorted(condition.contract_ids),
+        )
+
+
+class PolicyItemView(BaseModel):
+    name: str
+    applies_to: AppliesToView
+    calendar_id: UUID | None
+    kpis: list[KpiDefinitionView]
 
 
 class PolicyView(BaseModel):
-    """An SLA policy: the KPIs it measures, on which calendar, for which cases."""
+    """An SLA policy: the cases it covers, and the KPIs it measures on which calendar, by
+    its items (the first that matches a case applies) or for all its cases."""
 
     policy_id: UUID
     name: str
     calendar_id: UUID
     is_default: bool
+    retired: bool
     applies_to: AppliesToView
     kpis: list[KpiDefinitionView]
+    items: list[PolicyItemView]
 
     @classmethod
     def of(cls, policy: SlaPolicy) -> PolicyView:
@@ -148,20 +197,130 @@ class PolicyView(BaseModel):
             name=policy.name,
             calendar_id=policy.calendar_id,
             is_default=policy.is_default,
-            applies_to=AppliesToView(
-                priorities=sorted(policy.applies_to.priorities),
-                channels=sorted(policy.applies_to.channels),
-                request_types=sorted(policy.applies_to.request_types),
-            ),
-            kpis=[
-                KpiDefinitionView(
-                    name=kpi.name,
-                    target_seconds=int(kpi.target.total_seconds()),
-                    warn_before_seconds=_seconds(kpi.warn_before),
+            retired=policy.retired,
+            applies_to=AppliesToView.of(policy.applies_to),
+            kpis=[_kpi_view(kpi) for kpi in policy.kpis],
+            items=[
+                PolicyItemView(
+                    name=item.name,
+                    applies_to=AppliesToView.of(item.applies_to),
+                    calendar_id=item.calendar_id,
+                    kpis=[_kpi_view(kpi) for kpi in item.kpis],
                 )
-                for kpi in policy.kpis
+                for item in policy.items
             ],
         )
+
+
+def _kpi_view(kpi: KpiDefinition) -> KpiDefinitionView:
+    return KpiDefinitionView(
+        name=kpi.name,
+        target_seconds=int(kpi.target.total_seconds()),
+        warn_before_seconds=_seconds(kpi.warn_before),
+    )
+
+
+Short = Annotated[str, Field(min_length=1, max_length=100)]
+Seconds = Annotated[int, Field(ge=1, le=10 * 365 * 24 * 3600)]
+
+
+class ConditionIn(BaseModel):
+    """Which cases: every listed set must hold the case's value; an empty one holds always."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priorities: list[Priority] = []
+    channels: list[Channel] = []
+    request_types: list[Short] = []
+    tiers: list[Short] = []
+    regions: list[Short] = []
+    contract_ids: list[UUID] = []
+
+    def domain(self) -> AppliesTo:
+        return AppliesTo(
+            priorities=frozenset(p.value for p in self.priorities),
+            channels=frozenset(c.value for c in self.channels),
+            request_types=frozenset(self.request_types),
+            tiers=frozenset(self.tiers),
+            regions=frozenset(self.regions),
+            contract_ids=frozenset(self.contract_ids),
+        )
+
+
+class KpiIn(BaseModel):
+    """A KPI: its target in working seconds, and a warning either `warn_before_seconds` before
+    the deadline or once `warn_at_share` (0–1) of the target is used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$", examples=["first_response"])]
+    target_seconds: Seconds
+    warn_before_seconds: Seconds | None = None
+    warn_at_share: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+    def domain(self) -> KpiDefinition:
+        target = timedelta(seconds=self.target_seconds)
+        if self.warn_before_seconds is not None and self.warn_at_share is not None:
+            raise InvalidPolicyError(
+                f"KPI {self.name!r}: give warn_before_seconds or warn_at_share, not both"
+            )
+        if self.warn_at_share is not None:
+            return KpiDefinition.with_warning_share(self.name, target, elapsed=self.warn_at_share)
+        warn = (
+            None
+            if self.warn_before_seconds is None
+            else timedelta(seconds=self.warn_before_seconds)
+        )
+        return KpiDefinition(self.name, target, warn)
+
+
+class PolicyItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    applies_to: ConditionIn = ConditionIn()
+    calendar_id: UUID | None = None
+    kpis: Annotated[list[KpiIn], Field(min_length=1, max_length=20)]
+
+
+class PolicyIn(BaseModel):
+    """An SLA policy: the cases it covers (`applies_to`), its calendar, and either `kpis` for
+    all its cases or ordered `items` (the first whose condition matches a case applies; the
+    last must have none, so that no case of the policy is left without KPIs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    calendar_id: UUID
+    is_default: bool = False
+    applies_to: ConditionIn = ConditionIn()
+    kpis: Annotated[list[KpiIn], Field(max_length=20)] = []
+    items: Annotated[list[PolicyItemIn], Field(max_length=50)] = []
+
+    def domain(self, policy_id: UUID) -> SlaPolicy:
+        return SlaPolicy(
+            policy_id=policy_id,
+            name=self.name.strip(),
+            calendar_id=self.calendar_id,
+            kpis=tuple(kpi.domain() for kpi in self.kpis),
+            applies_to=self.applies_to.domain(),
+            is_default=self.is_default,
+            items=tuple(
+                PolicyItem(
+                    name=item.name.strip(),
+                    kpis=tuple(kpi.domain() for kpi in item.kpis),
+                    applies_to=item.applies_to.domain(),
+                    calendar_id=item.calendar_id,
+                )
+                for item in self.items
+            ),
+        )
+
+
+class HolidaysIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    holidays: Annotated[list[date], Field(max_length=366)]
 
 
 class KpiComplianceView(BaseModel):
@@ -198,7 +357,14 @@ def router(
     async def case_kpis(case_id: UUID) -> list[KpiView]:
         """The KPIs of a case and where each stands now."""
         states = await kpis_of_case(case_id, uow=uow_factory(), now=clock.now())
-        return [KpiView.of(state) for state in states]
+        async with uow_factory() as uow:
+            entries = await uow.cases.log(case_id)
+        logs: dict[UUID, list[KpiLogEntry]] = {}
+        for entry in entries:
+            logs.setdefault(entry["instance_id"], []).append(
+                KpiLogEntry(state=entry["state"], at=entry["at"], reason=entry["reason"])
+            )
+        return [KpiView.of(state, logs.get(state.instance.instance_id)) for state in states]
 
     @api.get(
         "/calendars", response_model=list[CalendarView], tags=["calendars"], dependencies=agent
@@ -218,24 +384,83 @@ def router(
     )
     async def add_calendar(body: CalendarIn) -> CalendarView:
         """Add a business-hours calendar."""
-        named = await create_calendar(
-            CreateCalendar(
-                name=body.name,
-                time_zone=body.time_zone,
-                week={_DAY_NUMBERS[day]: hours for day, hours in body.week.items()},
-                holidays=body.holidays,
-                special_days=body.special_days,
-            ),
-            uow=uow_factory(),
-        )
+        named = await create_calendar(_calendar_command(body), uow=uow_factory())
+        return CalendarView.of(named)
+
+    @api.put(
+        "/calendars/{calendar_id}",
+        response_model=CalendarView,
+        tags=["calendars"],
+        dependencies=admin,
+    )
+    async def put_calendar(calendar_id: UUID, body: CalendarIn) -> CalendarView:
+        """Rewrite a calendar whole; KPIs keep the deadlines they were given until their next
+        change."""
+        named = await replace_calendar(calendar_id, _calendar_command(body), uow=uow_factory())
+        return CalendarView.of(named)
+
+    @api.put(
+        "/calendars/{calendar_id}/holidays/{year}",
+        response_model=CalendarView,
+        tags=["calendars"],
+        dependencies=admin,
+    )
+    async def put_holidays(
+        calendar_id: UUID, year: Annotated[int, Path(ge=1970, le=2200)], body: HolidaysIn
+    ) -> CalendarView:
+        """Replace a calendar's holidays of one year."""
+        named = await set_holidays(calendar_id, year, body.holidays, uow=uow_factory())
         return CalendarView.of(named)
 
     @api.get("/policies", response_model=list[PolicyView], tags=["policies"], dependencies=agent)
     async def list_policies() -> list[PolicyView]:
-        """Every SLA policy, in the order they are tried on a new case."""
+        """Every SLA policy, in the order they are tried on a new case (retired ones too)."""
         async with uow_factory() as uow:
             policies = await uow.policies.list()
         return [PolicyView.of(policy) for policy in policies]
+
+    @api.post(
+        "/policies",
+        response_model=PolicyView,
+        status_code=201,
+        tags=["policies"],
+        dependencies=admin,
+    )
+    async def add_policy(body: PolicyIn) -> PolicyView:
+        """Add a policy, tried after the others."""
+        policy = await create_policy(body.domain(uuid4()), uow=uow_factory())
+        return PolicyView.of(policy)
+
+    @api.get(
+        "/policies/{policy_id}", response_model=PolicyView, tags=["policies"], dependencies=agent
+    )
+    async def get_policy(policy_id: UUID) -> PolicyView:
+        """One policy."""
+        async with uow_factory() as uow:
+            policy = await uow.policies.get(policy_id)
+        if policy is None:
+            raise NotFound(f"There is no policy {policy_id}.")
+        return PolicyView.of(policy)
+
+    @api.put(
+        "/policies/{policy_id}", response_model=PolicyView, tags=["policies"], dependencies=admin
+    )
+    async def put_policy(policy_id: UUID, body: PolicyIn) -> PolicyView:
+        """Write a policy whole under this id (created if new); cases already under it keep
+        the KPIs they started with."""
+        policy = await replace_policy(body.domain(policy_id), uow=uow_factory())
+        return PolicyView.of(policy)
+
+    @api.post(
+        "/policies/{policy_id}/retire",
+        response_model=PolicyView,
+        tags=["policies"],
+        dependencies=admin,
+    )
+    async def retire(policy_id: UUID) -> PolicyView:
+        """Choose the policy for no new case; the KPIs it started run on."""
+        policy = await retire_policy(policy_id, uow=uow_factory(), now=clock.now())
+        return PolicyView.of(policy)
 
     @api.get(
         "/reports/compliance",
@@ -267,3 +492,13 @@ def router(
         )
 
     return api
+
+
+def _calendar_command(body: CalendarIn) -> CreateCalendar:
+    return CreateCalendar(
+        name=body.name,
+        time_zone=body.time_zone,
+        week={_DAY_NUMBERS[day]: hours for day, hours in body.week.items()},
+        holidays=body.holidays,
+        special_days=body.special_days,
+    )
