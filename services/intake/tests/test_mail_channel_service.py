@@ -4,6 +4,7 @@ mail sink), a real PostgreSQL and FastStream's TestKafkaBroker."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -33,8 +34,16 @@ from caseflow_servicekit.testing import bearer, eventually, publish_event, runni
 from intake.adapters.blobs import FilesystemBlobStore
 from intake.adapters.tables import contact_emails, contacts, metadata
 from intake.adapters.uow import SqlIntakeUnitOfWork
-from intake.app.mail import InboundEnvelope, accept_mail
+from intake.app.mail import (
+    Accepted,
+    InboundEnvelope,
+    MailRules,
+    process_mails,
+    record_received,
+    store_raw,
+)
 from intake.bootstrap import MIGRATIONS, MailChannel, build
+from intake.domain.attachments import AttachmentLimits
 from intake.settings import IntakeSettings
 
 pytestmark = pytest.mark.service
@@ -290,6 +299,17 @@ def message(
     return mail.as_bytes(policy=policy.SMTP)
 
 
+async def accept_mail(
+    raw: bytes, envelope: InboundEnvelope, *, uow: SqlIntakeUnitOfWork, blobs: Any, now: datetime
+) -> Accepted:
+    """Store a message as the inbox does (its bytes in the blob store), but leave it unread: as
+    if the process had gone before reading it."""
+    [accepted] = await record_received(
+        [await store_raw(raw, envelope, blobs=blobs)], uow=uow, now=now
+    )
+    return accepted
+
+
 def message_id_of(raw: bytes) -> str:
     value = BytesHeaderParser(policy=policy.default).parsebytes(raw)["Message-ID"]
     return str(value)
@@ -530,6 +550,67 @@ async def test_a_message_stored_but_never_read_is_read_by_the_sweep(service: Ser
     assert len(await service.of_type(c.InteractionReceived)) == 1
 
 
+async def test_messages_arriving_together_are_stored_and_read_together_and_a_bad_one_fails_alone(
+    service: Service,
+) -> None:
+    raws = [
+        message(sender=f"Customer {i} <c{i}@together.example>", subject=f"Request {i}")
+        for i in range(5)
+    ]
+    envelope = InboundEnvelope(source="imap:test")
+    accepted = await asyncio.gather(
+        *(service.mail.inbox.receive(raw, envelope) for raw in [*raws, b"\x00\x01garbage"])
+    )
+    assert all(a.mail_id is not None and not a.duplicate for a in accepted)
+
+    mails = [await service.inbound(a.mail_id) for a in accepted if a.mail_id is not None]
+    assert [m["status"] for m in mails] == ["processed"] * 5 + ["failed"]
+    received = await service.of_type(c.InteractionReceived)
+    assert sorted(r.message_id for r in received) == sorted(message_id_of(r) for r in raws)
+    # The small messages were kept in their rows, not in the blob store.
+    r = await service.client.get(
+        f"/mail/messages/{mails[0]['mail_id']}/raw", headers=service.supervisor
+    )
+    assert r.status_code == 200 and r.content == raws[0]
+
+
+async def test_a_batch_holding_an_unreadable_message_does_nothing_so_that_each_is_read_alone(
+    service: Service,
+) -> None:
+    def uow() -> SqlIntakeUnitOfWork:
+        return SqlIntakeUnitOfWork(service.app.kit.sessions, service.app.kit.outbox)
+
+    rules = MailRules(own_addresses=frozenset({SUPPORT}), attachments=AttachmentLimits())
+    good = message(message_id="<batch-good@customer.example>")
+    held: list[tuple[uuid.UUID, bytes | None]] = []
+    for raw in (good, b"\x00\x01garbage"):
+        accepted = await accept_mail(
+            raw, InboundEnvelope(source="imap:test"), uow=uow(), blobs=service.mail.blobs, now=NOW
+        )
+        assert accepted.mail_id is not None
+        held.append((accepted.mail_id, None))  # read back from the blob store
+
+    assert (
+        await process_mails(held, uow=uow(), blobs=service.mail.blobs, rules=rules, now=NOW) is None
+    )
+    for mail_id, _ in held:
+        r = await service.client.get(f"/mail/messages/{mail_id}", headers=service.supervisor)
+        assert r.json()["status"] == "received"  # nothing was done of either
+    assert await service.of_type(c.InteractionReceived) == []
+
+    [done] = (
+        await process_mails(held[:1], uow=uow(), blobs=service.mail.blobs, rules=rules, now=NOW)
+        or []
+    )
+    assert (done.status.value, done.kind and done.kind.value, done.attempts) == (
+        "processed",
+        "request",
+        1,
+    )
+    [event] = await service.of_type(c.InteractionReceived)
+    assert event.message_id == message_id_of(good)
+
+
 async def test_an_unreadable_message_is_listed_as_failed(service: Service) -> None:
     accepted = await service.mail.inbox.receive(
         b"\x00\x01garbage", InboundEnvelope(source="imap:test")
@@ -568,16 +649,23 @@ async def test_a_message_that_failed_for_a_mended_cause_reprocesses_to_processed
     service: Service,
 ) -> None:
     raw = message(message_id="<lost-blob@customer.example>")
-    accepted = await service.mail.inbox.receive(raw, InboundEnvelope(source="imap:test"))
+    # Stored, and the process gone before it was read: the sweep reads it back from the blob
+    # store, which has lost the bytes for a while (a volume not mounted, say).
+    accepted = await accept_mail(
+        raw,
+        InboundEnvelope(source="imap:test"),
+        uow=SqlIntakeUnitOfWork(service.app.kit.sessions, service.app.kit.outbox),
+        blobs=service.mail.blobs,
+        now=NOW,
+    )
     assert accepted.mail_id is not None
-    # The stored bytes go missing before the message is read (the reader runs at the test's
-    # next await): the blob store lost them for a while, say a volume not mounted.
     blobs = service.mail.blobs
     assert isinstance(blobs, FilesystemBlobStore)
     stored = blobs.path_of(hashlib.sha256(raw).hexdigest())
     aside = stored.with_name("aside")
     stored.rename(aside)
 
+    service.clock.moment = NOW + timedelta(seconds=2)
     mail = await service.inbound(accepted.mail_id)
     assert mail["status"] == "failed"
     assert mail["error"].startswith("the stored message is missing from the blob store")

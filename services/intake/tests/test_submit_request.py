@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -79,6 +79,9 @@ class FakeCustomerRepository:
 
     async def lock_phone(self, phone: str) -> None:
         self.locked.append(phone)
+
+    async def lock_emails(self, emails: Sequence[str]) -> None:
+        self.locked.extend(emails)
 
     async def contact_by_email(self, email: str) -> Contact | None:
         return next((c for c in self._s.contacts.values() if email in c.emails), None)

@@ -226,6 +226,7 @@ def _mail_channel(
         rules=rules,
         clock=clock,
         unread_after=timedelta(seconds=settings.mail_sweep_seconds),
+        inline_bytes=settings.mail_inline_bytes,
     )
     desk = Desk(
         name=settings.desk_name,

@@ -100,6 +100,11 @@ class IntakeSettings(ServiceSettings):
     )
     # Templates here take precedence over the shipped ones (`<kind>/<language>.txt`).
     template_dir: str | None = Field(default=None, validation_alias="INTAKE_TEMPLATE_DIR")
+    # A message up to this size is kept in its database row, written with the row in one
+    # commit; a larger one goes to the blob store first.
+    mail_inline_bytes: int = Field(
+        default=256 * 1024, ge=0, validation_alias="INTAKE_MAIL_INLINE_BYTES"
+    )
     # Stored messages a reader never finished (a crash) are read again after this long.
     mail_sweep_seconds: float = Field(
         default=30.0, gt=0, validation_alias="INTAKE_MAIL_SWEEP_SECONDS"

@@ -14,10 +14,12 @@ from sqlalchemy import (
     DateTime,
     RowMapping,
     String,
+    bindparam,
     delete,
     func,
     insert,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +62,10 @@ from intake.domain.identification import (
 )
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
+_LOCK_EMAILS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended('intake.contact-email:' || email, 0)) "
+    "FROM unnest(CAST(:emails AS text[])) WITH ORDINALITY AS e(email, n) ORDER BY n"
+)
 
 
 def _like(folded: str) -> str:
@@ -80,16 +87,20 @@ class SqlCustomerRepository:
         # A transaction-scoped advisory lock: released by commit or rollback, never leaked.
         await self._session.execute(_LOCK, {"name": f"intake.contact-email:{email}"})
 
+    async def lock_emails(self, emails: Sequence[str]) -> None:
+        """`lock_email` for several addresses with one statement, taken in their order (so
+        that two transactions locking overlapping sets never wait on each other in a ring)."""
+        if emails:
+            await self._session.execute(_LOCK_EMAILS, {"emails": list(emails)})
+
     async def lock_phone(self, phone: str) -> None:
         """Hold off other transactions identifying the same number until this one ends."""
         await self._session.execute(_LOCK, {"name": f"intake.contact-phone:{phone}"})
 
     async def contact_by_email(self, email: str) -> Contact | None:
         """The contact owning the (normalised) address, or None."""
-        contact_id = await self._session.scalar(
-            select(contact_emails.c.contact_id).where(contact_emails.c.email == email)
-        )
-        return None if contact_id is None else await self.get_contact(contact_id)
+        row = (await self._session.execute(_CONTACT_BY_EMAIL, {"email": email})).mappings().first()
+        return None if row is None else _contact(row, _emails_of(row), _phones_of(row))
 
     async def contacts_by_phone(self, phone: str, *, limit: int) -> list[Contact]:
         """Up to `limit` active contacts having the number (as compared), oldest first."""
@@ -147,9 +158,8 @@ class SqlCustomerRepository:
     async def add_contact(self, contact: Contact) -> None:
         """Store a new contact with its emails and phones."""
         await self._session.execute(
-            insert(contacts).values(
-                contact_id=contact.contact_id, created_at=contact.created_at, **_card(contact)
-            )
+            insert(contacts),
+            {"contact_id": contact.contact_id, "created_at": contact.created_at, **_card(contact)},
         )
         await self._insert_emails(contact, contact.email_addresses)
         await self._insert_phones(contact, contact.phone_numbers)
@@ -408,54 +418,18 @@ class SqlCustomerRepository:
         return [domain for domain in domains if domain not in won]
 
     async def _contacts(self, ids: Sequence[UUID], *, for_update: bool = False) -> list[Contact]:
-        """The contacts with `ids`, in that order, with their emails and phones."""
+        """The contacts with `ids`, in that order, with their emails and phones (one query)."""
         if not ids:
             return []
-        statement = select(contacts).where(contacts.c.contact_id.in_(ids))
+        statement = select(contacts, *_CARD_LISTS).where(contacts.c.contact_id.in_(ids))
         if for_update:
-            statement = statement.with_for_update()
+            statement = statement.with_for_update(of=contacts)
         rows = {
             row["contact_id"]: row
             for row in (await self._session.execute(statement)).mappings().all()
         }
-        emails: dict[UUID, list[EmailAddress]] = {contact_id: [] for contact_id in rows}
-        for row in (
-            (
-                await self._session.execute(
-                    select(contact_emails)
-                    .where(contact_emails.c.contact_id.in_(rows))
-                    .order_by(contact_emails.c.position, contact_emails.c.email)
-                )
-            )
-            .mappings()
-            .all()
-        ):
-            emails[row["contact_id"]].append(
-                EmailAddress(email=row["email"], kind=EmailKind(row["kind"]))
-            )
-        phones: dict[UUID, list[PhoneNumber]] = {contact_id: [] for contact_id in rows}
-        for row in (
-            (
-                await self._session.execute(
-                    select(contact_phones)
-                    .where(contact_phones.c.contact_id.in_(rows))
-                    .order_by(contact_phones.c.position, contact_phones.c.phone)
-                )
-            )
-            .mappings()
-            .all()
-        ):
-            phones[row["contact_id"]].append(
-                PhoneNumber(
-                    phone=row["phone"],
-                    raw=row["raw"] or row["phone"],
-                    kind=PhoneKind(row["kind"]),
-                    valid=row["valid"],
-                    verified=row["verified"],
-                )
-            )
         return [
-            _contact(rows[contact_id], emails[contact_id], phones[contact_id])
+            _contact(rows[contact_id], _emails_of(rows[contact_id]), _phones_of(rows[contact_id]))
             for contact_id in ids
             if contact_id in rows
         ]
@@ -628,3 +602,64 @@ def _account(row: RowMapping, domains: tuple[str, ...]) -> Account:
         version=row["version"],
         updated_at=row["updated_at"],
     )
+
+
+def _listed(column: Any, table: Any, order: tuple[Any, ...], label: str) -> Any:
+    """A contact's values of `column` in `table`, in `order`, as one array (empty for none)."""
+    return (
+        select(
+            func.coalesce(
+                func.array_agg(aggregate_order_by(column, *order)),
+                literal_column("'{}'"),
+            )
+        )
+        .where(table.c.contact_id == contacts.c.contact_id)
+        .scalar_subquery()
+        .label(label)
+    )
+
+
+_EMAIL_ORDER = (contact_emails.c.position, contact_emails.c.email)
+_PHONE_ORDER = (contact_phones.c.position, contact_phones.c.phone)
+_CARD_LISTS = (
+    _listed(contact_emails.c.email, contact_emails, _EMAIL_ORDER, "list_email"),
+    _listed(contact_emails.c.kind, contact_emails, _EMAIL_ORDER, "list_email_kind"),
+    _listed(contact_phones.c.phone, contact_phones, _PHONE_ORDER, "list_phone"),
+    _listed(contact_phones.c.raw, contact_phones, _PHONE_ORDER, "list_phone_raw"),
+    _listed(contact_phones.c.kind, contact_phones, _PHONE_ORDER, "list_phone_kind"),
+    _listed(contact_phones.c.valid, contact_phones, _PHONE_ORDER, "list_phone_valid"),
+    _listed(contact_phones.c.verified, contact_phones, _PHONE_ORDER, "list_phone_verified"),
+)
+"""A contact's emails and phones, read with the contact's row."""
+
+
+def _emails_of(row: RowMapping) -> list[EmailAddress]:
+    return [
+        EmailAddress(email=email, kind=EmailKind(kind))
+        for email, kind in zip(row["list_email"], row["list_email_kind"], strict=True)
+    ]
+
+
+def _phones_of(row: RowMapping) -> list[PhoneNumber]:
+    return [
+        PhoneNumber(
+            phone=phone, raw=raw or phone, kind=PhoneKind(kind), valid=valid, verified=verified
+        )
+        for phone, raw, kind, valid, verified in zip(
+            row["list_phone"],
+            row["list_phone_raw"],
+            row["list_phone_kind"],
+            row["list_phone_valid"],
+            row["list_phone_verified"],
+            strict=True,
+        )
+    ]
+
+
+_CONTACT_BY_EMAIL = select(contacts, *_CARD_LISTS).where(
+    contacts.c.contact_id
+    == select(contact_emails.c.contact_id)
+    .where(contact_emails.c.email == bindparam("email"))
+    .scalar_subquery()
+)
+"""The contact owning an address, with its emails and phones: the statement built once."""

@@ -8,20 +8,31 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, func, literal, select, union_all, update
+from sqlalchemy import RowMapping, bindparam, func, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.adapters.repository import attachment_of, attachment_record
 from intake.adapters.tables import agents, mail_messages, outbound_messages
+from intake.app.mail import NewMail
 from intake.domain.mail_rules import (
     InboundMail,
     MailKind,
     MailStatus,
     OutboundStatus,
-    RawHeaders,
 )
 from intake.domain.outbound import AgentAddress, OutboundMessage
+
+_MAIL_COLUMNS = tuple(c for c in mail_messages.c if c.name != "raw")
+"""A message's row but for its bytes, which only reading the message needs."""
+
+
+_ADD_MAIL = (
+    pg_insert(mail_messages)
+    .on_conflict_do_nothing(index_elements=[mail_messages.c.dedupe_key])
+    .returning(mail_messages.c.mail_id)
+)
+"""Messages kept as received, a duplicate skipped: the statement built once."""
 
 
 class SqlMailRepository:
@@ -30,44 +41,45 @@ class SqlMailRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(
-        self,
-        *,
-        mail_id: UUID,
-        headers: RawHeaders,
-        size: int,
-        source: str,
-        envelope_from: str | None,
-        envelope_to: Sequence[str],
-        now: datetime,
-    ) -> UUID | None:
-        """Keep a new message as received; None when the same message is kept already."""
+    async def add_many(self, mails: Sequence[NewMail], *, now: datetime) -> set[UUID]:
+        """Keep new messages as received, with one statement; the ids of those kept (a
+        message kept already, or twice among `mails`, is kept once)."""
+        if not mails:
+            return set()
         inserted = await self._session.execute(
-            pg_insert(mail_messages)
-            .values(
-                mail_id=mail_id,
-                source=source,
-                received_at=now,
-                dedupe_key=headers.dedupe_key,
-                message_id=headers.message_id,
-                raw_sha256=headers.sha256,
-                size=size,
-                envelope_from=envelope_from,
-                envelope_to=list(envelope_to),
-                status=MailStatus.RECEIVED.value,
-            )
-            .on_conflict_do_nothing(index_elements=[mail_messages.c.dedupe_key])
-            .returning(mail_messages.c.mail_id)
+            _ADD_MAIL,
+            [
+                {
+                    "mail_id": mail.mail_id,
+                    "source": mail.source,
+                    "received_at": now,
+                    "dedupe_key": mail.headers.dedupe_key,
+                    "message_id": mail.headers.message_id,
+                    "raw_sha256": mail.headers.sha256,
+                    "raw": mail.raw,
+                    "size": mail.size,
+                    "envelope_from": mail.envelope_from,
+                    "envelope_to": list(mail.envelope_to),
+                    "status": MailStatus.RECEIVED.value,
+                }
+                for mail in mails
+            ],
         )
-        kept: UUID | None = inserted.scalar_one_or_none()
-        return kept
+        return set(inserted.scalars())
+
+    async def raw(self, mail_id: UUID) -> bytes | None:
+        """The message's bytes when its row holds them (None: they are in the blob store)."""
+        raw: bytes | None = await self._session.scalar(
+            select(mail_messages.c.raw).where(mail_messages.c.mail_id == mail_id)
+        )
+        return raw
 
     async def get(self, mail_id: UUID) -> InboundMail | None:
         """The message `mail_id`, or None."""
         row = (
             (
                 await self._session.execute(
-                    select(mail_messages).where(mail_messages.c.mail_id == mail_id)
+                    select(*_MAIL_COLUMNS).where(mail_messages.c.mail_id == mail_id)
                 )
             )
             .mappings()
@@ -81,7 +93,7 @@ class SqlMailRepository:
         row = (
             (
                 await self._session.execute(
-                    select(mail_messages)
+                    select(*_MAIL_COLUMNS)
                     .where(
                         mail_messages.c.mail_id == mail_id,
                         mail_messages.c.status.in_([s.value for s in statuses]),
@@ -94,28 +106,39 @@ class SqlMailRepository:
         )
         return None if row is None else _mail(row)
 
+    async def claim_many(
+        self, mail_ids: Sequence[UUID], *, statuses: Sequence[MailStatus]
+    ) -> list[InboundMail]:
+        """Those of the messages that are in one of `statuses` and that no one else is working
+        on, locked for this transaction, in the order of `mail_ids`."""
+        if not mail_ids:
+            return []
+        rows = (
+            await self._session.execute(
+                select(*_MAIL_COLUMNS)
+                .where(
+                    mail_messages.c.mail_id.in_(mail_ids),
+                    mail_messages.c.status.in_([s.value for s in statuses]),
+                )
+                .with_for_update(skip_locked=True)
+            )
+        ).mappings()
+        found = {row["mail_id"]: _mail(row) for row in rows}
+        return [found[mail_id] for mail_id in mail_ids if mail_id in found]
+
     async def save(self, mail: InboundMail) -> None:
         """Record what became of a message."""
+        await self.save_many([mail])
+
+    async def save_many(self, mails: Sequence[InboundMail]) -> None:
+        """Record what became of several messages, with one statement."""
+        if not mails:
+            return
         await self._session.execute(
             update(mail_messages)
-            .where(mail_messages.c.mail_id == mail.mail_id)
-            .values(
-                status=mail.status.value,
-                kind=None if mail.kind is None else mail.kind.value,
-                error=mail.error,
-                attempts=mail.attempts,
-                processed_at=mail.processed_at,
-                from_address=mail.from_address,
-                from_name=mail.from_name,
-                subject=mail.subject,
-                new_text=mail.new_text,
-                text=mail.text,
-                html=mail.html,
-                interaction_id=mail.interaction_id,
-                contact_id=mail.contact_id,
-                case_id=mail.case_id,
-                case_number=mail.case_number,
-            )
+            .where(mail_messages.c.mail_id == bindparam("key"))
+            .values({name: bindparam(name) for name in _OUTCOME}),
+            [{"key": mail.mail_id, **_outcome(mail)} for mail in mails],
         )
 
     async def waiting(self, *, received_before: datetime, limit: int) -> list[UUID]:
@@ -137,7 +160,7 @@ class SqlMailRepository:
         """A page of messages, the newest first, and how many there are in all."""
         condition = literal(True) if status is None else mail_messages.c.status == status.value
         rows = await self._session.execute(
-            select(mail_messages)
+            select(*_MAIL_COLUMNS)
             .where(condition)
             .order_by(mail_messages.c.received_at.desc(), mail_messages.c.mail_id)
             .limit(limit)
@@ -440,3 +463,44 @@ def _outbound(row: RowMapping) -> OutboundMessage:
         last_error=row["last_error"],
         sent_at=row["sent_at"],
     )
+
+
+def _outcome(mail: InboundMail) -> dict[str, Any]:
+    """What became of a message, by column."""
+    return {
+        "status": mail.status.value,
+        "kind": None if mail.kind is None else mail.kind.value,
+        "error": mail.error,
+        "attempts": mail.attempts,
+        "processed_at": mail.processed_at,
+        "from_address": mail.from_address,
+        "from_name": mail.from_name,
+        "subject": mail.subject,
+        "new_text": mail.new_text,
+        "text": mail.text,
+        "html": mail.html,
+        "interaction_id": mail.interaction_id,
+        "contact_id": mail.contact_id,
+        "case_id": mail.case_id,
+        "case_number": mail.case_number,
+    }
+
+
+_OUTCOME = (
+    "status",
+    "kind",
+    "error",
+    "attempts",
+    "processed_at",
+    "from_address",
+    "from_name",
+    "subject",
+    "new_text",
+    "text",
+    "html",
+    "interaction_id",
+    "contact_id",
+    "case_id",
+    "case_number",
+)
+"""The columns `save` writes."""

@@ -16,6 +16,8 @@ from intake.domain.attachments import StoredAttachment
 from intake.domain.idempotency import StoredRequest
 from intake.domain.interactions import Channel, Interaction
 
+_INSERT_INTERACTION = insert(interactions)
+
 
 class SqlInteractionRepository:
     """Received interactions."""
@@ -25,8 +27,10 @@ class SqlInteractionRepository:
 
     async def add(self, interaction: Interaction) -> None:
         """Insert a new interaction."""
+        # The statement as such, its values as parameters: compiled once, not built per call.
         await self._session.execute(
-            insert(interactions).values(
+            _INSERT_INTERACTION,
+            dict(
                 interaction_id=interaction.interaction_id,
                 channel=interaction.channel.value,
                 contact_id=interaction.contact_id,
@@ -43,7 +47,7 @@ class SqlInteractionRepository:
                 attachments=[attachment_record(a) for a in interaction.attachments],
                 auto_reply=interaction.auto_reply,
                 message_id=interaction.message_id,
-            )
+            ),
         )
 
     async def get(self, interaction_id: UUID) -> Interaction | None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -296,8 +297,9 @@ cti_rejected = Table(
 mail_messages = Table(
     "mail_messages",
     metadata,
-    # Every message the SMTP listener or a mailbox took in, stored (its raw bytes in the blob
-    # store) before anything else is done with it; the row then says what became of it.
+    # Every message the SMTP listener or a mailbox took in, stored (its raw bytes in the row
+    # when small, else in the blob store) before anything else is done with it; the row then
+    # says what became of it.
     Column("mail_id", Uuid, primary_key=True),
     # "smtp", or "imap:<mailbox>".
     Column("source", String(200), nullable=False),
@@ -306,6 +308,9 @@ mail_messages = Table(
     Column("dedupe_key", Text, nullable=False, unique=True),
     Column("message_id", Text, nullable=True, index=True),
     Column("raw_sha256", String(64), nullable=False),
+    # The raw bytes of a message up to INTAKE_MAIL_INLINE_BYTES; larger ones are in the blob
+    # store under raw_sha256.
+    Column("raw", LargeBinary, nullable=True),
     Column("size", Integer, nullable=False),
     Column("envelope_from", Text, nullable=True),
     Column("envelope_to", JSONB, nullable=False, server_default="[]"),

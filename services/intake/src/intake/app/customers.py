@@ -402,15 +402,18 @@ async def identify_sender(
     new_id: Callable[[], UUID],
     region: str | None,
     email_body: str | None = None,
+    locked: bool = False,
 ) -> Identification:
     """The sender found by email first, then by phone, or filed as a first contact; with the
-    numbers in the signature of `email_body` (a request that came by email) they lack."""
+    numbers in the signature of `email_body` (a request that came by email) they lack.
+    `locked`: the caller holds the address's lock already (`lock_emails`)."""
     address = normalize_email(email) if email is not None else None
     number = phone_key(phone, region=region) if phone else None
     # Two first requests from one address (or, without one, one number) at once must not
     # make two contacts.
     if address is not None:
-        await uow.customers.lock_email(address)
+        if not locked:
+            await uow.customers.lock_email(address)
     elif number is not None:
         await uow.customers.lock_phone(number)
     by_email = await uow.customers.contact_by_email(address) if address is not None else None

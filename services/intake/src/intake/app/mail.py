@@ -1,9 +1,10 @@
 """The email channel's inbound use cases: store a message first, then read it and act on it.
 
-`accept_mail` is all a transport (the SMTP listener, a mailbox) waits for before it
-acknowledges a message: the raw bytes in the blob store and a row that says they are there.
-`process_mail` then reads the message and decides, in one transaction, what it is: a new
-request or a reply (an interaction, published), an automatic answer (kept on the case it
+`store_raw` and `record_received` are all a transport (the SMTP listener, a mailbox) waits for
+before it acknowledges a message: the raw bytes kept (in the row when small, else in the blob
+store) and a row that says so, committed. `process_mails` reads stored messages in batches,
+`process_mail` one at a time; either reads a message and decides what it is: a new request
+or a reply (an interaction, published), an automatic answer (kept on the case it
 threads to, asking for nothing), a delivery report (the outbound message it returns marked
 bounced) or the desk's own mail coming back (refused). A message that cannot be read is kept
 as failed, listed, and read again by `reprocess_mail` once the reader is mended.
@@ -11,6 +12,7 @@ as failed, listed, and read again by `reprocess_mail` once the reader is mended.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -28,6 +30,7 @@ from intake.app.attachments import (
 from intake.app.customers import file_sender, identify_sender
 from intake.app.ports import IntakeUnitOfWork
 from intake.domain.attachments import AttachmentLimits, AttachmentTooLarge, StoredAttachment
+from intake.domain.customers import normalize_email
 from intake.domain.interactions import (
     MAX_BODY_LENGTH,
     MAX_SUBJECT_LENGTH,
@@ -74,6 +77,20 @@ class MailRules:
     region: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class NewMail:
+    """A message to keep as received."""
+
+    mail_id: UUID
+    headers: RawHeaders
+    size: int
+    raw: bytes | None
+    """The bytes, kept in the row; None when they are in the blob store."""
+    source: str
+    envelope_from: str | None
+    envelope_to: Sequence[str]
+
+
 @dataclass(frozen=True)
 class Accepted:
     """A message stored: its id, and whether it was the same message kept before."""
@@ -85,22 +102,17 @@ class Accepted:
 class MailRepository(Protocol):
     """Inbound messages."""
 
-    async def add(
-        self,
-        *,
-        mail_id: UUID,
-        headers: RawHeaders,
-        size: int,
-        source: str,
-        envelope_from: str | None,
-        envelope_to: Sequence[str],
-        now: datetime,
-    ) -> UUID | None: ...
+    async def add_many(self, mails: Sequence[NewMail], *, now: datetime) -> set[UUID]: ...
+    async def raw(self, mail_id: UUID) -> bytes | None: ...
     async def get(self, mail_id: UUID) -> InboundMail | None: ...
     async def claim(
         self, mail_id: UUID, *, statuses: Sequence[MailStatus]
     ) -> InboundMail | None: ...
+    async def claim_many(
+        self, mail_ids: Sequence[UUID], *, statuses: Sequence[MailStatus]
+    ) -> list[InboundMail]: ...
     async def save(self, mail: InboundMail) -> None: ...
+    async def save_many(self, mails: Sequence[InboundMail]) -> None: ...
     async def case_number_of(self, message_ids: list[str]) -> str | None: ...
     async def link_case(self, *, interaction_id: UUID, case_id: UUID, number: str) -> None: ...
     async def thread(self, case_number: str) -> list[tuple[str, bool]]: ...
@@ -155,32 +167,63 @@ class MailUnitOfWork(IntakeUnitOfWork, Protocol):
         ...
 
 
-async def accept_mail(
-    raw: bytes,
-    envelope: InboundEnvelope,
+@dataclass(frozen=True)
+class Received:
+    """A message to record as received: its bytes to keep in its row (`inline`), or already
+    in the blob store."""
+
+    headers: RawHeaders
+    size: int
+    envelope: InboundEnvelope
+    inline: bytes | None = None
+
+
+async def store_raw(
+    raw: bytes, envelope: InboundEnvelope, *, blobs: BlobStore, inline_bytes: int = 0
+) -> Received:
+    """The first half of accepting a message: a message over `inline_bytes` goes to the blob
+    store; a smaller one is kept in the row `record_received` writes, in the same commit."""
+    if len(raw) <= inline_bytes:
+        sha256 = hashlib.sha256(raw).hexdigest()
+        return Received(raw_headers(raw, sha256=sha256), len(raw), envelope, inline=raw)
+    return Received(raw_headers(raw, sha256=await blobs.put(raw)), len(raw), envelope)
+
+
+async def record_received(
+    received: Sequence[Received],
     *,
     uow: MailUnitOfWork,
-    blobs: BlobStore,
     now: datetime,
     new_id: Callable[[], UUID] = uuid4,
-) -> Accepted:
-    """Store a message's raw bytes and record it as received; the same message (by its
-    Message-ID, or its bytes when it has none) is stored once."""
-    headers = raw_headers(raw, sha256=await blobs.put(raw))
+) -> list[Accepted]:
+    """Record stored messages as received, in one transaction (the second half of accepting
+    them); the same message (by its Message-ID, or its bytes when it has none) is kept once."""
+    ids = [new_id() for _ in received]
     async with uow:
-        mail_id = await uow.mail.add(
-            mail_id=new_id(),
-            headers=headers,
-            size=len(raw),
-            source=envelope.source,
-            envelope_from=envelope.mail_from,
-            envelope_to=envelope.rcpt_to,
+        kept = await uow.mail.add_many(
+            [
+                NewMail(
+                    mail_id=mail_id,
+                    headers=r.headers,
+                    size=r.size,
+                    raw=r.inline,
+                    source=r.envelope.source,
+                    envelope_from=r.envelope.mail_from,
+                    envelope_to=r.envelope.rcpt_to,
+                )
+                for mail_id, r in zip(ids, received, strict=True)
+            ],
             now=now,
         )
         await uow.commit()
-    if mail_id is None:
-        log.info("mail.duplicate", source=envelope.source, message_id=headers.message_id)
-    return Accepted(mail_id, duplicate=mail_id is None)
+    accepted: list[Accepted] = []
+    for mail_id, r in zip(ids, received, strict=True):
+        if mail_id not in kept:
+            log.info("mail.duplicate", source=r.envelope.source, message_id=r.headers.message_id)
+            accepted.append(Accepted(None, duplicate=True))
+        else:
+            accepted.append(Accepted(mail_id, duplicate=False))
+    return accepted
 
 
 async def process_mail(
@@ -192,9 +235,12 @@ async def process_mail(
     now: datetime,
     new_id: Callable[[], UUID] = uuid4,
     retry_failed: bool = False,
+    raw: bytes | None = None,
 ) -> InboundMail | None:
     """Read a stored message and act on it, once; None when it is not waiting (someone else
-    has it, or it was processed). With `retry_failed`, a message that failed is read again."""
+    has it, or it was processed). With `retry_failed`, a message that failed is read again.
+    `raw` is the message's bytes when the caller still holds them (else they are read from
+    the blob store)."""
     statuses = [MailStatus.RECEIVED, MailStatus.FAILED] if retry_failed else [MailStatus.RECEIVED]
     async with uow:
         mail = await uow.mail.claim(mail_id, statuses=statuses)
@@ -202,7 +248,7 @@ async def process_mail(
             return None
         mail = replace(mail, attempts=mail.attempts + 1, error=None, processed_at=now)
         try:
-            parsed = _parse(await blobs.get(mail.raw_sha256))
+            parsed = _parse(raw if raw is not None else await _raw_of(mail, uow, blobs))
             mail = _read(mail, parsed)
             mail = await _act(
                 mail, parsed, uow=uow, blobs=blobs, rules=rules, now=now, new_id=new_id
@@ -218,6 +264,72 @@ async def process_mail(
             log.warning("mail.failed", mail_id=str(mail_id), error=mail.error)
         await uow.mail.save(mail)
         await uow.commit()
+    _log_processed(mail)
+    return mail
+
+
+async def process_mails(
+    waiting: Sequence[tuple[UUID, bytes | None]],
+    *,
+    uow: MailUnitOfWork,
+    blobs: BlobStore,
+    rules: MailRules,
+    now: datetime,
+    new_id: Callable[[], UUID] = uuid4,
+) -> list[InboundMail] | None:
+    """Read several stored messages and act on them in one transaction, each with its bytes
+    when the caller still holds them (else they are read from the blob store). None, with
+    nothing done, when one of them could not be read or acted on: each is then to be read on
+    its own by `process_mail`, which keeps a failure to the message that failed."""
+    held = dict(waiting)
+    async with uow:
+        claimed = await uow.mail.claim_many(list(held), statuses=[MailStatus.RECEIVED])
+        try:
+            read: list[tuple[InboundMail, ParsedMail]] = []
+            for mail in claimed:
+                raw = held[mail.mail_id]
+                parsed = _parse(raw if raw is not None else await _raw_of(mail, uow, blobs))
+                mail = replace(mail, attempts=mail.attempts + 1, error=None, processed_at=now)
+                read.append((_read(mail, parsed), parsed))
+        except (BlobMissing, ValueError) as error:
+            log.info("mail.batch_unread", size=len(held), error=_reason(error))
+            return None
+        # The senders' locks with one statement, in one order: two batches at once never
+        # wait on each other in a ring.
+        senders = sorted(
+            {
+                normalize_email(parsed.sender.address)
+                for _, parsed in read
+                if parsed.sender is not None and parsed.sender.address
+            }
+        )
+        await uow.customers.lock_emails(senders)
+        done: list[InboundMail] = []
+        try:
+            for mail, parsed in read:
+                done.append(
+                    await _act(
+                        mail,
+                        parsed,
+                        uow=uow,
+                        blobs=blobs,
+                        rules=rules,
+                        now=now,
+                        new_id=new_id,
+                        locked=True,
+                    )
+                )
+        except (BlobMissing, ValueError) as error:
+            log.info("mail.batch_unread", size=len(held), error=_reason(error))
+            return None
+        await uow.mail.save_many(done)
+        await uow.commit()
+    for mail in done:
+        _log_processed(mail)
+    return done
+
+
+def _log_processed(mail: InboundMail) -> None:
     log.info(
         "mail.processed",
         mail_id=str(mail.mail_id),
@@ -225,7 +337,12 @@ async def process_mail(
         status=mail.status.value,
         case_number=mail.case_number,
     )
-    return mail
+
+
+async def _raw_of(mail: InboundMail, uow: MailUnitOfWork, blobs: BlobStore) -> bytes:
+    """A stored message's bytes, from its row or the blob store."""
+    raw = await uow.mail.raw(mail.mail_id)
+    return raw if raw is not None else await blobs.get(mail.raw_sha256)
 
 
 def _parse(raw: bytes) -> ParsedMail:
@@ -276,6 +393,7 @@ async def _act(
     rules: MailRules,
     now: datetime,
     new_id: Callable[[], UUID],
+    locked: bool = False,
 ) -> InboundMail:
     kind = classify(parsed, own_addresses=rules.own_addresses)
     if kind is MailKind.LOOP:
@@ -303,6 +421,7 @@ async def _act(
         new_id=new_id,
         region=rules.region,
         email_body=parsed.new_text,
+        locked=locked,
     )
     # The contact is filed first: the attachments and the interaction refer to it.
     await file_sender(sender, uow=uow, now=now)
@@ -436,8 +555,11 @@ async def inbound_mail(mail_id: UUID, *, uow: MailUnitOfWork) -> InboundMail:
 
 async def raw_mail(mail_id: UUID, *, uow: MailUnitOfWork, blobs: BlobStore) -> bytes:
     """An inbound message's bytes as they came."""
-    mail = await inbound_mail(mail_id, uow=uow)
-    return await blobs.get(mail.raw_sha256)
+    async with uow:
+        mail = await uow.mail.get(mail_id)
+        if mail is None:
+            raise MailNotFound(f"There is no message {mail_id}.")
+        return await _raw_of(mail, uow, blobs)
 
 
 async def outbound_page(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -37,6 +37,10 @@ class CustomerRepository(Protocol):
 
     async def lock_phone(self, phone: str) -> None:
         """Hold off other transactions identifying the same number until this one ends."""
+        ...
+
+    async def lock_emails(self, emails: Sequence[str]) -> None:
+        """`lock_email` for several addresses at once, taken in their order."""
         ...
 
     async def contact_by_email(self, email: str) -> Contact | None:

@@ -137,10 +137,13 @@ class BounceClues:
     def bounce(self, sender: MailAddress | None, text: str) -> Bounce | None:
         """The delivery report the message is, from `sender` with body `text`; None when the
         message is not one."""
+        report = self._report
+        local = (sender.address.rpartition("@")[0] or sender.address).lower() if sender else ""
+        if report is None and local not in {"mailer-daemon", "postmaster"}:
+            return None  # neither a report nor from the mail system: the text is not searched
         quoted = _MESSAGE_ID_LINE.search(text)
         original = self._returned_ids[0] if self._returned_ids else None
         original = original or (normalize_message_id(quoted.group(1)) if quoted else None)
-        report = self._report
         if report is not None:
             if report.actions and not any(a in {"failed", ""} for a in report.actions):
                 return None  # only delayed / delivered / relayed: not a bounce
@@ -150,9 +153,6 @@ class BounceClues:
                 status=report.statuses[0] if report.statuses else None,
                 reason=report.reasons[0] if report.reasons else _status_text(report.statuses),
             )
-        local = (sender.address.rpartition("@")[0] or sender.address).lower() if sender else ""
-        if local not in {"mailer-daemon", "postmaster"}:
-            return None
         if original is None and not self._returns_a_message:
             return None  # a notice from the mail system, not a message coming back
         statuses = _STATUS.findall(text)
