@@ -141,3 +141,55 @@ async def test_a_job_can_be_stopped_before_it_starts_and_started_again_after_it_
 def test_a_negative_interval_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         job(FakeTick([]), interval=-1)
+
+
+async def test_a_job_that_knows_when_work_falls_due_waits_only_until_then() -> None:
+    tick = FakeTick([])
+    asked: list[datetime] = []
+    third = asyncio.Event()
+
+    # The next item falls due at the clock's moment: the next pass comes at once (after the
+    # shortest wait), not an hour later.
+    async def next_due() -> datetime | None:
+        asked.append(NOW)
+        if len(asked) == 3:
+            third.set()
+        return NOW
+
+    periodic = PeriodicJob(
+        name="test.job", tick=tick, clock=StillClock(), interval=3600, next_due=next_due
+    )
+    await periodic.start()
+    try:
+        async with asyncio.timeout(WAIT):
+            await third.wait()
+    finally:
+        await periodic.stop()
+    assert len(tick.calls) >= 3
+
+
+async def test_a_job_whose_next_due_fails_or_knows_nothing_waits_its_interval() -> None:
+    tick = FakeTick([])
+    results: list[datetime | Exception | None] = [ConnectionError("database away"), None]
+    both = asyncio.Event()
+
+    async def next_due() -> datetime | None:
+        result = results.pop(0) if results else None
+        if not results:
+            both.set()
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    periodic = PeriodicJob(
+        name="test.job", tick=tick, clock=StillClock(), interval=0.05, next_due=next_due
+    )
+    with capture_logs() as logs:
+        await periodic.start()
+        try:
+            async with asyncio.timeout(WAIT):
+                await both.wait()
+        finally:
+            await periodic.stop()
+    assert len(tick.calls) >= 2
+    assert any(entry["event"] == "test.job.pass_failed" for entry in logs)

@@ -11,6 +11,7 @@ import pytest
 
 from sla.domain import (
     Calendar,
+    InvalidPolicyError,
     InvalidTimeError,
     InvalidTransitionError,
     KpiBreached,
@@ -23,6 +24,7 @@ from sla.domain import (
     KpiStarted,
     KpiStatus,
     KpiSucceeded,
+    ReopenMode,
     SlaError,
     start_kpi,
     working_time_between,
@@ -581,3 +583,42 @@ def test_moments_in_other_time_zones_are_compared_as_instants() -> None:
 
     assert instance.tick(at("Mon 12:59").astimezone(UTC)) == []
     assert kinds(instance.tick(at("Mon 13:00").astimezone(UTC))) == [KpiNearingBreach]
+
+
+def test_a_kpi_that_restarts_on_reopening_is_measured_afresh_after_a_breach() -> None:
+    instance = _resolved("Wed 12:00", prepare=lambda kpi: kpi.tick(at("Wed 10:00")))
+    instance.reopen_mode = ReopenMode.RESTART
+    assert instance.breached
+
+    [resumed] = instance.reopen(at("Thu 10:00"), NINE_TO_FIVE)
+
+    # The whole 16 h from Thu 10:00: Thu 10-17, Fri 9-17 and next Mon 9-10; the warning 14 h
+    # in, Fri 16:00.
+    assert isinstance(resumed, KpiResumed)
+    assert resumed.due_at == at("next Mon 10:00")
+    assert resumed.warn_at == at("Fri 16:00")
+    assert (instance.status, instance.breached_at, instance.warned_at) == (
+        KpiStatus.IN_PROGRESS,
+        None,
+        None,
+    )
+    assert instance.consumed_at(at("Thu 12:00"), NINE_TO_FIVE) == hours(2)
+    # It warns and breaches again, on its new clock.
+    assert kinds(instance.tick(at("Fri 16:00"))) == [KpiNearingBreach]
+    assert kinds(instance.tick(at("next Mon 10:00"))) == [KpiBreached]
+
+
+def test_a_kpi_pauses_in_the_statuses_its_definition_names() -> None:
+    strict = KpiDefinition("resolution", hours(16), hours(2), pause_statuses=frozenset({"on_hold"}))
+    instance = started(strict)
+
+    assert instance.pauses_in("on_hold")
+    assert not instance.pauses_in("waiting_for_customer")
+    assert started(RESOLUTION).pauses_in("waiting_for_customer")
+    assert not KpiDefinition("never", hours(1), pause_statuses=frozenset()).pause_statuses
+
+
+@pytest.mark.parametrize("status", ["resolved", "cancelled", "sleeping", ""])
+def test_a_kpi_cannot_pause_in_a_closing_or_unknown_status(status: str) -> None:
+    with pytest.raises(InvalidPolicyError, match="can pause only in"):
+        KpiDefinition("resolution", hours(1), pause_statuses=frozenset({status}))

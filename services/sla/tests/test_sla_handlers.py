@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -94,7 +94,7 @@ class FakeCaseSlaRepository:
     def __init__(self) -> None:
         self.slas: dict[UUID, CaseSla] = {}
         self.parked: list[CaseChange] = []
-        self.assignees: dict[UUID, UUID | None] = {}
+        self.assignees_of: dict[UUID, UUID | None] = {}
         self.managers: dict[UUID, tuple[str | None, UUID | None]] = {}
 
     async def get(self, case_id: UUID) -> CaseSla | None:
@@ -117,13 +117,18 @@ class FakeCaseSlaRepository:
         self.slas[sla.case_id] = sla
 
     async def set_assignee(self, case_id: UUID, agent_id: UUID | None) -> None:
-        self.assignees[case_id] = agent_id
+        self.assignees_of[case_id] = agent_id
 
-    async def assignee(self, case_id: UUID) -> UUID | None:
-        return self.assignees.get(case_id)
+    async def get_many(self, case_ids: Collection[UUID]) -> dict[UUID, CaseSla]:
+        return {i: self.slas[i] for i in case_ids if i in self.slas}
 
-    async def manager_of(self, agent_id: UUID) -> tuple[str | None, UUID | None]:
-        return self.managers.get(agent_id, (None, None))
+    async def assignees(self, case_ids: Collection[UUID]) -> dict[UUID, UUID]:
+        return {i: a for i in case_ids if (a := self.assignees_of.get(i)) is not None}
+
+    async def people(
+        self, agent_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[str | None, UUID | None]]:
+        return {i: self.managers[i] for i in agent_ids if i in self.managers}
 
     async def keep_agent(
         self, agent_id: UUID, *, name: str, manager_id: UUID | None, version: int
@@ -149,6 +154,13 @@ class FakeKpiRepository:
     async def save(self, instance: KpiInstance) -> None:
         assert instance.instance_id in self.rows
         self.rows[instance.instance_id] = copy.copy(instance)
+
+    async def save_many(self, instances: Sequence[KpiInstance]) -> None:
+        for instance in instances:
+            await self.save(instance)
+
+    async def next_check(self) -> datetime | None:
+        return min((k.next_check_at for k in self.rows.values() if k.next_check_at), default=None)
 
     async def claim_due(self, now: datetime, *, limit: int) -> list[KpiInstance]:
         due = [

@@ -609,6 +609,21 @@ BAD_POLICIES: dict[str, Any] = {
         "kpis": [kpi("first_response", 60)],
     },
     "an unknown field": lambda office: _with(tiered_policy(office), retired=True),
+    "a KPI paused in a closed status": lambda office: {
+        "name": "Bad",
+        "calendar_id": CALENDAR_24X7,
+        "kpis": [kpi("resolution", 3600, pause_statuses=["resolved"])],
+    },
+    "an unknown reopen mode": lambda office: {
+        "name": "Bad",
+        "calendar_id": CALENDAR_24X7,
+        "reopen": "again",
+        "kpis": [kpi("resolution", 3600)],
+    },
+    "an item with an unknown reopen mode": lambda office: _with(
+        tiered_policy(office),
+        items=[{"name": "all", "reopen": "sometimes", "kpis": [kpi("resolution", 60)]}],
+    ),
 }
 
 
@@ -844,3 +859,94 @@ async def test_a_region_item_applies_and_contact_events_pass_by(service: Service
         'topic="intake.customer.v1"} 1.0'
     ) in metrics
     assert "caseflow_dead_letters_total{" not in metrics
+
+
+# --- What pauses a KPI, and what a reopening does -----------------------------------------
+
+
+def status_changed(case_id: uuid.UUID, to: c.CaseStatus, at: datetime) -> c.Event:
+    return c.sample("case.status_changed").model_copy(
+        update={"case_id": case_id, "to_status": to, "occurred_at": at}
+    )
+
+
+def case_event(kind: str, case_id: uuid.UUID, at: datetime) -> c.Event:
+    return c.sample(kind).model_copy(update={"case_id": case_id, "occurred_at": at})
+
+
+async def test_each_kpi_pauses_only_in_the_statuses_its_policy_names(service: Service) -> None:
+    policy = await service.add_policy(
+        {
+            "name": "Strict clocks",
+            "calendar_id": CALENDAR_24X7,
+            "applies_to": {"priorities": ["urgent"]},
+            "kpis": [
+                kpi("first_response", 3600, pause_statuses=["on_hold"]),
+                kpi("resolution", 7200, pause_statuses=[]),
+            ],
+        }
+    )
+    assert [k["pause_statuses"] for k in policy["kpis"]] == [["on_hold"], []]
+    case_id = uuid.uuid4()
+    await service.case_event(opened(case_id, at=NOW, priority=c.Priority.URGENT))
+    await service.started(case_id)
+    kpis = await service.kpis(case_id)
+    assert kpis["first_response"]["pause_statuses"] == ["on_hold"]
+    assert kpis["resolution"]["pause_statuses"] == []
+
+    # Waiting for the customer stops neither clock here.
+    waiting = c.CaseStatus.WAITING_FOR_CUSTOMER
+    await service.case_event(status_changed(case_id, waiting, NOW + timedelta(minutes=10)))
+    kpis = await service.kpis(case_id)
+    assert {k["status"] for k in kpis.values()} == {"in_progress"}
+    # On hold stops the first response only; the resolution's clock never stops.
+    on_hold = c.CaseStatus.ON_HOLD
+    await service.case_event(status_changed(case_id, on_hold, NOW + timedelta(minutes=20)))
+
+    async def first_paused() -> dict[str, dict[str, Any]] | None:
+        found = await service.kpis(case_id)
+        return found if found["first_response"]["status"] == "paused" else None
+
+    kpis = await eventually(first_paused)
+    assert kpis["resolution"]["status"] == "in_progress"
+    assert moment(kpis["resolution"]["due_at"]) == NOW + timedelta(hours=2)
+    assert [e["state"] for e in kpis["first_response"]["log"]] == ["started", "paused"]
+
+
+async def test_a_policy_that_restarts_on_reopening_measures_the_resolution_afresh(
+    service: Service,
+) -> None:
+    await service.add_policy(
+        {
+            "name": "Restarting",
+            "calendar_id": CALENDAR_24X7,
+            "applies_to": {"priorities": ["urgent"]},
+            "reopen": "restart",
+            "kpis": [kpi("resolution", 7200, warn_before_seconds=600)],
+        }
+    )
+    restarting, continuing = uuid.uuid4(), uuid.uuid4()
+    await service.case_event(opened(restarting, at=NOW, priority=c.Priority.URGENT))
+    await service.case_event(opened(continuing, at=NOW, priority=c.Priority.LOW))
+    await service.started(restarting, n=1)
+    await service.started(continuing, n=2)
+    assert (await service.kpis(restarting))["resolution"]["reopen"] == "restart"
+    assert (await service.kpis(continuing))["resolution"]["reopen"] == "continue"
+
+    for case_id in (restarting, continuing):
+        await service.case_event(case_event("case.resolved", case_id, NOW + timedelta(hours=1)))
+        await service.case_event(case_event("case.reopened", case_id, NOW + timedelta(hours=3)))
+
+    async def reopened(case_id: uuid.UUID) -> dict[str, Any] | None:
+        view = (await service.kpis(case_id))["resolution"]
+        return view if view["status"] == "in_progress" and view["due_at"] else None
+
+    service.clock.moment = NOW + timedelta(hours=3)
+    afresh = await eventually(lambda: reopened(restarting))
+    # The whole two hours from the reopening, and the warning to come again.
+    assert moment(afresh["due_at"]) == NOW + timedelta(hours=5)
+    assert moment(afresh["warn_at"]) == NOW + timedelta(hours=5) - timedelta(minutes=10)
+    assert afresh["consumed_seconds"] == 0
+    on = await eventually(lambda: reopened(continuing))
+    # The default policy's five days, less the hour already used, from the reopening.
+    assert moment(on["due_at"]) == NOW + timedelta(hours=3) + timedelta(days=5) - timedelta(hours=1)

@@ -20,18 +20,35 @@ from caseflow_servicekit.clock import Clock
 
 log = structlog.get_logger(__name__)
 
+MIN_WAIT_SECONDS = 0.05
+"""The shortest wait between passes of a job that knows when its next item falls due."""
+
 Tick = Callable[[datetime], Awaitable[int]]
 """One batch of the items due at a moment; returns how many it handled (0: none left)."""
+
+NextDue = Callable[[], Awaitable[datetime | None]]
+"""When the next item falls due (None: nothing is waiting)."""
 
 
 class PeriodicJob:
     """Every `interval` seconds, runs a pass over what is due at the clock's `now`.
 
+    With `next_due`, a pass is followed by a wait only until the next item falls due (at most
+    `interval`): an item is handled about when it falls due, not up to an interval later.
+
     `name` names the background task and prefixes the job's log events
     (`<name>.pass`, `<name>.pass_failed`).
     """
 
-    def __init__(self, *, name: str, tick: Tick, clock: Clock, interval: float) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        tick: Tick,
+        clock: Clock,
+        interval: float,
+        next_due: NextDue | None = None,
+    ) -> None:
         if interval < 0:
             msg = f"the interval of {name!r} must not be negative, not {interval}"
             raise ValueError(msg)
@@ -39,6 +56,7 @@ class PeriodicJob:
         self._tick = tick
         self._clock = clock
         self._interval = interval
+        self._next_due = next_due
         self._pass_event = f"{name}.pass"
         self._failed_event = f"{name}.pass_failed"
         self._stopping = asyncio.Event()
@@ -87,6 +105,22 @@ class PeriodicJob:
                 if handled:
                     log.debug(self._pass_event, job=self.name, items=handled)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval):
+                async with asyncio.timeout(await self._wait()):
                     await self._woken.wait()
             self._woken.clear()
+
+    async def _wait(self) -> float:
+        """Seconds to wait before the next pass: the interval, or less when an item falls due
+        sooner."""
+        if self._next_due is None:
+            return self._interval
+        try:
+            due = await self._next_due()
+        except Exception:
+            log.exception(self._failed_event, job=self.name)
+            return self._interval
+        if due is None:
+            return self._interval
+        # Not less than a moment: an item due but held by another replica is left to it.
+        wait = (due - self._clock.now()).total_seconds()
+        return min(self._interval, max(MIN_WAIT_SECONDS, wait))

@@ -34,6 +34,8 @@ def configure_tracing(service_name: str, *, otlp_endpoint: str | None) -> Tracer
 
 def current_trace_headers() -> dict[str, str]:
     """The W3C trace headers of the active span, empty when there is none."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return {}  # nothing to carry, and no propagator need be asked
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return {k: v for k, v in carrier.items() if k in TRACE_HEADERS}

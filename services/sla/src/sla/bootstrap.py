@@ -17,6 +17,7 @@ from sla.app.handlers import (
     CalendarNotFound,
     CaseNotKnown,
     InvalidPeriodError,
+    next_check,
     tick_kpis,
 )
 from sla.app.policies import PolicyNameTaken, PolicyNotFound
@@ -68,8 +69,17 @@ def build(
 
     # Replicas may all run it: each batch claims its due KPIs with `FOR UPDATE SKIP LOCKED`,
     # and the events carry the moment a warning or breach fell due, however late the pass.
+    async def due() -> datetime | None:
+        return await next_check(uow=uow_factory())
+
+    # After a pass the timer waits only until the next warning or deadline falls due (at most
+    # the interval), so it fires about on time rather than up to an interval late.
     timer = PeriodicJob(
-        name="sla.kpi_timer", tick=tick, clock=clock, interval=settings.timer_interval_seconds
+        name="sla.kpi_timer",
+        tick=tick,
+        clock=clock,
+        interval=settings.timer_interval_seconds,
+        next_due=due,
     )
     consumers.register(kit.consumers, uow_factory=uow_factory)
     app = kit.http_app(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import RowMapping, and_, delete, func, insert, select, update
+from sqlalchemy import RowMapping, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,12 +36,14 @@ from sla.app.commands import (
 )
 from sla.app.ports import CaseSla, KpiCompliance, NamedCalendar
 from sla.domain import (
+    DEFAULT_PAUSE_STATUSES,
     AppliesTo,
     Calendar,
     KpiDefinition,
     KpiInstance,
     KpiStatus,
     PolicyItem,
+    ReopenMode,
     SlaPolicy,
     WorkingInterval,
 )
@@ -60,6 +62,20 @@ _CASE_SLA_FIELDS = (
     "sla_policy_id",
     "contract_calendar_id",
 )
+
+
+_SAVED_COLUMNS = tuple(
+    column.name
+    for column in kpi_instances.c
+    # What a KPI is and when it started never change; the time of the write is the database's.
+    if column.name not in {"instance_id", "case_id", "kpi", "started_at", "updated_at"}
+)
+_SAVE_INSTANCE = (
+    update(kpi_instances)
+    .where(kpi_instances.c.instance_id == bindparam("key"))
+    .values({**{name: bindparam(name) for name in _SAVED_COLUMNS}, "updated_at": func.now()})
+)
+"""A KPI instance written back: the statement built once, run for many."""
 
 
 class SqlCaseSlaRepository:
@@ -103,21 +119,42 @@ class SqlCaseSlaRepository:
             )
         )
 
-    async def assignee(self, case_id: UUID) -> UUID | None:
-        """Who works the case now, if anybody."""
-        found: UUID | None = await self._session.scalar(
-            select(case_assignees.c.agent_id).where(case_assignees.c.case_id == case_id)
+    async def get_many(self, case_ids: Collection[UUID]) -> dict[UUID, CaseSla]:
+        """The SLA records of those of the cases that have opened here."""
+        if not case_ids:
+            return {}
+        rows = await self._session.execute(
+            select(case_slas).where(case_slas.c.case_id.in_(list(case_ids)))
         )
-        return found
+        return {
+            row["case_id"]: CaseSla(**{name: row[name] for name in _CASE_SLA_FIELDS})
+            for row in rows.mappings()
+        }
 
-    async def manager_of(self, agent_id: UUID) -> tuple[str | None, UUID | None]:
-        """The agent's name and manager, as the agent directory said."""
-        row = (
-            await self._session.execute(
-                select(agents.c.name, agents.c.manager_id).where(agents.c.agent_id == agent_id)
+    async def assignees(self, case_ids: Collection[UUID]) -> dict[UUID, UUID]:
+        """Who works each of the cases now (cases nobody works are left out)."""
+        if not case_ids:
+            return {}
+        rows = await self._session.execute(
+            select(case_assignees.c.case_id, case_assignees.c.agent_id).where(
+                case_assignees.c.case_id.in_(list(case_ids)),
+                case_assignees.c.agent_id.is_not(None),
             )
-        ).first()
-        return (None, None) if row is None else (row.name, row.manager_id)
+        )
+        return {row.case_id: row.agent_id for row in rows}
+
+    async def people(
+        self, agent_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[str | None, UUID | None]]:
+        """Each agent's name and manager, as the agent directory said."""
+        if not agent_ids:
+            return {}
+        rows = await self._session.execute(
+            select(agents.c.agent_id, agents.c.name, agents.c.manager_id).where(
+                agents.c.agent_id.in_(list(agent_ids))
+            )
+        )
+        return {row.agent_id: (row.name, row.manager_id) for row in rows}
 
     async def keep_agent(
         self, agent_id: UUID, *, name: str, manager_id: UUID | None, version: int
@@ -204,6 +241,26 @@ class SqlKpiRepository:
             .where(kpi_instances.c.instance_id == instance.instance_id)
             .values(**values, updated_at=func.now())
         )
+
+    async def save_many(self, instances: Sequence[KpiInstance]) -> None:
+        """Write loaded KPI instances back, with one statement."""
+        if not instances:
+            return
+        rows = []
+        for instance in instances:
+            values = _instance_row(instance)
+            for key in ("case_id", "kpi", "started_at"):
+                values.pop(key)
+            values["key"] = values.pop("instance_id")
+            rows.append(values)
+        await self._session.execute(_SAVE_INSTANCE, rows)
+
+    async def next_check(self) -> datetime | None:
+        """When the timer next has something to fire (None: nothing is pending)."""
+        found: datetime | None = await self._session.scalar(
+            select(func.min(kpi_instances.c.next_check_at))
+        )
+        return found
 
     async def claim_due(self, now: datetime, *, limit: int) -> list[KpiInstance]:
         """Lock up to `limit` KPIs whose next check has come, skipping ones locked elsewhere."""
@@ -351,6 +408,7 @@ class SqlPolicyRepository:
                         "name": kpi.name,
                         "target": kpi.target,
                         "warn_before": kpi.warn_before,
+                        "pause_statuses": _statuses_json(kpi.pause_statuses),
                         "position": n,
                     }
                     for n, kpi in enumerate(policy.kpis)
@@ -368,6 +426,7 @@ class SqlPolicyRepository:
                         "applies_to": _applies_to_json(item.applies_to),
                         "calendar_id": item.calendar_id,
                         "kpis": [_kpi_json(kpi) for kpi in item.kpis],
+                        "reopen": item.reopen.value,
                     }
                     for n, item in enumerate(policy.items)
                 ],
@@ -425,7 +484,9 @@ async def _load_policies(session: AsyncSession) -> list[SlaPolicy]:
     definitions: dict[UUID, list[KpiDefinition]] = {}
     for row in kpi_rows:
         definitions.setdefault(row["policy_id"], []).append(
-            KpiDefinition(row["name"], row["target"], row["warn_before"])
+            KpiDefinition(
+                row["name"], row["target"], row["warn_before"], _statuses_of(row["pause_statuses"])
+            )
         )
     item_rows = (
         (await session.execute(select(policy_items).order_by(policy_items.c.position)))
@@ -440,6 +501,7 @@ async def _load_policies(session: AsyncSession) -> list[SlaPolicy]:
                 kpis=tuple(_kpi_of(kpi) for kpi in row["kpis"]),
                 applies_to=_applies_to(row["applies_to"]),
                 calendar_id=row["calendar_id"],
+                reopen=ReopenMode(row["reopen"]),
             )
         )
     return [
@@ -452,6 +514,7 @@ async def _load_policies(session: AsyncSession) -> list[SlaPolicy]:
             is_default=row["is_default"],
             items=tuple(items.get(row["policy_id"], ())),
             retired=row["retired_at"] is not None,
+            reopen=ReopenMode(row["reopen"]),
         )
         for row in policy_rows
     ]
@@ -463,6 +526,7 @@ def _policy_values(policy: SlaPolicy) -> dict[str, Any]:
         "calendar_id": policy.calendar_id,
         "is_default": policy.is_default,
         "applies_to": _applies_to_json(policy.applies_to),
+        "reopen": policy.reopen.value,
     }
 
 
@@ -484,6 +548,7 @@ def _kpi_json(kpi: KpiDefinition) -> dict[str, Any]:
         "warn_before_seconds": (
             None if kpi.warn_before is None else kpi.warn_before.total_seconds()
         ),
+        "pause_statuses": _statuses_json(kpi.pause_statuses),
     }
 
 
@@ -493,6 +558,7 @@ def _kpi_of(value: Mapping[str, Any]) -> KpiDefinition:
         str(value["name"]),
         timedelta(seconds=float(value["target_seconds"])),
         None if warn is None else timedelta(seconds=float(warn)),
+        _statuses_of(value.get("pause_statuses")),
     )
 
 
@@ -623,6 +689,8 @@ def _instance_row(instance: KpiInstance) -> dict[str, Any]:
         "breached_at": instance.breached_at,
         "ended_at": instance.ended_at,
         "next_check_at": instance.next_check_at,
+        "pause_statuses": _statuses_json(instance.pause_statuses),
+        "reopen": instance.reopen_mode.value,
     }
 
 
@@ -644,7 +712,18 @@ def _instance(row: RowMapping) -> KpiInstance:
         warned_at=row["warned_at"],
         breached_at=row["breached_at"],
         ended_at=row["ended_at"],
+        pause_statuses=_statuses_of(row["pause_statuses"]),
+        reopen_mode=ReopenMode(row["reopen"]),
     )
+
+
+def _statuses_json(statuses: frozenset[str]) -> list[str] | None:
+    """Pause statuses as kept: null for the default ones."""
+    return None if statuses == DEFAULT_PAUSE_STATUSES else sorted(statuses)
+
+
+def _statuses_of(value: Sequence[str] | None) -> frozenset[str]:
+    return DEFAULT_PAUSE_STATUSES if value is None else frozenset(value)
 
 
 def _change_row(change: CaseChange) -> tuple[str, dict[str, Any]]:

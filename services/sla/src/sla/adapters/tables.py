@@ -53,6 +53,9 @@ policies = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # A retired policy is chosen for no new case; the KPIs it started run on.
     Column("retired_at", DateTime(timezone=True), nullable=True),
+    # What reopening a case does to its resolution KPI (a policy without items): continue, or
+    # restart.
+    Column("reopen", String(16), nullable=False, server_default="continue"),
     # At most one default policy.
     Index(
         "uq_sla_policies_default",
@@ -75,6 +78,8 @@ policy_kpis = Table(
     Column("name", String(100), nullable=False),
     Column("target", Interval, nullable=False),
     Column("warn_before", Interval, nullable=True),
+    # The case statuses that stop its clock; null: waiting_for_customer and on_hold.
+    Column("pause_statuses", JSONB, nullable=True),
     Column("position", Integer, nullable=False, server_default="0"),
     UniqueConstraint("policy_id", "name"),
 )
@@ -95,8 +100,10 @@ policy_items = Table(
     Column("name", String(200), nullable=False),
     Column("applies_to", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("calendar_id", Uuid, ForeignKey("calendars.calendar_id"), nullable=True),
-    # [{"name": ..., "target_seconds": ..., "warn_before_seconds": ...}, ...]
+    # [{"name": ..., "target_seconds": ..., "warn_before_seconds": ...,
+    #   "pause_statuses": [...]}, ...]
     Column("kpis", JSONB, nullable=False),
+    Column("reopen", String(16), nullable=False, server_default="continue"),
     UniqueConstraint("policy_id", "position"),
 )
 
@@ -197,6 +204,10 @@ kpi_instances = Table(
     Column("ended_at", DateTime(timezone=True), nullable=True),
     # When the timer next has something to fire for this KPI; null when nothing is pending.
     Column("next_check_at", DateTime(timezone=True), nullable=True),
+    # The case statuses that stop its clock (null: waiting_for_customer and on_hold), and what
+    # reopening the case does to it.
+    Column("pause_statuses", JSONB, nullable=True),
+    Column("reopen", String(16), nullable=False, server_default="continue"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # A case has each KPI once, however often its opening is delivered.
     UniqueConstraint("case_id", "kpi"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
@@ -33,6 +33,7 @@ from sla.domain import (
     KpiNearingBreach,
     KpiStatus,
     NoApplicablePolicyError,
+    ReopenMode,
     SlaError,
     SlaPolicy,
     WorkingInterval,
@@ -49,9 +50,6 @@ FIRST_RESPONSE = "first_response"
 
 RESOLUTION = "resolution"
 """The KPI met by resolving the case; it continues where it stopped when the case reopens."""
-
-WAITING_STATUSES = frozenset({"waiting_for_customer", "on_hold"})
-"""Case statuses in which the KPI clocks stop: the case waits on someone outside the desk."""
 
 CLOSED_STATUSES = frozenset({"resolved", "cancelled"})
 """Case statuses whose own events (resolved, cancelled) end the KPIs."""
@@ -115,6 +113,7 @@ async def start_kpis(
             await uow.commit()
             return []
         item, definitions, calendar_id = policy.terms_for(facts)
+        reopen = policy.reopen if item is None else item.reopen
         named = await _calendar_for(cmd, policy, calendar_id, uow)
         if item is not None:
             log.info("sla.policy_item_applies", case_id=str(cmd.case_id), item=item.name)
@@ -130,10 +129,12 @@ async def start_kpis(
                 definition=definition,
                 calendar=named.calendar,
                 now=cmd.opened_at,
+                reopen=reopen,
             )
             uow.emit(events, calendar_id=named.calendar_id)
             instances.append(instance)
-        if cmd.status in WAITING_STATUSES:
+        if cmd.status not in CLOSED_STATUSES:
+            # A KPI whose policy pauses it in the status the case opened in starts paused.
             _apply(
                 RecordStatusChange(case_id=cmd.case_id, at=cmd.opened_at, status=cmd.status),
                 instances,
@@ -232,9 +233,8 @@ async def apply_case_change(change: CaseChange, *, uow: SlaUnitOfWork) -> list[K
         changed = _apply(change, instances, calendar, uow, fired=fired)
         for instance in changed:
             await uow.kpis.save(instance)
-        for event in fired:
-            # A warning or breach the change caught up with is told as the timer would.
-            await _tell(event, sla, uow)
+        # A warning or breach the change caught up with is told as the timer would.
+        await _tell_all([(event, sla) for event in fired], uow)
         await uow.commit()
         return changed
 
@@ -243,34 +243,83 @@ async def tick_kpis(*, uow: SlaUnitOfWork, now: datetime, limit: int = 200) -> i
     """Fire the warnings and breaches that have come by `now`; returns how many KPIs it looked at.
 
     Each claimed KPI's next check moves past `now` (or away), so calling again until this
-    returns 0 drains everything due.
+    returns 0 drains everything due. A batch takes a fixed number of statements, whatever its
+    size: the claim, the KPIs written back, the cases, assignees and managers to tell, the
+    state log and the events.
     """
     async with uow:
         due = await uow.kpis.claim_due(now, limit=limit)
-        cases: dict[UUID, CaseSla | None] = {}
+        fired: list[KpiEvent] = []
         for instance in due:
             events = instance.tick(now)
             uow.emit(events)
-            await uow.kpis.save(instance)
-            for event in events:
-                if instance.case_id not in cases:
-                    cases[instance.case_id] = await uow.cases.get(instance.case_id)
-                await _tell(event, cases[instance.case_id], uow)
+            fired.extend(events)
+        await uow.kpis.save_many(due)
+        await _tell_fired(fired, uow)
         await uow.commit()
     return len(due)
 
 
-async def _tell(event: KpiEvent, sla: CaseSla | None, uow: SlaUnitOfWork) -> None:
+async def _tell_fired(fired: Sequence[KpiEvent], uow: SlaUnitOfWork) -> None:
+    """`_tell_all` for the timer's events: the cases are read only where someone is to be
+    told (a case nobody works on has nobody to tell)."""
+    told = [e for e in fired if isinstance(e, KpiNearingBreach | KpiBreached)]
+    if not told:
+        return
+    assignees = await uow.cases.assignees({e.case_id for e in told})
+    if not assignees:
+        return
+    cases = await uow.cases.get_many(set(assignees))
+    await _tell_all(
+        [(e, cases.get(e.case_id)) for e in told if e.case_id in assignees],
+        uow,
+        assignees=assignees,
+    )
+
+
+async def next_check(*, uow: SlaUnitOfWork) -> datetime | None:
+    """When the timer next has a warning or a breach to fire (None: nothing is pending)."""
+    async with uow:
+        return await uow.kpis.next_check()
+
+
+async def _tell_all(
+    events: Sequence[tuple[KpiEvent, CaseSla | None]],
+    uow: SlaUnitOfWork,
+    *,
+    assignees: Mapping[UUID, UUID] | None = None,
+) -> None:
     """A nearing deadline is told to the case's assignee; a breach to their manager, as the
     first step of the escalation. Each is told once: each event fires once, by the timer or
     by the change that caught up with it."""
-    if sla is None or not isinstance(event, KpiNearingBreach | KpiBreached):
+    wanted = [
+        (event, sla)
+        for event, sla in events
+        if sla is not None and isinstance(event, KpiNearingBreach | KpiBreached)
+    ]
+    if not wanted:
         return
-    assignee = await uow.cases.assignee(sla.case_id)
-    if assignee is None:
-        return
+    if assignees is None:
+        assignees = await uow.cases.assignees({sla.case_id for _, sla in wanted})
+    people = await uow.cases.people(set(assignees.values()))
+    for event, sla in wanted:
+        assignee = assignees.get(sla.case_id)
+        if assignee is None:
+            continue
+        name, manager = people.get(assignee, (None, None))
+        _notify(event, sla, assignee=assignee, name=name, manager=manager, uow=uow)
+
+
+def _notify(
+    event: KpiEvent,
+    sla: CaseSla,
+    *,
+    assignee: UUID,
+    name: str | None,
+    manager: UUID | None,
+    uow: SlaUnitOfWork,
+) -> None:
     number = sla.number or str(sla.case_id)
-    name, manager = await uow.cases.manager_of(assignee)
     if isinstance(event, KpiNearingBreach):
         uow.notify(
             recipient=assignee,
@@ -345,7 +394,8 @@ async def re_evaluate(cmd: ReEvaluate, *, uow: SlaUnitOfWork) -> list[KpiInstanc
         except NoApplicablePolicyError:
             log.warning("sla.no_policy_applies", case_id=str(cmd.case_id))
             return []
-        _, definitions, calendar_id = policy.terms_for(facts)
+        item, definitions, calendar_id = policy.terms_for(facts)
+        reopen = policy.reopen if item is None else item.reopen
         named = await _calendar_for(opening, policy, calendar_id, uow)
         was = await _calendar(uow, sla.calendar_id)
         terms = {definition.name: definition for definition in definitions}
@@ -357,12 +407,20 @@ async def re_evaluate(cmd: ReEvaluate, *, uow: SlaUnitOfWork) -> list[KpiInstanc
                 # The new terms do not name it: it keeps its target, but it is counted on the
                 # case's new calendar from now on, like the others.
                 definition = _as_defined(instance)
+            # What pauses it and what a reopening does follow the new terms as they are.
+            followed = (
+                definition is not None
+                and instance.is_open
+                and _follow_terms(instance, definition, reopen)
+            )
             if definition is None or (
                 definition.target == instance.target
                 and definition.warn_after == instance.warn_after
                 and named.calendar_id == sla.calendar_id
                 and policy.policy_id == instance.policy_id
             ):
+                if followed:
+                    await uow.kpis.save(instance)
                 continue
             events = instance.re_evaluate(
                 definition,
@@ -376,13 +434,24 @@ async def re_evaluate(cmd: ReEvaluate, *, uow: SlaUnitOfWork) -> list[KpiInstanc
                 uow.emit(events, calendar_id=named.calendar_id)
                 await uow.kpis.save(instance)
                 changed.append(instance)
-                for event in events:
-                    await _tell(event, sla, uow)
+                await _tell_all([(event, sla) for event in events], uow)
+            elif followed:
+                await uow.kpis.save(instance)
         await uow.cases.save(
             dataclasses.replace(updated, policy_id=policy.policy_id, calendar_id=named.calendar_id)
         )
         await uow.commit()
         return changed
+
+
+def _follow_terms(instance: KpiInstance, definition: KpiDefinition, reopen: ReopenMode) -> bool:
+    """Give an open KPI the pause statuses and reopen mode of the terms it is now under;
+    whether they changed."""
+    if (instance.pause_statuses, instance.reopen_mode) == (definition.pause_statuses, reopen):
+        return False
+    instance.pause_statuses = definition.pause_statuses
+    instance.reopen_mode = reopen
+    return True
 
 
 def _as_defined(instance: KpiInstance) -> KpiDefinition:
@@ -391,7 +460,7 @@ def _as_defined(instance: KpiInstance) -> KpiDefinition:
     warn_before = None if warn_after is None else instance.target - warn_after
     if warn_before is not None and not timedelta(0) < warn_before < instance.target:
         warn_before = None
-    return KpiDefinition(instance.kpi, instance.target, warn_before)
+    return KpiDefinition(instance.kpi, instance.target, warn_before, instance.pause_statuses)
 
 
 def _case_sla(cmd: StartKpis, *, policy_id: UUID | None, calendar_id: UUID | None) -> CaseSla:
@@ -526,7 +595,7 @@ def _apply(
         events: list[KpiEvent] = []
         due_at: datetime | None = None
         match change:
-            case RecordStatusChange(status=status) if status in WAITING_STATUSES:
+            case RecordStatusChange(status=status) if instance.pauses_in(status):
                 if instance.is_running:
                     events = instance.pause(at, calendar)
             case RecordStatusChange(status=status) if status not in CLOSED_STATUSES:

@@ -37,15 +37,20 @@ from sla.domain.kpi import (
     start_kpi,
 )
 from sla.domain.policy import (
+    DEFAULT_PAUSE_STATUSES,
+    PAUSABLE_STATUSES,
     AppliesTo,
     CaseFacts,
     KpiDefinition,
     PolicyItem,
+    ReopenMode,
     SlaPolicy,
     choose_policy,
 )
 
 __all__ = [
+    "DEFAULT_PAUSE_STATUSES",
+    "PAUSABLE_STATUSES",
     "WORKWEEK",
     "AppliesTo",
     "Calendar",
@@ -69,6 +74,7 @@ __all__ = [
     "NoApplicablePolicyError",
     "NoWorkingTimeError",
     "PolicyItem",
+    "ReopenMode",
     "SlaError",
     "SlaPolicy",
     "Weekday",

@@ -30,7 +30,7 @@ from uuid import UUID
 
 from sla.domain.calendar import Calendar, add_working_time, require_aware, working_time_between
 from sla.domain.errors import InvalidTimeError, InvalidTransitionError
-from sla.domain.policy import KpiDefinition
+from sla.domain.policy import DEFAULT_PAUSE_STATUSES, KpiDefinition, ReopenMode
 
 _ZERO = timedelta(0)
 
@@ -158,6 +158,14 @@ class KpiInstance:
     warned_at: datetime | None = None
     breached_at: datetime | None = None
     ended_at: datetime | None = None
+    pause_statuses: frozenset[str] = DEFAULT_PAUSE_STATUSES
+    """The case statuses in which the clock stops."""
+    reopen_mode: ReopenMode = ReopenMode.CONTINUE
+    """What reopening the case does to it, once it has ended."""
+
+    def pauses_in(self, status: str) -> bool:
+        """Whether the clock stops while the case is in `status`."""
+        return status in self.pause_statuses
 
     @property
     def is_running(self) -> bool:
@@ -257,17 +265,25 @@ class KpiInstance:
         return [KpiResumed(**self._about(now), due_at=self.due_at, warn_at=self.warn_at)]
 
     def reopen(self, now: datetime, calendar: Calendar) -> list[KpiEvent]:
-        """Measure an ended KPI again from `now`, with the working time it had already used.
+        """Measure an ended KPI again from `now`, as its `reopen_mode` says.
 
-        Its deadline is what remained of its target, counted from `now`. A KPI that had
-        breached stays breached (and is met late when it next succeeds); one whose warning
-        had fired keeps it fired.
+        Continuing, it keeps the working time it had already used: its deadline is what
+        remained of its target, counted from `now`. A KPI that had breached stays breached
+        (and is met late when it next succeeds); one whose warning had fired keeps it fired.
+        Restarting, it is measured afresh: the whole target from `now`, its warning and
+        breach to come again (the earlier ones stay in its state log).
         """
         require_aware(now, "now")
         self._require(_ENDED, "reopen")
         self._require_not_before(now)
         ended_at = self._ended_at()
-        self.consumed = self.consumed_at(ended_at, calendar)
+        if self.reopen_mode is ReopenMode.RESTART:
+            self.consumed = _ZERO
+            self.warned_at = None
+            self.breached_at = None
+            self.warn_at = None
+        else:
+            self.consumed = self.consumed_at(ended_at, calendar)
         self.running_since = now
         self.paused_at = None
         self.ended_at = None
@@ -314,6 +330,7 @@ class KpiInstance:
         self.policy_id = policy_id
         self.target = definition.target
         self.warn_after = definition.warn_after
+        self.pause_statuses = definition.pause_statuses
         if self.warned_at is None:
             self.warn_at = None
         if self.is_running:
@@ -407,8 +424,10 @@ def start_kpi(
     definition: KpiDefinition,
     calendar: Calendar,
     now: datetime,
+    reopen: ReopenMode = ReopenMode.CONTINUE,
 ) -> tuple[KpiInstance, list[KpiEvent]]:
-    """Start measuring a KPI of a case from `now`, with its deadline on the calendar."""
+    """Start measuring a KPI of a case from `now`, with its deadline on the calendar;
+    `reopen` says what reopening the case will do to it."""
     require_aware(now, "now")
     due_at = add_working_time(now, definition.target, calendar)
     warn_after = definition.warn_after
@@ -426,6 +445,8 @@ def start_kpi(
         running_since=now,
         due_at=due_at,
         warn_at=warn_at,
+        pause_statuses=definition.pause_statuses,
+        reopen_mode=reopen,
     )
     started = KpiStarted(
         instance_id=instance_id,

@@ -7,11 +7,28 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from uuid import UUID
 
 from sla.domain.errors import InvalidPolicyError, NoApplicablePolicyError
 
 _ZERO = timedelta(0)
+
+DEFAULT_PAUSE_STATUSES = frozenset({"waiting_for_customer", "on_hold"})
+"""The case statuses that stop a KPI's clock unless its policy says otherwise: the case waits
+on someone outside the desk."""
+
+PAUSABLE_STATUSES = frozenset({"new", "in_progress", "waiting_for_customer", "on_hold"})
+"""The case statuses a KPI may be paused in (a resolved or cancelled case ends its KPIs)."""
+
+
+class ReopenMode(StrEnum):
+    """What a reopened case does to its resolution KPI."""
+
+    CONTINUE = "continue"
+    """It runs on with the working time it had used."""
+    RESTART = "restart"
+    """It is measured afresh from the reopening, with its whole target."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +39,19 @@ class KpiDefinition:
     name: str
     target: timedelta
     warn_before: timedelta | None = None
+    pause_statuses: frozenset[str] = DEFAULT_PAUSE_STATUSES
+    """The case statuses in which its clock stops."""
 
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise InvalidPolicyError("a KPI needs a name")
+        object.__setattr__(self, "pause_statuses", frozenset(self.pause_statuses))
+        unknown = sorted(self.pause_statuses - PAUSABLE_STATUSES)
+        if unknown:
+            raise InvalidPolicyError(
+                f"KPI {self.name!r}: a KPI can pause only in {', '.join(sorted(PAUSABLE_STATUSES))}"
+                f", not in {', '.join(unknown)}"
+            )
         if self.target <= _ZERO:
             raise InvalidPolicyError(f"KPI {self.name!r}: the target must be positive")
         if self.warn_before is not None and not _ZERO < self.warn_before < self.target:
@@ -34,13 +60,20 @@ class KpiDefinition:
             )
 
     @classmethod
-    def with_warning_share(cls, name: str, target: timedelta, *, elapsed: float) -> KpiDefinition:
+    def with_warning_share(
+        cls,
+        name: str,
+        target: timedelta,
+        *,
+        elapsed: float,
+        pause_statuses: frozenset[str] = DEFAULT_PAUSE_STATUSES,
+    ) -> KpiDefinition:
         """A KPI that warns once the share `elapsed` (between 0 and 1) of its target is used."""
         if not 0 < elapsed < 1:
             raise InvalidPolicyError(
                 f"KPI {name!r}: the warning share must lie between 0 and 1, got {elapsed}"
             )
-        return cls(name, target, target - target * elapsed)
+        return cls(name, target, target - target * elapsed, pause_statuses)
 
     @property
     def warn_after(self) -> timedelta | None:
@@ -116,6 +149,8 @@ class PolicyItem:
     kpis: tuple[KpiDefinition, ...]
     applies_to: AppliesTo = AppliesTo()
     calendar_id: UUID | None = None
+    reopen: ReopenMode = ReopenMode.CONTINUE
+    """What reopening a case does to its resolution KPI."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kpis", tuple(self.kpis))
@@ -142,6 +177,8 @@ class SlaPolicy:
     no KPIs of its own."""
     retired: bool = False
     """A retired policy is chosen for no new case; the KPIs it started run on."""
+    reopen: ReopenMode = ReopenMode.CONTINUE
+    """What reopening a case does to its resolution KPI (for a policy without items)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kpis", tuple(self.kpis))

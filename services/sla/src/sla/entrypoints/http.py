@@ -24,10 +24,12 @@ from sla.app.policies import (
 )
 from sla.app.ports import NamedCalendar
 from sla.domain import (
+    DEFAULT_PAUSE_STATUSES,
     AppliesTo,
     InvalidPolicyError,
     KpiDefinition,
     PolicyItem,
+    ReopenMode,
     SlaPolicy,
     Weekday,
 )
@@ -66,6 +68,8 @@ class KpiView(BaseModel):
     consumed_seconds: int
     remaining_seconds: int
     paused_seconds: int
+    pause_statuses: list[str]
+    reopen: ReopenMode
     log: list[KpiLogEntry]
 
     @classmethod
@@ -88,6 +92,8 @@ class KpiView(BaseModel):
             consumed_seconds=int(state.consumed.total_seconds()),
             remaining_seconds=int(state.remaining.total_seconds()),
             paused_seconds=int(state.paused.total_seconds()),
+            pause_statuses=sorted(kpi.pause_statuses),
+            reopen=kpi.reopen_mode,
             log=log or [],
         )
 
@@ -148,6 +154,7 @@ class KpiDefinitionView(BaseModel):
     name: str
     target_seconds: int
     warn_before_seconds: int | None
+    pause_statuses: list[str]
 
 
 class AppliesToView(BaseModel):
@@ -175,6 +182,7 @@ class PolicyItemView(BaseModel):
     applies_to: AppliesToView
     calendar_id: UUID | None
     kpis: list[KpiDefinitionView]
+    reopen: ReopenMode
 
 
 class PolicyView(BaseModel):
@@ -189,6 +197,7 @@ class PolicyView(BaseModel):
     applies_to: AppliesToView
     kpis: list[KpiDefinitionView]
     items: list[PolicyItemView]
+    reopen: ReopenMode
 
     @classmethod
     def of(cls, policy: SlaPolicy) -> PolicyView:
@@ -206,9 +215,11 @@ class PolicyView(BaseModel):
                     applies_to=AppliesToView.of(item.applies_to),
                     calendar_id=item.calendar_id,
                     kpis=[_kpi_view(kpi) for kpi in item.kpis],
+                    reopen=item.reopen,
                 )
                 for item in policy.items
             ],
+            reopen=policy.reopen,
         )
 
 
@@ -217,6 +228,7 @@ def _kpi_view(kpi: KpiDefinition) -> KpiDefinitionView:
         name=kpi.name,
         target_seconds=int(kpi.target.total_seconds()),
         warn_before_seconds=_seconds(kpi.warn_before),
+        pause_statuses=sorted(kpi.pause_statuses),
     )
 
 
@@ -247,9 +259,14 @@ class ConditionIn(BaseModel):
         )
 
 
+PausableStatus = Literal["new", "in_progress", "waiting_for_customer", "on_hold"]
+
+
 class KpiIn(BaseModel):
-    """A KPI: its target in working seconds, and a warning either `warn_before_seconds` before
-    the deadline or once `warn_at_share` (0–1) of the target is used."""
+    """A KPI: its target in working seconds, a warning either `warn_before_seconds` before
+    the deadline or once `warn_at_share` (0–1) of the target is used, and the case statuses
+    that stop its clock (`pause_statuses`; by default waiting_for_customer and on_hold, and
+    an empty list for a clock that never stops)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -257,21 +274,29 @@ class KpiIn(BaseModel):
     target_seconds: Seconds
     warn_before_seconds: Seconds | None = None
     warn_at_share: Annotated[float, Field(gt=0, lt=1)] | None = None
+    pause_statuses: Annotated[list[PausableStatus], Field(max_length=4)] | None = None
 
     def domain(self) -> KpiDefinition:
+        pausing = (
+            DEFAULT_PAUSE_STATUSES
+            if self.pause_statuses is None
+            else frozenset(self.pause_statuses)
+        )
         target = timedelta(seconds=self.target_seconds)
         if self.warn_before_seconds is not None and self.warn_at_share is not None:
             raise InvalidPolicyError(
                 f"KPI {self.name!r}: give warn_before_seconds or warn_at_share, not both"
             )
         if self.warn_at_share is not None:
-            return KpiDefinition.with_warning_share(self.name, target, elapsed=self.warn_at_share)
+            return KpiDefinition.with_warning_share(
+                self.name, target, elapsed=self.warn_at_share, pause_statuses=pausing
+            )
         warn = (
             None
             if self.warn_before_seconds is None
             else timedelta(seconds=self.warn_before_seconds)
         )
-        return KpiDefinition(self.name, target, warn)
+        return KpiDefinition(self.name, target, warn, pausing)
 
 
 class PolicyItemIn(BaseModel):
@@ -281,6 +306,8 @@ class PolicyItemIn(BaseModel):
     applies_to: ConditionIn = ConditionIn()
     calendar_id: UUID | None = None
     kpis: Annotated[list[KpiIn], Field(min_length=1, max_length=20)]
+    reopen: ReopenMode = ReopenMode.CONTINUE
+    """What reopening a case does to its resolution: continue with the time used, or restart."""
 
 
 class PolicyIn(BaseModel):
@@ -296,6 +323,8 @@ class PolicyIn(BaseModel):
     applies_to: ConditionIn = ConditionIn()
     kpis: Annotated[list[KpiIn], Field(max_length=20)] = []
     items: Annotated[list[PolicyItemIn], Field(max_length=50)] = []
+    reopen: ReopenMode = ReopenMode.CONTINUE
+    """For a policy without items: what reopening a case does to its resolution."""
 
     def domain(self, policy_id: UUID) -> SlaPolicy:
         return SlaPolicy(
@@ -311,9 +340,11 @@ class PolicyIn(BaseModel):
                     kpis=tuple(kpi.domain() for kpi in item.kpis),
                     applies_to=item.applies_to.domain(),
                     calendar_id=item.calendar_id,
+                    reopen=item.reopen,
                 )
                 for item in self.items
             ),
+            reopen=self.reopen,
         )
 
 
