@@ -622,3 +622,18 @@ def test_a_kpi_pauses_in_the_statuses_its_definition_names() -> None:
 def test_a_kpi_cannot_pause_in_a_closing_or_unknown_status(status: str) -> None:
     with pytest.raises(InvalidPolicyError, match="can pause only in"):
         KpiDefinition("resolution", hours(1), pause_statuses=frozenset({status}))
+
+
+def test_a_settled_kpi_keeps_the_time_it_used_and_reopens_the_same() -> None:
+    settled, unsettled = started(RESOLUTION), started(RESOLUTION)
+    for instance in (settled, unsettled):
+        instance.succeed(at("Mon 15:00"))  # 5 working hours used
+    settled.settle(NINE_TO_FIVE)
+
+    assert (settled.consumed, settled.running_since) == (hours(5), None)
+    assert settled.consumed_at(at("Wed 12:00"), NINE_TO_FIVE) == hours(5)
+    assert settled.reopen(at("Wed 10:00"), NINE_TO_FIVE) == unsettled.reopen(
+        at("Wed 10:00"), NINE_TO_FIVE
+    )
+    with pytest.raises(InvalidTransitionError):
+        started(RESOLUTION).settle(NINE_TO_FIVE)  # it has not ended

@@ -177,3 +177,14 @@ def test_policy_errors_belong_to_the_sla_family() -> None:
         choose_policy(CaseFacts(), [])
     with pytest.raises(ValueError, match="positive"):
         KpiDefinition("resolution", timedelta(0))
+
+
+def test_a_queue_condition_matches_the_queue_routing_placed_the_case_in() -> None:
+    billing, hardware = UUID(int=1), UUID(int=2)
+    condition = AppliesTo(queue_ids={billing})
+
+    assert condition.matches(CaseFacts(queue_id=billing))
+    assert not condition.matches(CaseFacts(queue_id=hardware))
+    assert not condition.matches(CaseFacts())  # not queued yet
+    assert not condition.is_unconditional
+    assert AppliesTo().matches(CaseFacts(queue_id=hardware))

@@ -95,6 +95,7 @@ class FakeCaseSlaRepository:
         self.slas: dict[UUID, CaseSla] = {}
         self.parked: list[CaseChange] = []
         self.assignees_of: dict[UUID, UUID | None] = {}
+        self.queues: dict[UUID, UUID] = {}
         self.managers: dict[UUID, tuple[str | None, UUID | None]] = {}
 
     async def get(self, case_id: UUID) -> CaseSla | None:
@@ -118,6 +119,12 @@ class FakeCaseSlaRepository:
 
     async def set_assignee(self, case_id: UUID, agent_id: UUID | None) -> None:
         self.assignees_of[case_id] = agent_id
+
+    async def set_queue(self, case_id: UUID, queue_id: UUID) -> None:
+        self.queues[case_id] = queue_id
+
+    async def queue_of(self, case_id: UUID) -> UUID | None:
+        return self.queues.get(case_id)
 
     async def get_many(self, case_ids: Collection[UUID]) -> dict[UUID, CaseSla]:
         return {i: self.slas[i] for i in case_ids if i in self.slas}

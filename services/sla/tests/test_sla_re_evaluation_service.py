@@ -772,3 +772,96 @@ async def test_a_breach_caught_up_with_stands_and_is_not_re_evaluated(service: S
         DEFAULT_POLICY,
     )
     assert await service.tick(changed_at + timedelta(hours=1)) == 0
+
+
+async def test_a_kpi_the_new_terms_add_starts_at_the_re_evaluation(service: Service) -> None:
+    office = await service.add_calendar("Office hours", {day: ["09:00-17:00"] for day in WEEKDAYS})
+    policy_id = await service.add_policy(
+        {
+            "name": "Urgent calls back",
+            "calendar_id": office,
+            "items": [
+                {
+                    "name": "urgent",
+                    "applies_to": {"priorities": ["urgent"]},
+                    "kpis": [
+                        kpi("first_response", URGENT_FIRST_RESPONSE),
+                        kpi("resolution", URGENT_RESOLUTION),
+                        kpi("callback", 2 * 3600),
+                    ],
+                },
+                {"name": "everything else", "kpis": [kpi("resolution", REST_RESOLUTION)]},
+            ],
+        }
+    )
+    case_id = uuid.uuid4()
+    await service.case_event(opened(case_id))
+    assert set(await service.kpis(case_id, at=CHANGED)) == {"resolution"}
+
+    await service.case_event(raised_to_urgent(case_id))
+
+    async def callback() -> c.KpiStarted | None:
+        started = [
+            e
+            for e in await service.events(case_id)
+            if isinstance(e, c.KpiStarted) and e.kpi == "callback"
+        ]
+        return started[0] if started else None
+
+    started = await eventually(callback)
+    # Two office hours from the change: a quarter of an hour on Friday, the rest on Monday.
+    assert (started.occurred_at, str(started.policy_id), started.due_at) == (
+        CHANGED,
+        policy_id,
+        MONDAY + timedelta(hours=10, minutes=45),
+    )
+    kpis = await service.kpis(case_id, at=CHANGED + timedelta(minutes=5))
+    # The callback is measured; the first response the urgent terms name is not started (the
+    # case may have been answered already), and the resolution is re-evaluated.
+    assert set(kpis) == {"resolution", "callback"}
+    assert kpis["callback"]["status"] == "in_progress"
+    assert log_of(kpis["callback"]) == [("started", CHANGED, None)]
+    assert kpis["resolution"]["target_seconds"] == URGENT_RESOLUTION
+
+
+async def test_a_queue_condition_gives_a_case_its_terms_when_routing_queues_it(
+    service: Service,
+) -> None:
+    billing = uuid.uuid4()
+    office = await service.add_calendar("Office hours", {day: ["09:00-17:00"] for day in WEEKDAYS})
+    await service.add_policy(
+        {
+            "name": "By queue",
+            "calendar_id": office,
+            "items": [
+                {
+                    "name": "billing",
+                    "applies_to": {"queue_ids": [str(billing)]},
+                    "kpis": [kpi("resolution", URGENT_RESOLUTION)],
+                },
+                {"name": "everything else", "kpis": [kpi("resolution", REST_RESOLUTION)]},
+            ],
+        }
+    )
+    later, earlier = uuid.uuid4(), uuid.uuid4()
+    await service.case_event(opened(later))
+    assert (await service.kpis(later, at=CHANGED))["resolution"]["target_seconds"] == (
+        REST_RESOLUTION
+    )
+
+    queued = c.sample("case.queued").model_copy(
+        update={"case_id": later, "queue_id": billing, "occurred_at": CHANGED}
+    )
+    await service.routing_event(queued)
+
+    re_evaluated = await service.re_evaluations(later)
+    assert re_evaluated["resolution"].target_seconds == URGENT_RESOLUTION
+    assert re_evaluated["resolution"].reason == f"queued in {queued.queue_name}"
+    # Queued before SLA saw it open: its terms are the queue's from the start.
+    await service.routing_event(
+        queued.model_copy(update={"case_id": earlier, "occurred_at": OPENED})
+    )
+    await service.case_event(opened(earlier))
+    kpis = await service.kpis(earlier, at=CHANGED)
+    assert kpis["resolution"]["target_seconds"] == URGENT_RESOLUTION
+    assert log_of(kpis["resolution"]) == [("started", OPENED, None)]

@@ -630,3 +630,77 @@ async def test_with_a_real_broker_the_service_starts_kpis_and_its_timer_fires(
     ]
     [warning] = of_type(events, c.KpiNearingBreach)
     assert (warning.case_id, warning.occurred_at) == (case_id, OPENED + timedelta(hours=6))
+
+
+async def test_the_compliance_report_groups_counts_and_shares_and_gives_csv(
+    service: Service,
+) -> None:
+    # On the default policy (first response 8 h, resolution 5 days, 24x7).
+    quick, late, waiting = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await service.case_event(opened(quick))
+    await service.case_event(opened(late))
+    await service.case_event(opened(waiting, at=OPENED + timedelta(hours=11)))
+    await service.case_event(logged(quick, at=OPENED + timedelta(hours=1), to_customer=True))
+    await service.case_event(resolved(quick, at=OPENED + timedelta(hours=10)))
+    await service.tick(OPENED + timedelta(hours=12))  # the late case's first response breaches
+    await service.case_event(resolved(late, at=OPENED + timedelta(hours=20)))
+
+    supervisor = bearer(service.app, "supervisor")
+    period = {"from": iso(OPENED), "to": iso(OPENED + timedelta(days=1))}
+    r = await service.client.get(
+        "/reports/compliance", params={**period, "group_by": "kpi"}, headers=supervisor
+    )
+
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["group_by"] == ["kpi"]
+    rows = {row["group"]["kpi"]: row for row in report["rows"]}
+    first, resolution = rows["first_response"], rows["resolution"]
+    assert (first["met"], first["breached"], first["in_progress"]) == (1, 1, 1)
+    # The one met in time used 1 h of its 8.
+    assert (first["median_consumed_share"], first["p90_consumed_share"]) == (0.125, 0.125)
+    assert (resolution["met"], resolution["breached"], resolution["in_progress"]) == (2, 0, 1)
+    # 10 h and 20 h of 120: the median between them, the 90th percentile near the larger.
+    assert resolution["median_consumed_share"] == 0.125
+    assert resolution["p90_consumed_share"] == round(10 / 120 + 0.9 * (10 / 120), 4)
+    assert resolution["compliance"] == 1.0
+
+    r = await service.client.get(
+        "/reports/compliance",
+        params={**period, "group_by": "policy,agent"},
+        headers={**supervisor, "Accept": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    lines = r.text.strip().split("\r\n")
+    assert lines[0] == (
+        "policy,agent,met,breached,in_progress,compliance,median_consumed_share,p90_consumed_share"
+    )
+    # Nobody works these cases: one row, the agent left blank.
+    [row] = lines[1:]
+    assert row.split(",")[:5] == [DEFAULT_POLICY, "", "3", "1", "2"]
+
+    # By the queue routing last placed each case in: the waiting case was never queued.
+    billing = uuid.uuid4()
+    for case_id in (quick, late):
+        queued = c.sample("case.queued").model_copy(
+            update={"case_id": case_id, "queue_id": billing, "occurred_at": OPENED}
+        )
+        await publish_event(service.broker, queued, topic=topics.ROUTING)
+    r = await service.client.get(
+        "/reports/compliance", params={**period, "group_by": "queue"}, headers=supervisor
+    )
+    by_queue = {row["group"]["queue"]: row for row in r.json()["rows"]}
+    assert {
+        q: (row["met"], row["breached"], row["in_progress"]) for q, row in by_queue.items()
+    } == {
+        str(billing): (3, 1, 0),
+        None: (0, 0, 2),
+    }
+
+    for bad in ("team", "kpi,kpi", "", "kpi,nonsense"):
+        r = await service.client.get(
+            "/reports/compliance", params={**period, "group_by": bad}, headers=supervisor
+        )
+        assert r.status_code == 422, (bad, r.text)
+        assert r.headers["content-type"] == "application/problem+json"

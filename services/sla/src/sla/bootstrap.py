@@ -17,6 +17,7 @@ from sla.app.handlers import (
     CalendarNotFound,
     CaseNotKnown,
     InvalidPeriodError,
+    UnknownGroupError,
     next_check,
     tick_kpis,
 )
@@ -43,6 +44,7 @@ ERRORS: dict[type[Exception], int] = {
     InvalidPolicyError: 422,
     InvalidTimeError: 422,
     InvalidPeriodError: 422,
+    UnknownGroupError: 422,
     InvalidTransitionError: 409,
     SlaError: 400,
 }

@@ -34,7 +34,7 @@ from sla.app.commands import (
     RecordResolution,
     RecordStatusChange,
 )
-from sla.app.ports import CaseSla, KpiCompliance, NamedCalendar
+from sla.app.ports import CaseSla, ComplianceRow, KpiCompliance, NamedCalendar
 from sla.domain import (
     DEFAULT_PAUSE_STATUSES,
     AppliesTo,
@@ -130,6 +130,23 @@ class SqlCaseSlaRepository:
             row["case_id"]: CaseSla(**{name: row[name] for name in _CASE_SLA_FIELDS})
             for row in rows.mappings()
         }
+
+    async def set_queue(self, case_id: UUID, queue_id: UUID) -> None:
+        """Record the queue the case was placed in, whether or not it has opened here."""
+        await self._session.execute(
+            pg_insert(case_assignees)
+            .values(case_id=case_id, queue_id=queue_id)
+            .on_conflict_do_update(
+                index_elements=[case_assignees.c.case_id], set_={"queue_id": queue_id}
+            )
+        )
+
+    async def queue_of(self, case_id: UUID) -> UUID | None:
+        """The queue routing last placed the case in, if any."""
+        found: UUID | None = await self._session.scalar(
+            select(case_assignees.c.queue_id).where(case_assignees.c.case_id == case_id)
+        )
+        return found
 
     async def assignees(self, case_ids: Collection[UUID]) -> dict[UUID, UUID]:
         """Who works each of the cases now (cases nobody works are left out)."""
@@ -277,13 +294,7 @@ class SqlKpiRepository:
     async def compliance(self, *, since: datetime, until: datetime) -> list[KpiCompliance]:
         """Per KPI: met in time (ended in the period) and breached (deadline in the period)."""
         t = kpi_instances.c
-        met = and_(
-            t.status == KpiStatus.SUCCEEDED.value,
-            t.breached_at.is_(None),
-            t.ended_at >= since,
-            t.ended_at < until,
-        )
-        breached = and_(t.breached_at >= since, t.breached_at < until)
+        met, breached = _outcomes(since, until)
         stmt = (
             select(
                 t.kpi,
@@ -296,6 +307,76 @@ class SqlKpiRepository:
         )
         rows = (await self._session.execute(stmt)).all()
         return [KpiCompliance(kpi=row.kpi, met=row.met, breached=row.breached) for row in rows]
+
+    async def compliance_rows(
+        self, *, since: datetime, until: datetime, group_by: Sequence[str]
+    ) -> list[ComplianceRow]:
+        """Per group: met in time (ended in the period), breached (deadline in the period), in
+        progress (started before the period's end, open and not breached), and the median and
+        90th percentile of the share of the target the met ones used."""
+        t = kpi_instances.c
+        dimensions = {
+            "policy": t.policy_id,
+            "kpi": t.kpi,
+            "priority": case_slas.c.priority,
+            "account": case_slas.c.account_id,
+            "agent": case_assignees.c.agent_id,
+            "queue": case_assignees.c.queue_id,
+        }
+        columns = [dimensions[name].label(name) for name in group_by]
+        met, breached = _outcomes(since, until)
+        in_progress = and_(
+            t.status.in_([s.value for s in _OPEN_UNBREACHED]),
+            t.started_at < until,
+        )
+        # Only KPIs whose clocks were settled at their end have their used time as a figure.
+        share = func.extract("epoch", t.consumed) / func.nullif(func.extract("epoch", t.target), 0)
+        measured = and_(met, t.running_since.is_(None))
+        stmt = (
+            select(
+                *columns,
+                func.count().filter(met).label("met"),
+                func.count().filter(breached).label("breached"),
+                func.count().filter(in_progress).label("in_progress"),
+                func.percentile_cont(0.5).within_group(share).filter(measured).label("median"),
+                func.percentile_cont(0.9).within_group(share).filter(measured).label("p90"),
+            )
+            .select_from(
+                kpi_instances.join(case_slas, case_slas.c.case_id == t.case_id).outerjoin(
+                    case_assignees, case_assignees.c.case_id == t.case_id
+                )
+            )
+            .where(met | breached | in_progress)
+            .group_by(*columns)
+            .order_by(*columns)
+        )
+        rows = (await self._session.execute(stmt)).mappings().all()
+        return [
+            ComplianceRow(
+                group={name: None if row[name] is None else str(row[name]) for name in group_by},
+                met=row["met"],
+                breached=row["breached"],
+                in_progress=row["in_progress"],
+                median_share=None if row["median"] is None else float(row["median"]),
+                p90_share=None if row["p90"] is None else float(row["p90"]),
+            )
+            for row in rows
+        ]
+
+
+_OPEN_UNBREACHED = (KpiStatus.IN_PROGRESS, KpiStatus.NEARING_BREACH, KpiStatus.PAUSED)
+
+
+def _outcomes(since: datetime, until: datetime) -> tuple[Any, Any]:
+    """KPIs met in time (ended in [since, until)) and breached (deadline in it)."""
+    t = kpi_instances.c
+    met = and_(
+        t.status == KpiStatus.SUCCEEDED.value,
+        t.breached_at.is_(None),
+        t.ended_at >= since,
+        t.ended_at < until,
+    )
+    return met, and_(t.breached_at >= since, t.breached_at < until)
 
 
 class ReferenceCache:
@@ -538,6 +619,7 @@ def _applies_to_json(condition: AppliesTo) -> dict[str, list[str]]:
         "tiers": sorted(condition.tiers),
         "regions": sorted(condition.regions),
         "contract_ids": sorted(str(c) for c in condition.contract_ids),
+        "queue_ids": sorted(str(q) for q in condition.queue_ids),
     }
 
 
@@ -667,6 +749,7 @@ def _applies_to(value: Mapping[str, Sequence[str]]) -> AppliesTo:
         tiers=frozenset(value.get("tiers", ())),
         regions=frozenset(value.get("regions", ())),
         contract_ids=frozenset(UUID(c) for c in value.get("contract_ids", ())),
+        queue_ids=frozenset(UUID(q) for q in value.get("queue_ids", ())),
     )
 
 

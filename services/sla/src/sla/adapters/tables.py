@@ -145,6 +145,8 @@ case_assignees = Table(
     # told when a KPI nears its deadline; their manager when it passes.
     Column("case_id", Uuid, primary_key=True),
     Column("agent_id", Uuid, nullable=True),
+    # The queue the case was last placed in (from routing's events), for the reports.
+    Column("queue_id", Uuid, nullable=True),
 )
 
 kpi_state_log = Table(

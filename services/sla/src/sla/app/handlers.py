@@ -21,7 +21,14 @@ from sla.app.commands import (
     ReEvaluate,
     StartKpis,
 )
-from sla.app.ports import CaseSla, KpiCompliance, NamedCalendar, SlaUnitOfWork
+from sla.app.ports import (
+    COMPLIANCE_GROUPS,
+    CaseSla,
+    ComplianceRow,
+    KpiCompliance,
+    NamedCalendar,
+    SlaUnitOfWork,
+)
 from sla.domain import (
     Calendar,
     CaseFacts,
@@ -165,6 +172,7 @@ async def _facts(cmd: StartKpis, uow: SlaUnitOfWork) -> CaseFacts:
         tier=tier,
         region=region,
         contract_id=cmd.contract_id,
+        queue_id=await uow.cases.queue_of(cmd.case_id),
     )
 
 
@@ -351,12 +359,16 @@ def _notify(
         )
 
 
-async def re_evaluate(cmd: ReEvaluate, *, uow: SlaUnitOfWork) -> list[KpiInstance]:
+async def re_evaluate(
+    cmd: ReEvaluate, *, uow: SlaUnitOfWork, new_id: Callable[[], UUID] = uuid4
+) -> list[KpiInstance]:
     """The facts a case's policy was chosen on changed: choose again (the contract's policy,
     else the first whose scope matches, else the default, then the item), and measure each
     open KPI against its new target and calendar, keeping the working time it has used.
 
     KPIs the new terms do not name run on as they were; one that ended keeps its outcome.
+    KPIs they add start at the re-evaluation, while the case has a KPI open (but for a first
+    response, which the case may have had already).
     """
     async with uow:
         sla = await uow.cases.get(cmd.case_id)
@@ -401,7 +413,8 @@ async def re_evaluate(cmd: ReEvaluate, *, uow: SlaUnitOfWork) -> list[KpiInstanc
         terms = {definition.name: definition for definition in definitions}
         changed = []
         moved = named.calendar_id != sla.calendar_id
-        for instance in await uow.kpis.of_case(cmd.case_id, for_update=True):
+        measured = await uow.kpis.of_case(cmd.case_id, for_update=True)
+        for instance in measured:
             definition = terms.get(instance.kpi)
             if definition is None and moved and instance.is_open:
                 # The new terms do not name it: it keeps its target, but it is counted on the
@@ -437,6 +450,27 @@ async def re_evaluate(cmd: ReEvaluate, *, uow: SlaUnitOfWork) -> list[KpiInstanc
                 await _tell_all([(event, sla) for event in events], uow)
             elif followed:
                 await uow.kpis.save(instance)
+        if any(instance.is_open for instance in measured):
+            # KPIs the new terms add start now, on the new calendar, while the case is worked.
+            # A first response they add is left out: whether the case was answered already,
+            # SLA cannot tell without a KPI that was measuring it.
+            names = {instance.kpi for instance in measured}
+            at = max(cmd.at, sla.opened_at)
+            for definition in definitions:
+                if definition.name in names or definition.name == FIRST_RESPONSE:
+                    continue
+                instance, events = start_kpi(
+                    instance_id=new_id(),
+                    case_id=cmd.case_id,
+                    policy_id=policy.policy_id,
+                    definition=definition,
+                    calendar=named.calendar,
+                    now=at,
+                    reopen=reopen,
+                )
+                uow.emit(events, calendar_id=named.calendar_id)
+                await uow.kpis.add(instance)
+                changed.append(instance)
         await uow.cases.save(
             dataclasses.replace(updated, policy_id=policy.policy_id, calendar_id=named.calendar_id)
         )
@@ -485,6 +519,17 @@ async def record_assignee(case_id: UUID, agent_id: UUID | None, *, uow: SlaUnitO
     async with uow:
         await uow.cases.set_assignee(case_id, agent_id)
         await uow.commit()
+
+
+async def record_queue(
+    case_id: UUID, queue_id: UUID, *, at: datetime, reason: str, uow: SlaUnitOfWork
+) -> list[KpiInstance]:
+    """Note the queue a case was placed in (from routing's events), and choose its terms
+    again: a policy may depend on the queue. The KPIs it re-evaluated."""
+    async with uow:
+        await uow.cases.set_queue(case_id, queue_id)
+        await uow.commit()
+    return await re_evaluate(ReEvaluate(case_id=case_id, at=at, reason=reason), uow=uow)
 
 
 async def keep_agent(
@@ -578,6 +623,26 @@ async def compliance(
         return await uow.kpis.compliance(since=since, until=until)
 
 
+class UnknownGroupError(SlaError, ValueError):
+    """A compliance report grouped by something it cannot be grouped by."""
+
+
+async def compliance_by(
+    *, uow: SlaUnitOfWork, since: datetime, until: datetime, group_by: Sequence[str]
+) -> list[ComplianceRow]:
+    """The compliance report over [since, until), grouped by `group_by`."""
+    if until <= since:
+        raise InvalidPeriodError(f"the period ends ({until}) before it starts ({since})")
+    unknown = [name for name in group_by if name not in COMPLIANCE_GROUPS]
+    if unknown or not group_by or len(set(group_by)) != len(group_by):
+        raise UnknownGroupError(
+            f"group_by takes distinct names among {', '.join(COMPLIANCE_GROUPS)}"
+            + (f", not {', '.join(unknown)}" if unknown else "")
+        )
+    async with uow:
+        return await uow.kpis.compliance_rows(since=since, until=until, group_by=group_by)
+
+
 def _apply(
     change: CaseChange,
     instances: Sequence[KpiInstance],
@@ -617,6 +682,8 @@ def _apply(
                 if instance.kpi == RESOLUTION and not instance.is_open:
                     events = instance.reopen(at, calendar)
         if events:
+            if not instance.is_open:
+                instance.settle(calendar)  # the working time it used, kept for the reports
             uow.emit(events, due_at=due_at)
             changed.append(instance)
             if fired is not None:

@@ -51,6 +51,25 @@ class KpiCompliance:
     breached: int
 
 
+COMPLIANCE_GROUPS = ("policy", "kpi", "priority", "account", "agent", "queue")
+"""What the compliance report may be grouped by: the policy, the KPI, the case's priority, its
+account, the agent who works it, the queue it was last placed in."""
+
+
+@dataclass(frozen=True)
+class ComplianceRow:
+    """One group of the compliance report over a period: its KPIs met in time, breached, and
+    still in progress, and how much of their targets the met ones used (median and 90th
+    percentile of consumed / target; None when none was met)."""
+
+    group: dict[str, str | None]
+    met: int
+    breached: int
+    in_progress: int
+    median_share: float | None
+    p90_share: float | None
+
+
 class CaseSlaRepository(Protocol):
     """Which cases SLA has seen open, and the changes that came before their opening."""
 
@@ -60,6 +79,8 @@ class CaseSlaRepository(Protocol):
     async def take_parked(self, case_id: UUID) -> list[CaseChange]: ...
     async def save(self, sla: CaseSla) -> None: ...
     async def set_assignee(self, case_id: UUID, agent_id: UUID | None) -> None: ...
+    async def set_queue(self, case_id: UUID, queue_id: UUID) -> None: ...
+    async def queue_of(self, case_id: UUID) -> UUID | None: ...
     async def get_many(self, case_ids: Collection[UUID]) -> dict[UUID, CaseSla]:
         """The SLA records of those of the cases that have opened here."""
         ...
@@ -96,6 +117,11 @@ class KpiRepository(Protocol):
         ...
 
     async def compliance(self, *, since: datetime, until: datetime) -> list[KpiCompliance]: ...
+    async def compliance_rows(
+        self, *, since: datetime, until: datetime, group_by: Sequence[str]
+    ) -> list[ComplianceRow]:
+        """The compliance report grouped by `group_by` (names of `COMPLIANCE_GROUPS`)."""
+        ...
 
 
 class PolicyRepository(Protocol):

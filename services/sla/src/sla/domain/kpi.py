@@ -364,6 +364,13 @@ class KpiInstance:
         events.append(KpiCancelled(**self._about(now)))
         return events
 
+    def settle(self, calendar: Calendar) -> None:
+        """Fold the last running stretch of an ended KPI into `consumed`, so that the working
+        time it used is kept as a figure (its clock stopped at the end)."""
+        self._require(_ENDED, "settle")
+        self.consumed = self.consumed_at(self._ended_at(), calendar)
+        self.running_since = None
+
     def _close(self, now: datetime, command: str, status: KpiStatus) -> list[KpiEvent]:
         require_aware(now, "now")
         self._require(_OPEN, command)

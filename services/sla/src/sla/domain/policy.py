@@ -93,6 +93,8 @@ class CaseFacts:
     region: str | None = None
     contract_id: UUID | None = None
     """The contract that covers the case, if one does."""
+    queue_id: UUID | None = None
+    """The queue routing last placed the case in, if it has."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class AppliesTo:
     tiers: AbstractSet[str] = frozenset()
     regions: AbstractSet[str] = frozenset()
     contract_ids: AbstractSet[UUID] = frozenset()
+    queue_ids: AbstractSet[UUID] = frozenset()
 
     def __post_init__(self) -> None:
         # Accept any set of names, but keep the condition immutable and hashable.
@@ -115,6 +118,7 @@ class AppliesTo:
                 raise InvalidPolicyError(f"a condition on {name} has a blank value")
             object.__setattr__(self, name, values)
         object.__setattr__(self, "contract_ids", frozenset(self.contract_ids))
+        object.__setattr__(self, "queue_ids", frozenset(self.queue_ids))
 
     @property
     def is_unconditional(self) -> bool:
@@ -126,6 +130,7 @@ class AppliesTo:
             or self.tiers
             or self.regions
             or self.contract_ids
+            or self.queue_ids
         )
 
     def matches(self, facts: CaseFacts) -> bool:
@@ -137,6 +142,7 @@ class AppliesTo:
             and _accepts(self.tiers, facts.tier)
             and _accepts(self.regions, facts.region)
             and (not self.contract_ids or facts.contract_id in self.contract_ids)
+            and (not self.queue_ids or facts.queue_id in self.queue_ids)
         )
 
 

@@ -23,6 +23,7 @@ from sla.app.handlers import (
     keep_agent,
     re_evaluate,
     record_assignee,
+    record_queue,
     start_kpis,
 )
 from sla.app.policies import keep_account
@@ -135,17 +136,41 @@ def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlSlaUnitO
 
     async def on_routing(event: c.Event, envelope: c.Envelope, uow: SqlSlaUnitOfWork) -> None:
         # Who works the case: told when a deadline nears; their manager when it passes.
+        # The queue it is in: for the compliance report by queue.
         match event:
+            case c.CaseQueued(queue_id=queue_id, queue_name=name):
+                await record_queue(
+                    event.case_id,
+                    queue_id,
+                    at=event.occurred_at,
+                    reason=f"queued in {name}",
+                    uow=uow,
+                )
             case c.CaseAssigned(agent_id=agent_id):
                 await record_assignee(event.case_id, agent_id, uow=uow)
-            case c.CaseReleased() | c.CaseTransferred() | c.CaseDequeued():
+            case c.CaseTransferred(to_queue_id=queue_id):
+                await record_assignee(event.case_id, None, uow=uow)
+                await record_queue(
+                    event.case_id,
+                    queue_id,
+                    at=event.occurred_at,
+                    reason="transferred to another queue",
+                    uow=uow,
+                )
+            case c.CaseReleased() | c.CaseDequeued():
                 await record_assignee(event.case_id, None, uow=uow)
 
     consumers.subscribe(
         topics.ROUTING,
         on_routing,
         uow_factory=uow_factory,
-        events={"case.assigned", "case.released", "case.transferred", "case.dequeued"},
+        events={
+            "case.queued",
+            "case.assigned",
+            "case.released",
+            "case.transferred",
+            "case.dequeued",
+        },
     )
 
     async def on_agent(event: c.Event, envelope: c.Envelope, uow: SqlSlaUnitOfWork) -> None:

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from caseflow_contracts import Channel, Priority
 from caseflow_servicekit import Authenticator, Clock, NotFound, Role
 from sla.adapters.uow import SqlSlaUnitOfWork
 from sla.app.commands import CreateCalendar
-from sla.app.handlers import KpiState, compliance, create_calendar, kpis_of_case
+from sla.app.handlers import (
+    KpiState,
+    compliance,
+    compliance_by,
+    create_calendar,
+    kpis_of_case,
+)
 from sla.app.policies import (
     create_policy,
     replace_calendar,
@@ -22,7 +31,7 @@ from sla.app.policies import (
     retire_policy,
     set_holidays,
 )
-from sla.app.ports import NamedCalendar
+from sla.app.ports import COMPLIANCE_GROUPS, ComplianceRow, NamedCalendar
 from sla.domain import (
     DEFAULT_PAUSE_STATUSES,
     AppliesTo,
@@ -164,6 +173,7 @@ class AppliesToView(BaseModel):
     tiers: list[str]
     regions: list[str]
     contract_ids: list[UUID]
+    queue_ids: list[UUID]
 
     @classmethod
     def of(cls, condition: AppliesTo) -> AppliesToView:
@@ -174,6 +184,7 @@ class AppliesToView(BaseModel):
             tiers=sorted(condition.tiers),
             regions=sorted(condition.regions),
             contract_ids=sorted(condition.contract_ids),
+            queue_ids=sorted(condition.queue_ids),
         )
 
 
@@ -247,6 +258,9 @@ class ConditionIn(BaseModel):
     tiers: list[Short] = []
     regions: list[Short] = []
     contract_ids: list[UUID] = []
+    queue_ids: list[UUID] = Field(
+        default=[], description="Routing's queues: the case's terms follow it as it is queued."
+    )
 
     def domain(self) -> AppliesTo:
         return AppliesTo(
@@ -256,6 +270,7 @@ class ConditionIn(BaseModel):
             tiers=frozenset(self.tiers),
             regions=frozenset(self.regions),
             contract_ids=frozenset(self.contract_ids),
+            queue_ids=frozenset(self.queue_ids),
         )
 
 
@@ -361,14 +376,74 @@ class KpiComplianceView(BaseModel):
     compliance: float | None = Field(description="met / (met + breached); null without outcomes")
 
 
+class ComplianceRowView(BaseModel):
+    """One group: its values (by the names grouped by), KPIs met in time, breached and still in
+    progress, and the median and 90th percentile of the share of the target the met ones used."""
+
+    group: dict[str, str | None]
+    met: int
+    breached: int
+    in_progress: int
+    compliance: float | None = Field(description="met / (met + breached); null without outcomes")
+    median_consumed_share: float | None
+    p90_consumed_share: float | None
+
+    @classmethod
+    def of(cls, row: ComplianceRow) -> ComplianceRowView:
+        outcomes = row.met + row.breached
+        return cls(
+            group=row.group,
+            met=row.met,
+            breached=row.breached,
+            in_progress=row.in_progress,
+            compliance=row.met / outcomes if outcomes else None,
+            median_consumed_share=_rounded(row.median_share),
+            p90_consumed_share=_rounded(row.p90_share),
+        )
+
+
+def _rounded(share: float | None) -> float | None:
+    return None if share is None else round(share, 4)
+
+
 class ComplianceReport(BaseModel):
-    """KPIs met in time and breached within a period, per KPI."""
+    """KPIs met in time and breached within a period, per KPI; and `rows` grouped as asked."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     since: datetime = Field(serialization_alias="from")
     until: datetime = Field(serialization_alias="to")
     kpis: list[KpiComplianceView]
+    group_by: list[str]
+    rows: list[ComplianceRowView]
+
+
+def _wants_csv(accept: str | None) -> bool:
+    """Whether the `Accept` header asks for CSV rather than JSON."""
+    return bool(accept) and "text/csv" in str(accept) and "application/json" not in str(accept)
+
+
+def _compliance_csv(group_by: list[str], rows: list[ComplianceRowView]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    fields = [
+        "met",
+        "breached",
+        "in_progress",
+        "compliance",
+        "median_consumed_share",
+        "p90_consumed_share",
+    ]
+    writer.writerow([*group_by, *fields])
+    for row in rows:
+        values = [getattr(row, name) for name in fields]
+        writer.writerow(
+            [
+                *(row.group[name] or "" for name in group_by),
+                *("" if v is None else v for v in values),
+            ]
+        )
+    return out.getvalue()
 
 
 def router(
@@ -501,14 +576,37 @@ def router(
         dependencies=supervisor,
     )
     async def compliance_report(
+        request: Request,
         since: Annotated[AwareDatetime, Query(alias="from")],
         until: Annotated[AwareDatetime, Query(alias="to")],
-    ) -> ComplianceReport:
-        """Per KPI, how many were met in time and how many breached in [from, to)."""
+        group_by: Annotated[
+            str,
+            Query(
+                max_length=200,
+                description="Comma-separated, among " + ", ".join(COMPLIANCE_GROUPS) + ".",
+                examples=["policy,kpi"],
+            ),
+        ] = "kpi",
+    ) -> Any:
+        """Per KPI, how many were met in time and how many breached in [from, to); and `rows`
+        grouped by `group_by` (policy, kpi, priority, account, agent), each with its KPIs met,
+        breached and in progress and the median and 90th percentile of the share of the
+        target the met ones used. `Accept: text/csv` gives the rows as CSV."""
+        groups = [name.strip() for name in group_by.split(",") if name.strip()]
+        grouped = [
+            ComplianceRowView.of(row)
+            for row in await compliance_by(
+                uow=uow_factory(), since=since, until=until, group_by=groups
+            )
+        ]
+        if _wants_csv(request.headers.get("accept")):
+            return Response(_compliance_csv(groups, grouped), media_type="text/csv; charset=utf-8")
         rows = await compliance(uow=uow_factory(), since=since, until=until)
         return ComplianceReport(
             since=since,
             until=until,
+            group_by=groups,
+            rows=grouped,
             kpis=[
                 KpiComplianceView(
                     kpi=row.kpi,
