@@ -704,3 +704,70 @@ async def test_the_compliance_report_groups_counts_and_shares_and_gives_csv(
         )
         assert r.status_code == 422, (bad, r.text)
         assert r.headers["content-type"] == "application/problem+json"
+
+
+def customer_wrote(case_id: uuid.UUID, *, at: datetime) -> c.Event:
+    """The customer's follow-up on the case, as cases logs it from intake's interaction."""
+    return logged(
+        case_id,
+        at=at,
+        kind=c.ActivityKind.EMAIL,
+        agent_id=None,
+        to_customer=False,
+        interaction_id=uuid.uuid4(),
+        duration_minutes=0,
+        billable=False,
+    )
+
+
+async def test_the_next_response_runs_from_each_customer_message_after_an_answer(
+    service: Service,
+) -> None:
+    await add_policy(
+        service,
+        name="Conversations",
+        calendar_id=CALENDAR_24X7,
+        kpis={
+            "first_response": timedelta(hours=8),
+            "next_response": timedelta(hours=2),
+            "resolution": timedelta(days=5),
+        },
+        priorities=["normal"],
+    )
+    case_id = uuid.uuid4()
+    await service.case_event(opened(case_id))
+    # The customer's first message is the opening: only the first response runs.
+    assert set(await service.kpis(case_id)) == {"first_response", "resolution"}
+    await service.case_event(customer_wrote(case_id, at=OPENED + timedelta(minutes=30)))
+    assert set(await service.kpis(case_id)) == {"first_response", "resolution"}
+
+    reply = {"to_customer": True}
+    await service.case_event(logged(case_id, at=OPENED + timedelta(hours=1), **reply))
+    await service.case_event(customer_wrote(case_id, at=OPENED + timedelta(hours=2)))
+    service.clock.moment = OPENED + timedelta(hours=2)
+    nxt = (await service.kpis(case_id))["next_response"]
+    assert (nxt["status"], same_moment(nxt["due_at"], OPENED + timedelta(hours=4))) == (
+        "in_progress",
+        True,
+    )
+    # A second message before the answer changes nothing: the first one waits.
+    await service.case_event(customer_wrote(case_id, at=OPENED + timedelta(hours=2, minutes=30)))
+    assert same_moment(
+        (await service.kpis(case_id))["next_response"]["due_at"], OPENED + timedelta(hours=4)
+    )
+
+    await service.case_event(logged(case_id, at=OPENED + timedelta(hours=3), **reply))
+    met = (await service.kpis(case_id))["next_response"]
+    assert (met["status"], met["breached"]) == ("succeeded", False)
+
+    # The next message starts it afresh: two whole hours from it, then a breach unanswered.
+    await service.case_event(customer_wrote(case_id, at=OPENED + timedelta(hours=5)))
+    service.clock.moment = OPENED + timedelta(hours=5)
+    again = (await service.kpis(case_id))["next_response"]
+    assert again["status"] == "in_progress" and again["consumed_seconds"] == 0
+    assert same_moment(again["due_at"], OPENED + timedelta(hours=7))
+    assert await service.tick(OPENED + timedelta(hours=7)) >= 1
+    breached = (await service.kpis(case_id))["next_response"]
+    assert (breached["status"], breached["breached"]) == ("breached", True)
+    states = [entry["state"] for entry in breached["log"]]
+    assert states == ["started", "met", "resumed", "breached"]

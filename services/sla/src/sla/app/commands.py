@@ -48,6 +48,14 @@ class RecordFirstResponse:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordCustomerMessage:
+    """The customer wrote on the case (not an automatic answer)."""
+
+    case_id: UUID
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordResolution:
     """The case was resolved."""
 

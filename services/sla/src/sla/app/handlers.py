@@ -14,6 +14,7 @@ from sla.app.commands import (
     CaseChange,
     CreateCalendar,
     RecordCancellation,
+    RecordCustomerMessage,
     RecordFirstResponse,
     RecordReopening,
     RecordResolution,
@@ -55,6 +56,13 @@ log = structlog.get_logger(__name__)
 FIRST_RESPONSE = "first_response"
 """The KPI met by an agent's first answer to the customer."""
 
+NEXT_RESPONSE = "next_response"
+"""The optional KPI a customer's message starts once an agent has answered, met by the next
+agent reply; it starts afresh at each such message."""
+
+RESPONSES = frozenset({FIRST_RESPONSE, NEXT_RESPONSE})
+"""The KPIs an agent's reply to the customer meets."""
+
 RESOLUTION = "resolution"
 """The KPI met by resolving the case; it continues where it stopped when the case reopens."""
 
@@ -95,6 +103,14 @@ def is_first_response(*, to_customer: bool, agent_id: UUID | None) -> bool:
     return to_customer and agent_id is not None
 
 
+def is_customer_message(
+    *, agent_id: UUID | None, interaction_id: UUID | None, auto_reply: bool, to_customer: bool
+) -> bool:
+    """Whether logged work is the customer writing on the case: an interaction of theirs
+    (an email, a web follow-up) that no agent logged and no machine sent."""
+    return agent_id is None and interaction_id is not None and not auto_reply and not to_customer
+
+
 async def start_kpis(
     cmd: StartKpis,
     *,
@@ -129,6 +145,8 @@ async def start_kpis(
         )
         instances: list[KpiInstance] = []
         for definition in definitions:
+            if definition.name == NEXT_RESPONSE:
+                continue  # it starts with the customer's next message after an answer
             instance, events = start_kpi(
                 instance_id=new_id(),
                 case_id=cmd.case_id,
@@ -387,19 +405,7 @@ async def re_evaluate(
                 sla_policy_id=cmd.sla_policy_id,
                 contract_calendar_id=cmd.calendar_id,
             )
-        opening = StartKpis(
-            case_id=updated.case_id,
-            opened_at=updated.opened_at,
-            status="",
-            priority=updated.priority,
-            channel=updated.channel,
-            request_type=updated.request_type,
-            sla_policy_id=updated.sla_policy_id,
-            calendar_id=updated.contract_calendar_id,
-            account_id=updated.account_id,
-            contract_id=updated.contract_id,
-            number=updated.number,
-        )
+        opening = _opening_of(updated)
         facts = await _facts(opening, uow)
         try:
             policy = await _policy_for(opening, facts, uow)
@@ -453,11 +459,12 @@ async def re_evaluate(
         if any(instance.is_open for instance in measured):
             # KPIs the new terms add start now, on the new calendar, while the case is worked.
             # A first response they add is left out: whether the case was answered already,
-            # SLA cannot tell without a KPI that was measuring it.
+            # SLA cannot tell without a KPI that was measuring it. A next response starts with
+            # the customer's next message.
             names = {instance.kpi for instance in measured}
             at = max(cmd.at, sla.opened_at)
             for definition in definitions:
-                if definition.name in names or definition.name == FIRST_RESPONSE:
+                if definition.name in names or definition.name in RESPONSES:
                     continue
                 instance, events = start_kpi(
                     instance_id=new_id(),
@@ -476,6 +483,71 @@ async def re_evaluate(
         )
         await uow.commit()
         return changed
+
+
+def _opening_of(sla: CaseSla) -> StartKpis:
+    """The opening a case's terms are chosen on, from what SLA keeps of it."""
+    return StartKpis(
+        case_id=sla.case_id,
+        opened_at=sla.opened_at,
+        status="",
+        priority=sla.priority,
+        channel=sla.channel,
+        request_type=sla.request_type,
+        sla_policy_id=sla.sla_policy_id,
+        calendar_id=sla.contract_calendar_id,
+        account_id=sla.account_id,
+        contract_id=sla.contract_id,
+        number=sla.number,
+    )
+
+
+async def record_customer_message(
+    cmd: RecordCustomerMessage, *, uow: SlaUnitOfWork, new_id: Callable[[], UUID] = uuid4
+) -> list[KpiInstance]:
+    """The customer wrote on a case an agent has answered: its next response, where its terms
+    have one, is measured from this message (afresh each time) until the next agent reply. A
+    message while an answer is still awaited (the first response or an earlier message's)
+    changes nothing."""
+    async with uow:
+        sla = await uow.cases.get(cmd.case_id)
+        if sla is None or sla.calendar_id is None or sla.policy_id is None:
+            return []
+        instances = await uow.kpis.of_case(cmd.case_id, for_update=True)
+        by_name = {instance.kpi: instance for instance in instances}
+        awaited = [by_name.get(FIRST_RESPONSE), by_name.get(NEXT_RESPONSE)]
+        if any(k is not None and k.is_open for k in awaited):
+            return []
+        if not any(instance.is_open for instance in instances):
+            return []  # the case has ended: a reopening starts its clocks again
+        calendar = await _calendar(uow, sla.calendar_id)
+        current = by_name.get(NEXT_RESPONSE)
+        if current is not None:
+            current.reopen_mode = ReopenMode.RESTART  # each message is answered on a new clock
+            events = current.reopen(_not_before_last_change(current, cmd.at), calendar)
+            await uow.kpis.save(current)
+            measured = current
+        else:
+            policy = await uow.policies.get(sla.policy_id)
+            if policy is None:
+                return []
+            _, definitions, _ = policy.terms_for(await _facts(_opening_of(sla), uow))
+            definition = next((d for d in definitions if d.name == NEXT_RESPONSE), None)
+            if definition is None:
+                return []
+            measured, events = start_kpi(
+                instance_id=new_id(),
+                case_id=cmd.case_id,
+                policy_id=policy.policy_id,
+                definition=definition,
+                calendar=calendar,
+                now=max(cmd.at, sla.opened_at),
+                reopen=ReopenMode.RESTART,
+            )
+            await uow.kpis.add(measured)
+        uow.emit(events, calendar_id=sla.calendar_id)
+        await uow.commit()
+        return [measured]
 
 
 def _follow_terms(instance: KpiInstance, definition: KpiDefinition, reopen: ReopenMode) -> bool:
@@ -667,7 +739,7 @@ def _apply(
                 if instance.status is KpiStatus.PAUSED:
                     events = instance.resume(at, calendar)
             case RecordFirstResponse():
-                if instance.kpi == FIRST_RESPONSE:
+                if instance.kpi in RESPONSES:
                     due_at = _deadline_when_met(instance, at, calendar)
                     events = instance.succeed(at)
             case RecordResolution():

@@ -10,6 +10,7 @@ from caseflow_servicekit import EventConsumers
 from sla.adapters.uow import SqlSlaUnitOfWork
 from sla.app.commands import (
     RecordCancellation,
+    RecordCustomerMessage,
     RecordFirstResponse,
     RecordReopening,
     RecordResolution,
@@ -19,10 +20,12 @@ from sla.app.commands import (
 )
 from sla.app.handlers import (
     apply_case_change,
+    is_customer_message,
     is_first_response,
     keep_agent,
     re_evaluate,
     record_assignee,
+    record_customer_message,
     record_queue,
     start_kpis,
 )
@@ -79,6 +82,16 @@ def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlSlaUnitO
                 if is_first_response(to_customer=event.to_customer, agent_id=event.agent_id):
                     await apply_case_change(
                         RecordFirstResponse(case_id=event.case_id, at=event.occurred_at), uow=uow
+                    )
+                elif is_customer_message(
+                    agent_id=event.agent_id,
+                    interaction_id=event.interaction_id,
+                    auto_reply=event.auto_reply,
+                    to_customer=event.to_customer,
+                ):
+                    await record_customer_message(
+                        RecordCustomerMessage(case_id=event.case_id, at=event.occurred_at),
+                        uow=uow,
                     )
             case c.CaseResolved():
                 await apply_case_change(
