@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from caseflow_servicekit.negotiation import wants_csv
 from cases.app.reports import (
     FIGURES,
     CaseReportQuery,
@@ -17,7 +18,7 @@ from cases.app.reports import (
     parse_dimensions,
 )
 from cases.domain.errors import CaseValidationError
-from cases.entrypoints.reports_http import as_csv, wants_csv
+from cases.entrypoints.reports_http import as_csv
 
 MARCH = datetime(2026, 3, 1, tzinfo=UTC)
 APRIL = datetime(2026, 4, 1, tzinfo=UTC)

@@ -16,6 +16,7 @@ from pydantic_core import to_json
 
 from caseflow_servicekit import Authenticator, Clock, Role
 from caseflow_servicekit.edge import Limit, Offset
+from caseflow_servicekit.negotiation import CSV, JSON, wants_csv
 from cases.adapters.uow import SqlCasesUnitOfWork
 from cases.app.contract_reports import (
     COLUMNS,
@@ -26,7 +27,6 @@ from cases.app.contract_reports import (
     contract_report,
 )
 from cases.domain.contracts import Allocation, ContractStatus
-from cases.entrypoints.reports_http import CSV, JSON, wants_csv
 
 TOTAL_HEADER = "X-Total-Count"
 """Carries the report's total with a CSV page (the JSON page has it in its body)."""

@@ -16,6 +16,7 @@ from pydantic_core import to_json
 
 from caseflow_servicekit import Authenticator, Role
 from caseflow_servicekit.edge import Text
+from caseflow_servicekit.negotiation import CSV, JSON, wants_csv
 from cases.adapters.uow import SqlCasesUnitOfWork
 from cases.app.reports import (
     FIGURES,
@@ -26,9 +27,6 @@ from cases.app.reports import (
     case_report,
 )
 from cases.domain.values import CaseStatus, Channel
-
-CSV = "text/csv"
-JSON = "application/json"
 
 Code = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
 """A code of the catalogues (request type, resolution)."""
@@ -65,29 +63,6 @@ class CaseReportView(BaseModel):
     until: datetime = Field(serialization_alias="to")
     group_by: list[str]
     rows: list[ReportRowView]
-
-
-def wants_csv(accept: str | None) -> bool:
-    """Whether the `Accept` header prefers CSV to JSON (JSON unless CSV is asked for and
-    preferred at least as much as JSON)."""
-    if not accept:
-        return False
-    weights: dict[str, float] = {}
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media = media.lower()
-        weights[media] = max(weights.get(media, 0.0), quality)
-    csv_weight = weights.get(CSV, 0.0)
-    json_weight = max(weights.get(JSON, 0.0), weights.get("application/*", 0.0))
-    return csv_weight > 0 and csv_weight >= json_weight
 
 
 def as_csv(dimensions: Sequence[Dimension], rows: Sequence[CaseReportRow]) -> str:

@@ -523,8 +523,8 @@ async def record_customer_message(
         calendar = await _calendar(uow, sla.calendar_id)
         current = by_name.get(NEXT_RESPONSE)
         if current is not None:
-            current.reopen_mode = ReopenMode.RESTART  # each message is answered on a new clock
-            events = current.reopen(_not_before_last_change(current, cmd.at), calendar)
+            # Each message is answered on a clock of its own.
+            events = current.restart(_not_before_last_change(current, cmd.at), calendar)
             await uow.kpis.save(current)
             measured = current
         else:
@@ -542,7 +542,6 @@ async def record_customer_message(
                 definition=definition,
                 calendar=calendar,
                 now=max(cmd.at, sla.opened_at),
-                reopen=ReopenMode.RESTART,
             )
             await uow.kpis.add(measured)
         uow.emit(events, calendar_id=sla.calendar_id)

@@ -273,11 +273,19 @@ class KpiInstance:
         Restarting, it is measured afresh: the whole target from `now`, its warning and
         breach to come again (the earlier ones stay in its state log).
         """
+        return self._measure_again(now, calendar, afresh=self.reopen_mode is ReopenMode.RESTART)
+
+    def restart(self, now: datetime, calendar: Calendar) -> list[KpiEvent]:
+        """Measure an ended KPI afresh from `now`, whatever its reopen mode (a next response
+        at the customer's next message)."""
+        return self._measure_again(now, calendar, afresh=True)
+
+    def _measure_again(self, now: datetime, calendar: Calendar, *, afresh: bool) -> list[KpiEvent]:
         require_aware(now, "now")
         self._require(_ENDED, "reopen")
         self._require_not_before(now)
         ended_at = self._ended_at()
-        if self.reopen_mode is ReopenMode.RESTART:
+        if afresh:
             self.consumed = _ZERO
             self.warned_at = None
             self.breached_at = None

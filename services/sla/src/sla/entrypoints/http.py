@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from caseflow_contracts import Channel, Priority
 from caseflow_servicekit import Authenticator, Clock, NotFound, Role
+from caseflow_servicekit.negotiation import CSV, wants_csv
 from sla.adapters.uow import SqlSlaUnitOfWork
 from sla.app.commands import CreateCalendar
 from sla.app.handlers import (
@@ -418,11 +419,6 @@ class ComplianceReport(BaseModel):
     rows: list[ComplianceRowView]
 
 
-def _wants_csv(accept: str | None) -> bool:
-    """Whether the `Accept` header asks for CSV rather than JSON."""
-    return bool(accept) and "text/csv" in str(accept) and "application/json" not in str(accept)
-
-
 def _compliance_csv(group_by: list[str], rows: list[ComplianceRowView]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -599,8 +595,8 @@ def router(
                 uow=uow_factory(), since=since, until=until, group_by=groups
             )
         ]
-        if _wants_csv(request.headers.get("accept")):
-            return Response(_compliance_csv(groups, grouped), media_type="text/csv; charset=utf-8")
+        if wants_csv(request.headers.get("accept")):
+            return Response(_compliance_csv(groups, grouped), media_type=f"{CSV}; charset=utf-8")
         rows = await compliance(uow=uow_factory(), since=since, until=until)
         return ComplianceReport(
             since=since,
