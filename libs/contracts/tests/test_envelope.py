@@ -51,6 +51,16 @@ def test_new_envelope_gets_a_fresh_id_unless_one_is_given() -> None:
     assert new_envelope(event, source="/caseflow/sla", id="outbox-42").id == "outbox-42"
 
 
+def test_new_envelope_refuses_an_empty_source_or_id_and_reads_back_as_validated() -> None:
+    event = sample("kpi.breached")
+    for bad in ({"source": ""}, {"source": "/caseflow/sla", "id": ""}):
+        with pytest.raises(ValueError, match="source"):
+            new_envelope(event, **bad)  # type: ignore[arg-type]
+    built = new_envelope(event, source="/caseflow/sla", subject="CAS-1")
+    # Built without a second validation, it is what validating its attributes gives.
+    assert Envelope.model_validate(built.model_dump()) == built
+
+
 def test_headers_carry_the_cloudevents_attributes() -> None:
     assert to_headers(_envelope()) == {
         "ce_specversion": "1.0",

@@ -9,8 +9,9 @@ relaying in order with the trace context, and the flow going on past a poison me
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -21,7 +22,7 @@ from sqlalchemy import Column, String, Table, Uuid, func, insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import caseflow_contracts as c
-from caseflow_servicekit import Kit, ServiceSettings, SqlUnitOfWork, new_metadata
+from caseflow_servicekit import Delivered, Kit, ServiceSettings, SqlUnitOfWork, new_metadata
 from caseflow_servicekit.testing import eventually
 
 pytestmark = pytest.mark.service
@@ -88,6 +89,16 @@ class _Kit:
 
 @pytest.fixture
 async def kit(fresh_database: str, kafka_bootstrap: str) -> AsyncIterator[_Kit]:
+    async with _running_kit(fresh_database, kafka_bootstrap) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def _running_kit(
+    fresh_database: str, kafka_bootstrap: str, *, batches: list[int] | None = None
+) -> AsyncIterator[_Kit]:
+    """A kit whose handler applies one event; given `batches`, also a batch handler that
+    applies a batch's events with one insert and notes each batch's size there."""
     engine = create_async_engine(fresh_database.replace("postgresql://", "postgresql+asyncpg://"))
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
@@ -117,20 +128,34 @@ async def kit(fresh_database: str, kafka_bootstrap: str) -> AsyncIterator[_Kit]:
                 event_id=envelope.id, case_id=event.case_id, subject=event.subject
             )
         )
-        out = c.CaseEscalated(
-            case_id=event.case_id,
-            number=event.number,
-            occurred_at=event.occurred_at,
-            level=1,
-            reason=event.subject,
-        )
-        uow.record(out, key=str(event.case_id), subject=str(event.case_id), topic=topic_out)
+        _escalate(event, uow, topic_out)
+
+    async def batch_handler(batch: Sequence[Delivered], uow: SqlUnitOfWork) -> None:
+        assert batches is not None
+        batches.append(len(batch))
+        rows = []
+        for delivered in batch:
+            event = delivered.event
+            assert isinstance(event, c.CaseOpened)
+            if event.subject == POISON:
+                raise RuntimeError("cannot apply this case")
+            rows.append(
+                {
+                    "event_id": delivered.envelope.id,
+                    "case_id": event.case_id,
+                    "subject": event.subject,
+                }
+            )
+            with delivered.scope():
+                _escalate(event, uow, topic_out)
+        await uow.session.execute(insert(applied), rows)
 
     the_kit.consumers.subscribe(
         topic_in,
         handler,
         uow_factory=lambda: SqlUnitOfWork(the_kit.sessions, the_kit.outbox),
         events={"case.opened"},
+        batch_handler=None if batches is None else batch_handler,
     )
     await the_kit.start()
     try:
@@ -151,6 +176,18 @@ async def _send(
             )
     finally:
         await producer.stop()
+
+
+def _escalate(event: c.CaseOpened, uow: SqlUnitOfWork, topic: str) -> None:
+    """Record the one event the kit's test service publishes per event it applies."""
+    out = c.CaseEscalated(
+        case_id=event.case_id,
+        number=event.number,
+        occurred_at=event.occurred_at,
+        level=1,
+        reason=event.subject,
+    )
+    uow.record(out, key=str(event.case_id), subject=str(event.case_id), topic=topic)
 
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -222,6 +259,30 @@ async def test_each_event_of_a_batch_goes_on_in_its_own_trace(
         for r in out
     }
     assert trace_of_each == {e.subject: t.encode() for t, e in traces.items()}
+
+
+async def test_a_batch_handler_applies_a_batch_at_once_each_event_in_its_own_trace(
+    fresh_database: str, kafka_bootstrap: str
+) -> None:
+    batches: list[int] = []
+    async with _running_kit(fresh_database, kafka_bootstrap, batches=batches) as running:
+        traces = {uuid.uuid4().hex: _opened(f"request {i}") for i in range(30)}
+        messages = [_message(event, trace_id=trace_id) for trace_id, event in traces.items()]
+        poison = _opened(POISON)
+        messages.insert(15, _message(poison))
+        await _send(kafka_bootstrap, running.topic_in, messages)
+        out = await _drain(kafka_bootstrap, running.topic_out, len(traces))
+        dead = await _drain(kafka_bootstrap, c.dlq(running.topic_in), 1)
+        assert await _count(running) == len(traces)
+    trace_of_each = {
+        c.decode("case.escalated", r.value).reason: dict(r.headers)["traceparent"].split(b"-")[1]  # type: ignore[attr-defined,union-attr]
+        for r in out
+    }
+    assert trace_of_each == {e.subject: t.encode() for t, e in traces.items()}
+    assert dead[0].value == c.encode(poison)  # type: ignore[attr-defined]
+    # Batches of several events reached the batch handler; the one with the poison failed
+    # there and was applied event by event.
+    assert max(batches) > 1, batches
 
 
 async def test_bad_envelopes_and_payloads_are_dead_lettered_and_unknown_types_skipped(

@@ -11,7 +11,7 @@ import dataclasses
 import importlib.util
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -382,13 +382,13 @@ async def test_an_agent_filled_meanwhile_elsewhere_is_not_overfilled(
 ) -> None:
     uow = _uow(_queue(1, "Default", S.LEAST_BUSY, default=True))
     _agent(uow, ANNA, capacity=1)
-    stale = await uow.agents.candidates(uow.queues.queues[UUID(int=1)])  # anna: 0 of 1
+    stale = await uow.agents.candidates_many([uow.queues.queues[UUID(int=1)]])  # anna: 0 of 1
     _set(uow, ANNA, load_units=1)  # another replica gave her an item since
 
-    async def candidates(queue: Queue) -> list[Any]:
+    async def candidates_many(queues: Sequence[Queue]) -> dict[UUID, list[Any]]:
         return stale
 
-    monkeypatch.setattr(uow.agents, "candidates", candidates)
+    monkeypatch.setattr(uow.agents, "candidates_many", candidates_many)
     item = await _route(uow)
 
     assert _stored(uow, item).status is QueueItemStatus.WAITING

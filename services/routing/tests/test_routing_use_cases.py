@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -193,6 +193,19 @@ class FakeQueueItemRepository(_Transactional):
         found = [i for i in self.items.values() if i.case_id == case_id]
         return copy.copy(found[-1]) if found else None
 
+    async def last_for_cases(
+        self, case_ids: Sequence[UUID], *, for_update: bool = False
+    ) -> dict[UUID, QueueItem]:
+        found = {case_id: await self.last_for_case(case_id) for case_id in case_ids}
+        return {case_id: item for case_id, item in found.items() if item is not None}
+
+    async def add_many(
+        self, items: Sequence[QueueItem], *, sla_due: Mapping[UUID, datetime] | None = None
+    ) -> None:
+        for item in items:
+            await self.add(item)
+            self.sla_due[item.queue_item_id] = (sla_due or {}).get(item.case_id)
+
     async def add(self, item: QueueItem) -> None:
         assert item.queue_item_id not in self.items
         # What the partial unique index of the database refuses.
@@ -210,6 +223,16 @@ class FakeQueueItemRepository(_Transactional):
         if item.worked_by is None:
             self.units[item.queue_item_id] = 0  # nobody's capacity is held any more
 
+    async def save_many(self, items: Sequence[QueueItem]) -> None:
+        for item in items:
+            await self.save(item)
+
+    async def waiting_many(
+        self, queue_ids: Sequence[UUID], *, limit: int
+    ) -> dict[UUID, list[QueueItem]]:
+        found = {queue_id: await self.waiting(queue_id, limit=limit) for queue_id in queue_ids}
+        return {queue_id: items for queue_id, items in found.items() if items}
+
     async def waiting(self, queue_id: UUID, *, limit: int, lock: bool = True) -> list[QueueItem]:
         unworked = [
             i for i in self.items.values() if i.queue_id == queue_id and i.status in _UNWORKED
@@ -225,8 +248,14 @@ class FakeQueueItemRepository(_Transactional):
         self.units[item.queue_item_id] = units
         return True
 
+    async def claim_many(self, claims: Sequence[tuple[QueueItem, int]]) -> set[UUID]:
+        return {item.queue_item_id for item, units in claims if await self.claim(item, units=units)}
+
     async def units_held(self, queue_item_id: UUID) -> int:
         return self.units.get(queue_item_id, 0)
+
+    async def units_held_many(self, queue_item_ids: Collection[UUID]) -> dict[UUID, int]:
+        return {i: self.units[i] for i in queue_item_ids if i in self.units}
 
     async def set_sla_due(self, case_id: UUID, due_at: datetime | None) -> None:
         for item in self.items.values():
@@ -309,15 +338,23 @@ class FakeAgentRepository(_Transactional):
         entry = self.agents.get(agent_id)
         return None if entry is None else _agent_of(entry)
 
-    async def candidates(self, queue: Queue) -> list[Agent]:
-        return [
-            _agent_of(e)
+    async def get_many(self, agent_ids: Collection[UUID]) -> dict[UUID, Agent]:
+        return {e.agent_id: _agent_of(e) for a in agent_ids if (e := self.agents.get(a))}
+
+    async def candidates_many(self, queues: Sequence[Queue]) -> dict[UUID, list[Agent]]:
+        able = {
+            e.agent_id: _agent_of(e)
             for e in self.agents.values()
-            if e.active
-            and e.presence is Presence.AVAILABLE
-            and e.load_units < e.capacity
-            and _serves(e, queue)
-        ]
+            if e.active and e.presence is Presence.AVAILABLE and e.load_units < e.capacity
+        }
+        return {
+            queue.queue_id: [
+                able[e.agent_id]
+                for e in self.agents.values()
+                if e.agent_id in able and _serves(e, queue)
+            ]
+            for queue in queues
+        }
 
     async def available_members(self, queue: Queue) -> int:
         return sum(
@@ -335,6 +372,13 @@ class FakeAgentRepository(_Transactional):
         )
         return True
 
+    async def take_units_many(self, units: Mapping[UUID, int], *, at: datetime) -> set[UUID]:
+        return {
+            agent_id
+            for agent_id in sorted(units)
+            if await self.take_units(agent_id, units[agent_id], at=at)
+        }
+
     async def add_units(self, agent_id: UUID, units: int, *, at: datetime) -> None:
         if (entry := self.agents.get(agent_id)) is not None:
             self.agents[agent_id] = dataclasses.replace(
@@ -346,6 +390,10 @@ class FakeAgentRepository(_Transactional):
             self.agents[agent_id] = dataclasses.replace(
                 entry, load_units=max(entry.load_units - units, 0)
             )
+
+    async def free_units_many(self, units: Mapping[UUID, int]) -> None:
+        for agent_id in sorted(units):
+            await self.free_units(agent_id, units[agent_id])
 
     async def unknown_skills(self, names: Iterable[str]) -> set[str]:
         held = {
@@ -426,8 +474,9 @@ class FakeCaseProjection(_Transactional):
         self.kpis: dict[UUID, tuple[UUID, str, datetime | None]] = {}
         """Case, state and deadline of each KPI."""
 
-    async def remember(self, facts: CaseFacts, *, number: str, opened_at: datetime) -> None:
-        self.cases.setdefault(facts.case_id, (facts, number))
+    async def remember_many(self, cases: Sequence[tuple[CaseFacts, str, datetime]]) -> None:
+        for facts, number, _ in cases:
+            self.cases.setdefault(facts.case_id, (facts, number))
 
     async def change_entitlement(
         self, case_id: UUID, *, entitled: bool, not_entitled: str | None
@@ -441,17 +490,33 @@ class FakeCaseProjection(_Transactional):
     async def is_known(self, case_id: UUID) -> bool:
         return case_id in self.cases
 
+    async def known_of(self, case_ids: Collection[UUID]) -> set[UUID]:
+        return {case_id for case_id in case_ids if case_id in self.cases}
+
     async def park(self, change: CaseChange) -> None:
         self.parked.append(change)
 
-    async def take_parked(self, case_id: UUID) -> list[CaseChange]:
-        taken = sorted((c for c in self.parked if c.case_id == case_id), key=lambda c: c.at)
-        self.parked = [c for c in self.parked if c.case_id != case_id]
+    async def take_parked_many(self, case_ids: Collection[UUID]) -> dict[UUID, list[CaseChange]]:
+        wanted = set(case_ids)
+        taken: dict[UUID, list[CaseChange]] = {}
+        parked = sorted((p for p in self.parked if p.case_id in wanted), key=lambda p: p.at)
+        for change in parked:
+            taken.setdefault(change.case_id, []).append(change)
+        self.parked = [p for p in self.parked if p.case_id not in wanted]
         return taken
 
     async def account(self, account_id: UUID) -> tuple[UUID | None, str | None, str | None]:
         found = self.accounts.get(account_id)
         return (None, None, None) if found is None else found[:3]
+
+    async def accounts_of(
+        self, account_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID | None, str | None, str | None]]:
+        return {a: self.accounts[a][:3] for a in account_ids if a in self.accounts}
+
+    async def sla_dues(self, case_ids: Collection[UUID]) -> dict[UUID, datetime]:
+        dues = {case_id: await self.sla_due(case_id) for case_id in case_ids}
+        return {case_id: due for case_id, due in dues.items() if due is not None}
 
     async def sla_due(self, case_id: UUID) -> datetime | None:
         due = [

@@ -3,7 +3,13 @@ telemetry, metrics, health, auth and problem details."""
 
 from caseflow_servicekit.auth import Authenticator, Principal, Role, mint_token, verify_token
 from caseflow_servicekit.clock import Clock, SystemClock
-from caseflow_servicekit.consumer import EventConsumers, EventHandler, is_transient
+from caseflow_servicekit.consumer import (
+    BatchHandler,
+    Delivered,
+    EventConsumers,
+    EventHandler,
+    is_transient,
+)
 from caseflow_servicekit.db import create_engine, new_metadata, session_factory
 from caseflow_servicekit.deadletter import DeadLetters, replay
 from caseflow_servicekit.outbox import Outbox, OutboxRelay
@@ -22,9 +28,11 @@ from caseflow_servicekit.uow import SqlUnitOfWork
 
 __all__ = [
     "Authenticator",
+    "BatchHandler",
     "Clock",
     "Conflict",
     "DeadLetters",
+    "Delivered",
     "EventConsumers",
     "EventHandler",
     "Forbidden",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,23 @@ class EventHandler(Protocol[U_contra]):
     """Applies one decoded event inside an open unit of work."""
 
     def __call__(self, event: Event, envelope: Envelope, uow: U_contra, /) -> Awaitable[None]: ...
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An event handed to a batch handler, with the context it is to be applied in."""
+
+    event: Event
+    envelope: Envelope
+    scope: Callable[[], contextlib.AbstractContextManager[object]]
+    """Enters the event's own trace span and log context: what the handler records for this
+    event inside it goes on in the event's trace."""
+
+
+class BatchHandler(Protocol[U_contra]):
+    """Applies a batch of decoded events, in their order, inside one open unit of work."""
+
+    def __call__(self, batch: Sequence[Delivered], uow: U_contra, /) -> Awaitable[None]: ...
 
 
 _LOST_RACES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
@@ -118,15 +136,19 @@ class EventConsumers:
         group_id: str | None = None,
         events: Collection[str] | None = None,
         permanent: tuple[type[BaseException], ...] = (),
+        batch_handler: BatchHandler[U] | None = None,
     ) -> None:
         """Apply every event of `topic` (or only the `events` types named) with `handler`.
 
-        Exceptions in `permanent` go to the dead-letter topic without further retries.
+        Exceptions in `permanent` go to the dead-letter topic without further retries. With a
+        `batch_handler`, a batch's new events are handed to it together, in their order, so
+        that it can read and write them with fewer statements; `handler` still applies an
+        event alone (a batch that failed is applied event by event).
         """
         consumer = group_id or self._service
         settings = self._settings
         self.subscriptions.append((topic, None if events is None else frozenset(events)))
-        route = _Route(topic, consumer, handler, uow_factory, events, permanent)
+        route = _Route(topic, consumer, handler, uow_factory, events, permanent, batch_handler)
 
         async def on_batch(message: KafkaMessage) -> None:
             raw = message.raw_message
@@ -218,16 +240,34 @@ class EventConsumers:
                         for d in ready
                     ],
                 )
+                fresh: list[_Delivery] = []
                 for delivery in ready:
                     if delivery.envelope.id not in claimed:
                         self._metrics.duplicates.labels(route.topic, route.consumer).inc()
                         outcomes.append("duplicate")
                         continue
                     claimed.discard(delivery.envelope.id)  # a second copy in the batch is one
-                    with self._context(delivery, route):
-                        await route.handler(delivery.event, delivery.envelope, uow)
-                        await uow.commit()
+                    fresh.append(delivery)
                     outcomes.append("applied")
+                if route.batch_handler is not None:
+                    # Each event's span lasts the batch; the handler enters it as often as
+                    # it records something for the event.
+                    spans = [self._span(d, route) for d in fresh]
+                    try:
+                        batch = [
+                            Delivered(d.event, d.envelope, functools.partial(_scope, d, span))
+                            for d, span in zip(fresh, spans, strict=True)
+                        ]
+                        await route.batch_handler(batch, uow)
+                        await uow.commit()
+                    finally:
+                        for span in spans:
+                            span.end()
+                else:
+                    for delivery in fresh:
+                        with self._context(delivery, route):
+                            await route.handler(delivery.event, delivery.envelope, uow)
+                            await uow.commit()
                 uow.deferred = False
                 await uow.commit()
         except asyncio.CancelledError:
@@ -258,29 +298,23 @@ class EventConsumers:
         return "applied"
 
     def _context(self, delivery: _Delivery, route: _Route[U]) -> contextlib.ExitStack:
-        """The event's own trace span and log context, continuing the trace that caused it."""
-        stack = contextlib.ExitStack()
-        stack.enter_context(
-            self._tracer.start_as_current_span(
-                f"{route.topic} process",
-                context=propagate.extract(delivery.headers),
-                kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.destination.name": route.topic,
-                    "messaging.message.id": delivery.envelope.id,
-                    "messaging.consumer.group.name": route.consumer,
-                },
-            )
+        """The event's own trace span and log context, continuing the trace that caused it;
+        the span ends with the context."""
+        return _scope(delivery, self._span(delivery, route), end=True)
+
+    def _span(self, delivery: _Delivery, route: _Route[U]) -> trace.Span:
+        """A span for processing the event, continuing the trace that caused it."""
+        return self._tracer.start_span(
+            f"{route.topic} process",
+            context=propagate.extract(delivery.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": route.topic,
+                "messaging.message.id": delivery.envelope.id,
+                "messaging.consumer.group.name": route.consumer,
+            },
         )
-        stack.enter_context(
-            structlog.contextvars.bound_contextvars(
-                event_id=delivery.envelope.id,
-                event_type=delivery.envelope.type,
-                case_id=delivery.envelope.subject,
-            )
-        )
-        return stack
 
     async def _apply_one(self, delivery: _Delivery, route: _Route[U]) -> None:
         """Apply one event in its own transaction: retries, then the dead-letter topic."""
@@ -369,6 +403,21 @@ class _Route(Generic[U]):
     uow_factory: Callable[[], U]
     events: Collection[str] | None
     permanent: tuple[type[BaseException], ...]
+    batch_handler: BatchHandler[U] | None = None
+
+
+def _scope(delivery: _Delivery, span: trace.Span, *, end: bool = False) -> contextlib.ExitStack:
+    """`span` made current, and the event named in the log context, until the stack exits."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(trace.use_span(span, end_on_exit=end, record_exception=end))
+    stack.enter_context(
+        structlog.contextvars.bound_contextvars(
+            event_id=delivery.envelope.id,
+            event_type=delivery.envelope.type,
+            case_id=delivery.envelope.subject,
+        )
+    )
+    return stack
 
 
 def _headers(raw: Sequence[tuple[str, bytes]] | Mapping[str, Any]) -> dict[str, str]:

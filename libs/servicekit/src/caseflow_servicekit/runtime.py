@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -72,6 +73,7 @@ class Kit:
         self.settings = settings
         self.version = version
         self.metadata = metadata
+        self._configure_process = configure_process
         if configure_process:
             configure_logging(service, level=settings.log_level, json=settings.log_json)
         self.tracer_provider = configure_tracing(service, otlp_endpoint=settings.otlp_endpoint)
@@ -166,6 +168,12 @@ class Kit:
                 log.error("service.start_step_timed_out", step=step, seconds=_START_STEP_SECONDS)
                 raise
         self._started = True
+        if self._configure_process:
+            # What starting built (modules, models, compiled statements) lives as long as the
+            # process: moved out of the collector's way, a full collection no longer walks it.
+            # Full collections over it paused the routing benchmark for 110-135 ms at a time.
+            gc.collect()
+            gc.freeze()
         log.info("service.started", kafka=self.settings.kafka_bootstrap_servers)
 
     async def _start_kafka(self) -> None:

@@ -1,18 +1,31 @@
 """The agent directory and teams in PostgreSQL, and the load each agent carries.
 
-An agent's load (`agents.load_units`) rises only through `take_units`, one statement that adds
-the units only while they fit the capacity: two assignments racing for an agent's last unit
-cannot both win, whichever replica runs them.
+An agent's load (`agents.load_units`) rises only through `take_units` or `take_units_many`,
+statements that add the units only while they fit the capacity: two assignments racing for an
+agent's last unit cannot both win, whichever replica runs them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, RowMapping, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    RowMapping,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -171,19 +184,39 @@ class SqlAgentRepository:
         row = (await self._session.execute(stmt)).mappings().first()
         return None if row is None else _agent(row)
 
-    async def candidates(self, queue: Queue) -> list[Agent]:
-        """The queue's members who could take work now: active, available, not full."""
-        stmt = _agents().where(
-            agents.c.active,
-            agents.c.presence == Presence.AVAILABLE.value,
-            agents.c.load_units < agents.c.capacity,
+    async def get_many(self, agent_ids: Collection[UUID]) -> dict[UUID, Agent]:
+        """The known agents among `agent_ids`."""
+        if not agent_ids:
+            return {}
+        rows = await self._session.execute(_GET_MANY, {"ids": list(agent_ids)})
+        return {row["agent_id"]: _agent(row) for row in rows.mappings()}
+
+    async def candidates_many(self, queues: Sequence[Queue]) -> dict[UUID, list[Agent]]:
+        """Each queue's members who could take work now (active, available, not full), read
+        with one statement; an agent in several of the queues is the same object in each."""
+        if not queues:
+            return {}
+        teams = sorted({q.team_id for q in queues if q.kind is QueueKind.TEAM and q.team_id})
+        owners = sorted({q.owner_id for q in queues if q.kind is QueueKind.PERSONAL and q.owner_id})
+        rows = await self._session.execute(
+            _CANDIDATES,
+            {
+                "public": any(q.kind is QueueKind.PUBLIC for q in queues),
+                "teams": teams,
+                "owners": owners,
+            },
         )
-        stmt = stmt.where(_membership(queue))
-        rows = (await self._session.execute(stmt)).mappings().all()
-        for row in rows:
+        found: list[tuple[Agent, bool]] = []
+        for row in rows.mappings():
             languages = row["languages"]
             self._contacts[row["agent_id"]] = (row["name"], languages[0] if languages else None)
-        return [_agent(row) for row in rows]
+            found.append((_agent(row), row["registered"]))
+        return {
+            queue.queue_id: [
+                agent for agent, registered in found if _serves(queue, agent, registered)
+            ]
+            for queue in queues
+        }
 
     async def contact(self, agent_id: UUID) -> tuple[str, str | None] | None:
         """The agent's name and first language, if the directory has them."""
@@ -220,6 +253,18 @@ class SqlAgentRepository:
         )
         return taken is not None
 
+    async def take_units_many(self, units: Mapping[UUID, int], *, at: datetime) -> set[UUID]:
+        """Add to each agent's load the units given for them, for each whose capacity holds
+        them all; the agents whose load rose. The rows are locked in the order of their ids,
+        the one order every pass locks agents in."""
+        if not units:
+            return set()
+        ids = sorted(units)
+        rows = await self._session.execute(
+            _TAKE_UNITS, {"ids": ids, "units": [units[i] for i in ids], "at": at}
+        )
+        return set(rows.scalars())
+
     async def add_units(self, agent_id: UUID, units: int, *, at: datetime) -> None:
         """Add `units` to the agent's load whatever the capacity (work they took elsewhere)."""
         await self._session.execute(
@@ -227,6 +272,14 @@ class SqlAgentRepository:
             .where(agents.c.agent_id == agent_id)
             .values(load_units=agents.c.load_units + units, last_assigned_at=at)
         )
+
+    async def free_units_many(self, units: Mapping[UUID, int]) -> None:
+        """Take the units given off each agent's load (never below zero), with one statement,
+        locking the agents in the order of their ids."""
+        if not units:
+            return
+        ids = sorted(units)
+        await self._session.execute(_FREE_UNITS, {"ids": ids, "units": [units[i] for i in ids]})
 
     async def free_units(self, agent_id: UUID, units: int) -> None:
         """Take `units` off the agent's load (never below zero)."""
@@ -328,6 +381,50 @@ class SqlTeamRepository:
         return list(found)
 
 
+_TAKE_UNITS = text(
+    """
+    WITH wanted AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:units AS integer[])) AS w(id, units)
+    ), locked AS (
+        SELECT a.agent_id FROM agents AS a JOIN wanted ON wanted.id = a.agent_id
+        ORDER BY a.agent_id FOR UPDATE OF a
+    )
+    UPDATE agents AS a
+    SET load_units = a.load_units + wanted.units, last_assigned_at = :at
+    FROM wanted
+    WHERE a.agent_id = wanted.id
+      AND a.agent_id IN (SELECT agent_id FROM locked)
+      AND a.load_units + wanted.units <= a.capacity
+    RETURNING a.agent_id
+    """
+)
+"""Several agents' loads raised at once, each only within their capacity."""
+
+_FREE_UNITS = text(
+    """
+    WITH freed AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:units AS integer[])) AS f(id, units)
+    ), locked AS (
+        SELECT a.agent_id FROM agents AS a JOIN freed ON freed.id = a.agent_id
+        ORDER BY a.agent_id FOR UPDATE OF a
+    )
+    UPDATE agents AS a SET load_units = greatest(a.load_units - freed.units, 0)
+    FROM freed
+    WHERE a.agent_id = freed.id AND a.agent_id IN (SELECT agent_id FROM locked)
+    """
+)
+"""Several agents' loads lowered at once."""
+
+
+def _serves(queue: Queue, agent: Agent, registered: bool) -> bool:
+    """`_membership` for an agent already read."""
+    if queue.kind is QueueKind.TEAM:
+        return queue.team_id in agent.teams
+    if queue.kind is QueueKind.PERSONAL:
+        return agent.agent_id == queue.owner_id
+    return registered
+
+
 def _membership(queue: Queue) -> Any:
     """Who may be given the queue's items: every registered agent of a public queue, the
     team's members, or a personal queue's agent."""
@@ -367,7 +464,7 @@ def _agent(row: RowMapping) -> Agent:
     return Agent(
         agent_id=row["agent_id"],
         name=row["name"],
-        skills=skill_levels(row["skills"]),
+        skills=skill_levels(frozenset(row["skills"])),
         capacity=row["capacity"],
         presence=Presence(row["presence"]),
         active_items=row["load_units"],
@@ -406,3 +503,25 @@ def _entry(row: RowMapping) -> AgentEntry:
 
 def _team(row: RowMapping) -> Team:
     return Team(team_id=row["team_id"], name=row["name"], manager_id=row["manager_id"])
+
+
+_GET_MANY = _agents().where(
+    agents.c.agent_id == func.any(bindparam("ids", type_=ARRAY(agents.c.agent_id.type)))
+)
+"""Several agents, read by their ids as one array."""
+
+_CANDIDATES = text(
+    """
+    SELECT a.agent_id, a.name, a.skills, a.capacity, a.work_units, a.load_units, a.presence,
+           a.last_assigned_at, a.languages, a.registered,
+           (SELECT array_agg(t.team_id ORDER BY t.position) FROM agent_teams AS t
+            WHERE t.agent_id = a.agent_id) AS teams
+    FROM agents AS a
+    WHERE a.active AND a.presence = 'available' AND a.load_units < a.capacity
+      AND ((CAST(:public AS boolean) AND a.registered)
+           OR a.agent_id IN (SELECT agent_id FROM agent_teams
+                             WHERE team_id = ANY(CAST(:teams AS uuid[])))
+           OR a.agent_id = ANY(CAST(:owners AS uuid[])))
+    """
+)
+"""Who could take work now in any of several queues: public, team and personal ones."""

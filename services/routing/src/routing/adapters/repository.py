@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, Select, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    RowMapping,
+    Select,
+    Uuid,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +67,121 @@ _ORDER = (
     queue_items.c.entered_at,
     queue_items.c.queue_item_id,
 )
+
+
+def _any(column: Any, name: str = "ids") -> Any:
+    """`column = ANY(:name)`: one array parameter, however many values it holds."""
+    return column == func.any(bindparam(name, type_=ARRAY(column.type)))
+
+
+_KNOWN = select(case_facts.c.case_id).where(_any(case_facts.c.case_id))
+_ACCOUNTS = select(
+    accounts.c.account_id, accounts.c.owner_id, accounts.c.tier, accounts.c.region
+).where(_any(accounts.c.account_id))
+_SLA_DUES = (
+    select(case_kpis.c.case_id, func.min(case_kpis.c.due_at).label("due_at"))
+    .where(_any(case_kpis.c.case_id), case_kpis.c.state.in_(_COUNTING))
+    .group_by(case_kpis.c.case_id)
+)
+_UNITS_HELD = select(queue_items.c.queue_item_id, queue_items.c.units).where(
+    _any(queue_items.c.queue_item_id)
+)
+_TAKE_PARKED = (
+    delete(parked_case_events)
+    .where(_any(parked_case_events.c.case_id))
+    .returning(
+        parked_case_events.c.case_id,
+        parked_case_events.c.parked_id,
+        parked_case_events.c.kind,
+        parked_case_events.c.occurred_at,
+        parked_case_events.c.payload,
+    )
+)
+"""Statements of the batch reads, built once: each takes its ids as one array."""
+
+_LAST_FOR_CASES = (
+    select(queue_items)
+    .where(_any(queue_items.c.case_id))
+    .ext(distinct_on(queue_items.c.case_id))
+    .order_by(queue_items.c.case_id, queue_items.c.seq.desc())
+)
+"""Each case's last item."""
+
+_LAST_FOR_CASES_LOCKED = text(
+    """
+    SELECT last.* FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS c(id, n)
+    CROSS JOIN LATERAL (
+        SELECT * FROM queue_items WHERE case_id = c.id
+        ORDER BY seq DESC LIMIT 1 FOR UPDATE
+    ) AS last
+    ORDER BY c.n
+    """
+)
+"""Each case's last item, locked case after case in the order given."""
+
+_WAITING_MANY = text(
+    """
+    SELECT head.* FROM unnest(CAST(:ids AS uuid[])) AS q(id)
+    CROSS JOIN LATERAL (
+        SELECT * FROM queue_items
+        WHERE queue_id = q.id AND status IN ('waiting', 'released')
+        ORDER BY priority_rank, sla_due_at ASC NULLS LAST, entered_at, queue_item_id
+        LIMIT :limit FOR UPDATE SKIP LOCKED
+    ) AS head
+    """
+)
+"""The head of each queue's unworked items, in the queue's order (`_ORDER`), locked."""
+
+_SAVED_ITEM_COLUMNS = (
+    "queue_id",
+    "status",
+    "worked_by",
+    "worked_since",
+    "entered_at",
+    "required_skills",
+    "work_type",
+    "priority",
+    "priority_rank",
+    "preferred_agent",
+    "last_worked_by",
+    "rule_name",
+)
+"""What writing an item back sets: every column `_item_row` gives but its ids."""
+
+_SAVE_ITEM = (
+    update(queue_items)
+    .where(queue_items.c.queue_item_id == bindparam("key"))
+    .values(
+        {
+            **{
+                name: bindparam(name, type_=queue_items.c[name].type)
+                for name in _SAVED_ITEM_COLUMNS
+            },
+            # Nobody's capacity is held by an item nobody works.
+            "units": case(
+                (bindparam("worked_by", type_=Uuid).is_(None), 0), else_=queue_items.c.units
+            ),
+        }
+    )
+)
+"""A loaded item written back: the statement built once, run for many."""
+
+_CLAIM = text(
+    """
+    UPDATE queue_items AS q
+    SET status = c.status, worked_by = c.worker, worked_since = c.since, units = c.units
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:workers AS uuid[]),
+        CAST(:since AS timestamptz[]), CAST(:units AS integer[])
+    ) AS c(id, status, worker, since, units)
+    WHERE q.queue_item_id = c.id AND q.worked_by IS NULL AND q.status IN ('waiting', 'released')
+    RETURNING q.queue_item_id
+    """
+)
+"""Items claimed for their workers, each only while nobody works it."""
+
+_REMEMBER = pg_insert(case_facts).on_conflict_do_nothing(index_elements=[case_facts.c.case_id])
+"""Cases recorded as they opened, those already known left as they are."""
 
 
 class SqlQueueRepository:
@@ -265,6 +395,40 @@ class SqlQueueItemRepository:
         """Insert a new queue item."""
         await self._session.execute(insert(queue_items).values(**_item_row(item)))
 
+    async def last_for_cases(
+        self, case_ids: Sequence[UUID], *, for_update: bool = False
+    ) -> dict[UUID, QueueItem]:
+        """The item each of the cases was placed in last, whatever its status (cases never
+        placed are left out); locked in the order of `case_ids` if `for_update`."""
+        if not case_ids:
+            return {}
+        stmt = _LAST_FOR_CASES_LOCKED if for_update else _LAST_FOR_CASES
+        rows = await self._session.execute(stmt, {"ids": list(case_ids)})
+        return {row["case_id"]: _item(row) for row in rows.mappings()}
+
+    async def waiting_many(
+        self, queue_ids: Sequence[UUID], *, limit: int
+    ) -> dict[UUID, list[QueueItem]]:
+        """Each queue's first `limit` unworked items in its order, locked, skipping those
+        held elsewhere (queues with none are left out)."""
+        if not queue_ids:
+            return {}
+        rows = await self._session.execute(_WAITING_MANY, {"ids": list(queue_ids), "limit": limit})
+        found: dict[UUID, list[QueueItem]] = {}
+        for row in rows.mappings():
+            found.setdefault(row["queue_id"], []).append(_item(row))
+        return found
+
+    async def add_many(
+        self, items: Sequence[QueueItem], *, sla_due: Mapping[UUID, datetime] | None = None
+    ) -> None:
+        """Insert new queue items, each ordered by its case's deadline in `sla_due`."""
+        if not items:
+            return
+        dues = sla_due or {}
+        rows = [_item_row(item) | {"sla_due_at": dues.get(item.case_id)} for item in items]
+        await self._session.execute(insert(queue_items), rows)
+
     async def waiting(self, queue_id: UUID, *, limit: int, lock: bool = True) -> list[QueueItem]:
         """The queue's unworked items in its order; locked, skipping those held elsewhere."""
         stmt = (
@@ -295,6 +459,30 @@ class SqlQueueItemRepository:
             .returning(queue_items.c.queue_item_id)
         )
         return done is not None
+
+    async def claim_many(self, claims: Sequence[tuple[QueueItem, int]]) -> set[UUID]:
+        """Write that agents now work the items (each with the units it holds), each only if
+        nobody works it in the database; the ids of the items written."""
+        if not claims:
+            return set()
+        rows = await self._session.execute(
+            _CLAIM,
+            {
+                "ids": [item.queue_item_id for item, _ in claims],
+                "statuses": [item.status.value for item, _ in claims],
+                "workers": [item.worked_by for item, _ in claims],
+                "since": [item.worked_since for item, _ in claims],
+                "units": [units for _, units in claims],
+            },
+        )
+        return set(rows.scalars())
+
+    async def units_held_many(self, queue_item_ids: Collection[UUID]) -> dict[UUID, int]:
+        """The units of its worker's capacity each item holds."""
+        if not queue_item_ids:
+            return {}
+        rows = await self._session.execute(_UNITS_HELD, {"ids": list(queue_item_ids)})
+        return {row.queue_item_id: row.units for row in rows}
 
     async def units_held(self, queue_item_id: UUID) -> int:
         """The units of its worker's capacity the item holds."""
@@ -405,6 +593,18 @@ class SqlQueueItemRepository:
             .values(**values)
         )
 
+    async def save_many(self, items: Sequence[QueueItem]) -> None:
+        """Write loaded queue items back, with one statement."""
+        if not items:
+            return
+        rows = []
+        for item in items:
+            values = _item_row(item)
+            values.pop("case_id")
+            values["key"] = values.pop("queue_item_id")
+            rows.append(values)
+        await self._session.execute(_SAVE_ITEM, rows)
+
     async def describe(self, queue_item_id: UUID) -> dict[str, Any] | None:
         """The item with its queue's name and what routing knows of its case."""
         row = (
@@ -489,26 +689,16 @@ class SqlCaseProjection:
         ).first()
         return None if row is None else (row.number, row.subject)
 
-    async def remember(self, facts: CaseFacts, *, number: str, opened_at: datetime) -> None:
-        """Record a newly opened case; a case already known keeps what was recorded."""
-        self._summaries[facts.case_id] = (number, facts.subject)
-        await self._session.execute(
-            pg_insert(case_facts)
-            .values(
-                case_id=facts.case_id,
-                number=number,
-                channel=facts.channel,
-                priority=facts.priority,
-                subject=facts.subject,
-                request_type=facts.request_type,
-                account_id=facts.account_id,
-                opened_at=opened_at,
-                entitled=facts.entitled,
-                not_entitled=facts.not_entitled,
-                parameters=dict(facts.parameters),
-            )
-            .on_conflict_do_nothing(index_elements=[case_facts.c.case_id])
-        )
+    async def remember_many(self, cases: Sequence[tuple[CaseFacts, str, datetime]]) -> None:
+        """Record newly opened cases (facts, number, opening time) with one statement; a case
+        already known keeps what was recorded."""
+        if not cases:
+            return
+        rows = []
+        for facts, number, opened_at in cases:
+            self._summaries[facts.case_id] = (number, facts.subject)
+            rows.append(_facts_row(facts, number=number, opened_at=opened_at))
+        await self._session.execute(_REMEMBER, rows)
 
     async def change_entitlement(
         self, case_id: UUID, *, entitled: bool, not_entitled: str | None
@@ -520,11 +710,27 @@ class SqlCaseProjection:
             .values(entitled=entitled, not_entitled=not_entitled)
         )
 
+    async def known_of(self, case_ids: Collection[UUID]) -> set[UUID]:
+        """Those of the cases whose opening has been applied."""
+        if not case_ids:
+            return set()
+        rows = await self._session.execute(_KNOWN, {"ids": list(case_ids)})
+        return set(rows.scalars())
+
     async def is_known(self, case_id: UUID) -> bool:
         """Whether the case's opening has been applied."""
         return bool(
             await self._session.scalar(select(exists().where(case_facts.c.case_id == case_id)))
         )
+
+    async def accounts_of(
+        self, account_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID | None, str | None, str | None]]:
+        """Each known account's owner, tier and region (unknown accounts are left out)."""
+        if not account_ids:
+            return {}
+        rows = await self._session.execute(_ACCOUNTS, {"ids": list(account_ids)})
+        return {row.account_id: (row.owner_id, row.tier, row.region) for row in rows}
 
     async def account(self, account_id: UUID) -> tuple[UUID | None, str | None, str | None]:
         """The account's owner, tier and region, as far as routing knows them."""
@@ -567,6 +773,14 @@ class SqlCaseProjection:
         )
         return found
 
+    async def sla_dues(self, case_ids: Collection[UUID]) -> dict[UUID, datetime]:
+        """The earliest deadline of each case's KPIs that still count (cases with none are
+        left out)."""
+        if not case_ids:
+            return {}
+        rows = await self._session.execute(_SLA_DUES, {"ids": list(case_ids)})
+        return {row.case_id: row.due_at for row in rows if row.due_at is not None}
+
     async def keep_kpi(
         self, kpi_instance_id: UUID, *, case_id: UUID, state: str, due_at: datetime | None
     ) -> None:
@@ -593,20 +807,17 @@ class SqlCaseProjection:
             )
         )
 
-    async def take_parked(self, case_id: UUID) -> list[CaseChange]:
-        """The changes parked for a case, in the order they happened, removed from the parking."""
-        t = parked_case_events.c
-        rows = (
-            await self._session.execute(
-                delete(parked_case_events)
-                .where(t.case_id == case_id)
-                .returning(t.parked_id, t.kind, t.occurred_at, t.payload)
-            )
-        ).all()
-        return [
-            _change_of(case_id, row.kind, row.occurred_at, row.payload)
-            for row in sorted(rows, key=lambda row: (row.occurred_at, row.parked_id))
-        ]
+    async def take_parked_many(self, case_ids: Collection[UUID]) -> dict[UUID, list[CaseChange]]:
+        """The changes parked for each of the cases, in the order they happened, removed from
+        the parking (cases with none are left out)."""
+        if not case_ids:
+            return {}
+        rows = (await self._session.execute(_TAKE_PARKED, {"ids": list(case_ids)})).all()
+        parked: dict[UUID, list[CaseChange]] = {}
+        for row in sorted(rows, key=lambda row: (row.occurred_at, row.parked_id)):
+            change = _change_of(row.case_id, row.kind, row.occurred_at, row.payload)
+            parked.setdefault(row.case_id, []).append(change)
+        return parked
 
 
 def _queue_fields(row: RowMapping) -> dict[str, Any]:
@@ -741,6 +952,22 @@ def _item_row(item: QueueItem) -> dict[str, Any]:
         "preferred_agent": item.preferred_agent,
         "last_worked_by": item.last_worked_by,
         "rule_name": item.rule_name,
+    }
+
+
+def _facts_row(facts: CaseFacts, *, number: str, opened_at: datetime) -> dict[str, Any]:
+    return {
+        "case_id": facts.case_id,
+        "number": number,
+        "channel": facts.channel,
+        "priority": facts.priority,
+        "subject": facts.subject,
+        "request_type": facts.request_type,
+        "account_id": facts.account_id,
+        "opened_at": opened_at,
+        "entitled": facts.entitled,
+        "not_entitled": facts.not_entitled,
+        "parameters": dict(facts.parameters),
     }
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,7 +13,16 @@ from uuid import UUID, uuid4
 
 import structlog
 
-from routing.app.assignment import ASSIGN_BATCH, assign_items, assign_waiting, offer_agent
+from routing.app.assignment import (
+    ASSIGN_BATCH,
+    Scope,
+    assign_in_queues,
+    assign_items,
+    assign_waiting,
+    no_scope,
+    offer_agent,
+    offer_agents,
+)
 from routing.app.case_changes import (
     AcceptCase,
     CaseChange,
@@ -49,6 +60,7 @@ from routing.domain import (
     choose_queue,
     enqueue,
     parse_skill,
+    priority_rank,
     requeue,
 )
 
@@ -85,6 +97,27 @@ class RouteCase:
     entitled: bool | None = None
     not_entitled: str | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
+    scope: Callable[[], AbstractContextManager[object]] = field(
+        default=contextlib.nullcontext, compare=False, repr=False
+    )
+    """Entered while the case's events are recorded: a consumer gives the trace and log
+    context of the event that opened the case, so that what follows stays in its trace."""
+
+    def facts(self, *, tier: str | None, region: str | None) -> CaseFacts:
+        """What the routing rules match, with the account's tier and region as known."""
+        return CaseFacts(
+            case_id=self.case_id,
+            channel=self.channel,
+            priority=self.priority,
+            subject=self.subject,
+            request_type=self.request_type,
+            account_id=self.account_id,
+            entitled=self.entitled,
+            not_entitled=self.not_entitled,
+            tier=tier,
+            region=region,
+            parameters=self.parameters,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,57 +189,173 @@ async def route_case(
 ) -> QueueItem:
     """Place a newly opened case in the queue the routing rules choose, and only once; then
     give it to an agent if the queue assigns by itself."""
+    (item,) = await route_cases([cmd], uow=uow, now=now, new_id=new_id)
+    return item
+
+
+async def route_cases(
+    cmds: Sequence[RouteCase],
+    *,
+    uow: RoutingUnitOfWork,
+    now: datetime,
+    new_id: Callable[[], UUID] = uuid4,
+) -> list[QueueItem]:
+    """Place newly opened cases in the queues the routing rules choose, each only once; then
+    give them to agents where the queue assigns by itself. The item of each case, in order.
+
+    The cases are read and written together, in a number of statements that does not grow
+    with how many there are, and assigned in one pass per queue in the queue's order.
+    """
     async with uow:
-        owner, tier, region = (
-            (None, None, None)
-            if cmd.account_id is None
-            else await uow.cases.account(cmd.account_id)
+        known_accounts = await uow.cases.accounts_of(
+            {cmd.account_id for cmd in cmds if cmd.account_id is not None}
         )
-        facts = CaseFacts(
-            case_id=cmd.case_id,
-            channel=cmd.channel,
-            priority=cmd.priority,
-            subject=cmd.subject,
-            request_type=cmd.request_type,
-            account_id=cmd.account_id,
-            entitled=cmd.entitled,
-            not_entitled=cmd.not_entitled,
-            tier=tier,
-            region=region,
-            parameters=cmd.parameters,
+        facts_of: dict[UUID, CaseFacts] = {}
+        owners: dict[UUID, UUID | None] = {}
+        for cmd in cmds:
+            owner, tier, region = (
+                (None, None, None)
+                if cmd.account_id is None
+                else known_accounts.get(cmd.account_id, (None, None, None))
+            )
+            owners[cmd.case_id] = owner
+            facts_of.setdefault(cmd.case_id, cmd.facts(tier=tier, region=region))
+        await uow.cases.remember_many(
+            [(facts_of[cmd.case_id], cmd.number, cmd.opened_at) for cmd in cmds]
         )
-        await uow.cases.remember(facts, number=cmd.number, opened_at=cmd.opened_at)
-        # The case id, not the event id, says whether this case was routed already: a
-        # producer that retries publishes the same case under a new event id. Any item counts,
-        # a removed one too: a resolved case's opening delivered again must not queue it again.
-        queued = await uow.queue_items.last_for_case(cmd.case_id)
-        if queued is not None:
-            await uow.commit()
-            return queued
-        default = await uow.queues.get_default()
-        if default is None:
-            raise QueueNotFound("there is no default queue to route cases to")
-        rules = [stored.rule for stored in await uow.rules.all()]
+        # The case id, not the event id, says whether a case was routed already: a producer
+        # that retries publishes the same case under a new event id. Any item counts, a
+        # removed one too: a resolved case's opening delivered again must not queue it again.
+        items = await uow.queue_items.last_for_cases(list(facts_of))
+        fresh: dict[UUID, RouteCase] = {}
+        for cmd in cmds:
+            if cmd.case_id not in items:
+                fresh.setdefault(cmd.case_id, cmd)
+        if fresh:
+            await _place(
+                list(fresh.values()), facts_of, owners, items, uow=uow, now=now, new_id=new_id
+            )
+        await uow.commit()
+        return [items[cmd.case_id] for cmd in cmds]
+
+
+async def _place(
+    cmds: Sequence[RouteCase],
+    facts_of: Mapping[UUID, CaseFacts],
+    owners: Mapping[UUID, UUID | None],
+    items: dict[UUID, QueueItem],
+    *,
+    uow: RoutingUnitOfWork,
+    now: datetime,
+    new_id: Callable[[], UUID],
+) -> None:
+    """Queue cases routing has never placed, assign them, then apply their parked changes."""
+    default = await uow.queues.get_default()
+    if default is None:
+        raise QueueNotFound("there is no default queue to route cases to")
+    rules = [stored.rule for stored in await uow.rules.all()]
+    # The SLA service's KPIs may have come first: an item takes its place by their deadline.
+    dues = await uow.cases.sla_dues([cmd.case_id for cmd in cmds])
+    scopes = {cmd.case_id: cmd.scope for cmd in cmds}
+    queues: dict[UUID, Queue] = {}
+    placed: dict[UUID, list[QueueItem]] = {}
+    for cmd in cmds:
         item, events = enqueue(
-            facts,
+            facts_of[cmd.case_id],
             rules,
             default.queue_id,
             queue_item_id=new_id(),
             now=now,
-            preferred_agent=owner,
+            preferred_agent=owners[cmd.case_id],
         )
-        queue = await _queue(uow, item.queue_id)
-        await uow.queue_items.add(item)
-        if (due := await uow.cases.sla_due(cmd.case_id)) is not None:
-            # The SLA service's KPIs came first: the item takes its place by their deadline.
-            await uow.queue_items.set_sla_due(cmd.case_id, due)
-        uow.emit(events, queue=queue)
-        await assign_items(uow, queue, [item], now=now)
-        # Changes that arrived before the opening are applied now, in the order they happened.
-        for change in await uow.cases.take_parked(cmd.case_id):
-            item = await _apply(change, uow=uow, now=now, new_id=new_id) or item
+        if item.queue_id not in queues:
+            queues[item.queue_id] = await _queue(uow, item.queue_id)
+        with cmd.scope():
+            uow.emit(events, queue=queues[item.queue_id])
+        items[cmd.case_id] = item
+        placed.setdefault(item.queue_id, []).append(item)
+    await uow.queue_items.add_many(
+        [item for queued in placed.values() for item in queued], sla_due=dues
+    )
+
+    def order(item: QueueItem) -> tuple[Any, ...]:
+        due = dues.get(item.case_id)
+        return (priority_rank(item.priority), due is None, due or item.entered_at)
+
+    await assign_in_queues(
+        uow,
+        [(queues[queue_id], sorted(queued, key=order)) for queue_id, queued in placed.items()],
+        now=now,
+        scope=lambda case_id: scopes[case_id](),
+    )
+    # Changes that arrived before the openings are applied now, in the order they happened.
+    parked = await uow.cases.take_parked_many(list(scopes))
+    for cmd in cmds:
+        for change in parked.get(cmd.case_id, []):
+            with cmd.scope():
+                changed = await _apply(change, uow=uow, now=now, new_id=new_id)
+            items[cmd.case_id] = changed or items[cmd.case_id]
+
+
+async def dequeue_cases(
+    changes: Sequence[DequeueCase],
+    *,
+    uow: RoutingUnitOfWork,
+    now: datetime,
+    scope: Scope = no_scope,
+) -> None:
+    """Take resolved or cancelled cases out of their queues, free their agents' capacity and
+    hand those agents (and their queues' other members) what waits, in a number of statements
+    that does not grow with how many cases there are. `scope` gives the context each case's
+    events are recorded in.
+
+    A change to a case whose opening has not come yet is parked, as `apply_case_change` does.
+    """
+    async with uow:
+        known = await uow.cases.known_of([change.case_id for change in changes])
+        for change in changes:
+            if change.case_id not in known:
+                await uow.cases.park(change)
+        # Locked, as a pick locks them, so neither overwrites the other.
+        items = await uow.queue_items.last_for_cases(sorted(known), for_update=True)
+        removals: list[tuple[QueueItem, str]] = []
+        for change in changes:
+            if (item := items.get(change.case_id)) is not None:
+                removals.append((item, change.reason))
+            elif change.case_id in known:
+                log.warning("routing.case_without_item", case_id=str(change.case_id))
+        await _remove(removals, uow=uow, now=now, scope=scope)
         await uow.commit()
-        return item
+
+
+async def _remove(
+    removals: Sequence[tuple[QueueItem, str]],
+    *,
+    uow: RoutingUnitOfWork,
+    now: datetime,
+    scope: Scope = no_scope,
+) -> None:
+    """Take loaded (and locked) items out of their queues for the reasons given; the agents
+    who worked them are freed and offered what waits."""
+    held = await uow.queue_items.units_held_many(
+        [item.queue_item_id for item, _ in removals if item.worked_by is not None]
+    )
+    changed: list[QueueItem] = []
+    freed: dict[UUID, int] = {}
+    for item, reason in removals:
+        worker = item.worked_by
+        events = item.remove(reason, now=now)  # none if it was removed already
+        if not events:
+            continue
+        changed.append(item)
+        with scope(item.case_id):
+            uow.emit(events, queue=await _queue(uow, item.queue_id))
+        if worker is not None:
+            freed[worker] = freed.get(worker, 0) + held.get(item.queue_item_id, 0)
+    await uow.queue_items.save_many(changed)
+    # Their capacity freed: the queues they belong to hand out what waits.
+    await uow.agents.free_units_many(freed)
+    await offer_agents(uow, sorted(freed), now=now)
 
 
 async def apply_case_change(
@@ -512,16 +661,7 @@ async def _apply(
         return None
     match change:
         case DequeueCase(reason=reason):
-            worker = item.worked_by
-            units = await uow.queue_items.units_held(item.queue_item_id)
-            events = item.remove(reason, now=now)  # none if it was removed already
-            if events:
-                await uow.queue_items.save(item)
-                uow.emit(events, queue=await _queue(uow, item.queue_id))
-                if worker is not None:
-                    # Their capacity freed: the queues they belong to hand out what waits.
-                    await uow.agents.free_units(worker, units)
-                    await offer_agent(uow, worker, now=now)
+            await _remove([(item, reason)], uow=uow, now=now)
             return item
         case RequeueCase():
             item, events = requeue(item, queue_item_id=new_id(), now=now)

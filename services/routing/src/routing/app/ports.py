@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -104,8 +104,13 @@ class AgentRepository(Protocol):
         ...
 
     async def get(self, agent_id: UUID, *, for_update: bool = False) -> Agent | None: ...
-    async def candidates(self, queue: Queue) -> list[Agent]:
-        """The queue's members able to take work now."""
+    async def get_many(self, agent_ids: Collection[UUID]) -> dict[UUID, Agent]:
+        """The agents known among `agent_ids`."""
+        ...
+
+    async def candidates_many(self, queues: Sequence[Queue]) -> dict[UUID, list[Agent]]:
+        """Each queue's members able to take work now; an agent in several of the queues is
+        the same object in each."""
         ...
 
     async def available_members(self, queue: Queue) -> int: ...
@@ -113,8 +118,17 @@ class AgentRepository(Protocol):
         """Add to the agent's load if it fits their capacity; whether it did."""
         ...
 
+    async def take_units_many(self, units: Mapping[UUID, int], *, at: datetime) -> set[UUID]:
+        """Add to each agent's load the units given for them, for each whose capacity holds
+        them all; the agents whose load rose."""
+        ...
+
     async def add_units(self, agent_id: UUID, units: int, *, at: datetime) -> None: ...
     async def free_units(self, agent_id: UUID, units: int) -> None: ...
+    async def free_units_many(self, units: Mapping[UUID, int]) -> None:
+        """Take the units given off each agent's load (never below zero)."""
+        ...
+
     async def unknown_skills(self, names: Iterable[str]) -> set[str]: ...
     async def contact(self, agent_id: UUID) -> tuple[str, str | None] | None:
         """The agent's name and first language."""
@@ -140,8 +154,25 @@ class QueueItemRepository(Protocol):
         """The item the case was placed in last, whatever its status, or None."""
         ...
 
+    async def last_for_cases(
+        self, case_ids: Sequence[UUID], *, for_update: bool = False
+    ) -> dict[UUID, QueueItem]:
+        """The item each case was placed in last; cases never placed are left out. Locked
+        in the order of `case_ids` if `for_update`."""
+        ...
+
     async def add(self, item: QueueItem) -> None: ...
+    async def add_many(
+        self, items: Sequence[QueueItem], *, sla_due: Mapping[UUID, datetime] | None = None
+    ) -> None:
+        """Insert new items, each ordered by its case's deadline in `sla_due`."""
+        ...
+
     async def save(self, item: QueueItem) -> None: ...
+    async def save_many(self, items: Sequence[QueueItem]) -> None:
+        """Write loaded items back."""
+        ...
+
     async def waiting(self, queue_id: UUID, *, limit: int, lock: bool = True) -> list[QueueItem]:
         """The queue's unworked items in its order (priority, SLA due time, age); locked
         (skipping those another transaction holds) unless `lock` is false."""
@@ -152,14 +183,33 @@ class QueueItemRepository(Protocol):
         it was written."""
         ...
 
+    async def waiting_many(
+        self, queue_ids: Sequence[UUID], *, limit: int
+    ) -> dict[UUID, list[QueueItem]]:
+        """Each queue's first `limit` unworked items in its order, locked as `waiting` locks
+        them; queues with none are left out."""
+        ...
+
+    async def claim_many(self, claims: Sequence[tuple[QueueItem, int]]) -> set[UUID]:
+        """Write that agents now work the items (each with the units it holds), each only if
+        nobody works it in the database; the ids of the items written."""
+        ...
+
     async def units_held(self, queue_item_id: UUID) -> int: ...
+    async def units_held_many(self, queue_item_ids: Collection[UUID]) -> dict[UUID, int]:
+        """The units of its worker's capacity each item holds."""
+        ...
+
     async def set_sla_due(self, case_id: UUID, due_at: datetime | None) -> None: ...
 
 
 class CaseProjection(Protocol):
     """What routing remembers of the cases it routes, and the changes that came before them."""
 
-    async def remember(self, facts: CaseFacts, *, number: str, opened_at: datetime) -> None: ...
+    async def remember_many(self, cases: Sequence[tuple[CaseFacts, str, datetime]]) -> None:
+        """Record newly opened cases: their facts, numbers and opening times."""
+        ...
+
     async def change_entitlement(
         self, case_id: UUID, *, entitled: bool, not_entitled: str | None
     ) -> None:
@@ -170,20 +220,35 @@ class CaseProjection(Protocol):
         """Whether routing has seen the case open (and so placed it in a queue)."""
         ...
 
+    async def known_of(self, case_ids: Collection[UUID]) -> set[UUID]:
+        """Those of the cases routing has seen open."""
+        ...
+
     async def park(self, change: CaseChange) -> None:
         """Keep a change to a case whose opening has not arrived."""
         ...
 
-    async def take_parked(self, case_id: UUID) -> list[CaseChange]:
-        """The changes parked for a case, removed from the parking."""
+    async def take_parked_many(self, case_ids: Collection[UUID]) -> dict[UUID, list[CaseChange]]:
+        """The changes parked for each case, removed from the parking; cases with none are
+        left out."""
         ...
 
     async def account(self, account_id: UUID) -> tuple[UUID | None, str | None, str | None]:
         """The account's owner, tier and region, as far as routing knows them."""
         ...
 
+    async def accounts_of(
+        self, account_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID | None, str | None, str | None]]:
+        """Each known account's owner, tier and region; unknown accounts are left out."""
+        ...
+
     async def sla_due(self, case_id: UUID) -> datetime | None:
         """The earliest deadline of the case's running KPIs, if any."""
+        ...
+
+    async def sla_dues(self, case_ids: Collection[UUID]) -> dict[UUID, datetime]:
+        """The earliest deadline of each case's running KPIs; cases with none are left out."""
         ...
 
     async def summary(self, case_id: UUID) -> tuple[str, str] | None:

@@ -10,6 +10,7 @@ the routing operations do not change an ``Agent``, the count follows from their 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,6 +60,7 @@ MIN_SKILL_LEVEL = 1
 MAX_SKILL_LEVEL = 5
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_skill(text: str) -> tuple[str, int]:
     """A skill as written, ``"printers"`` or ``"printers:3"``: its folded name and level.
 
@@ -90,19 +92,37 @@ def skill_text(name: str, level: int) -> str:
     return name if level == MIN_SKILL_LEVEL else f"{name}:{level}"
 
 
-def skill_levels(skills: Iterable[str] | Mapping[str, int]) -> dict[str, int]:
+class SkillLevels(dict[str, int]):
+    """Skills as name → level, as `skill_levels` made them: read as they are, never again."""
+
+
+def skill_levels(skills: Iterable[str] | Mapping[str, int]) -> SkillLevels:
     """Skills as name → level, from written forms or a mapping; one name once (the highest)."""
+    if isinstance(skills, SkillLevels):
+        return skills
     if isinstance(skills, str):
         skills = [skills]  # one skill, not its letters
+    if isinstance(skills, frozenset):
+        return SkillLevels(_frozen_levels(skills))
     pairs = (
         [parse_skill(f"{name}:{level}") for name, level in skills.items()]
         if isinstance(skills, Mapping)
         else [parse_skill(skill) for skill in skills]
     )
-    levels: dict[str, int] = {}
+    levels = SkillLevels()
     for name, level in pairs:
         levels[name] = max(level, levels.get(name, 0))
     return levels
+
+
+@functools.lru_cache(maxsize=4096)
+def _frozen_levels(skills: frozenset[str]) -> tuple[tuple[str, int], ...]:
+    """`skill_levels` of a set of written skills, worked out once per set: routing asks it of
+    the same few required sets for every candidate of every item."""
+    levels: dict[str, int] = {}
+    for name, level in (parse_skill(skill) for skill in skills):
+        levels[name] = max(level, levels.get(name, 0))
+    return tuple(levels.items())
 
 
 def normalize_skills(skills: Iterable[str]) -> frozenset[str]:
@@ -161,10 +181,12 @@ class Agent:
 
     def shortfall(self, required: Iterable[str]) -> int:
         """How many skill levels the agent lacks for the required skills (0: qualified)."""
-        return sum(
-            max(0, level - self.skills.get(name, 0))
-            for name, level in skill_levels(required).items()
+        wanted = (
+            _frozen_levels(required)
+            if isinstance(required, frozenset)
+            else skill_levels(required).items()
         )
+        return sum(max(0, level - self.skills.get(name, 0)) for name, level in wanted)
 
     def has_skills(self, required: Iterable[str]) -> bool:
         """Whether the agent has every required skill at its level or above."""

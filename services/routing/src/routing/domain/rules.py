@@ -13,6 +13,7 @@ before contracts existed is neither, and meets no entitlement condition.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -127,7 +128,7 @@ class RoutingRule:
             and _holds(self.request_types, facts.request_type or "")
             and (
                 not self.subject_keywords
-                or any(_fold(word) in subject for word in self.subject_keywords)
+                or any(word in subject for word in _folded(self.subject_keywords))
             )
             and (not self.account_ids or facts.account_id in self.account_ids)
             and (not self.entitlement or _entitlement_holds(self.entitlement, facts))
@@ -172,7 +173,13 @@ def _entitlement_holds(allowed: frozenset[str], facts: CaseFacts) -> bool:
 
 
 def _holds(allowed: frozenset[str], value: str) -> bool:
-    return not allowed or _fold(value) in {_fold(v) for v in allowed}
+    return not allowed or _fold(value) in _folded(allowed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded(values: frozenset[str]) -> frozenset[str]:
+    """A rule's values as compared, folded once per set rather than once per case."""
+    return frozenset(_fold(value) for value in values)
 
 
 def _fold(text: str) -> str:

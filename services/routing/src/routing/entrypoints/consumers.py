@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from uuid import UUID
 
 import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_contracts.sla import KpiEventBase
-from caseflow_servicekit import Clock, EventConsumers
+from caseflow_servicekit import BatchHandler, Clock, Delivered, EventConsumers, EventHandler
 from routing.adapters.uow import SqlRoutingUnitOfWork
 from routing.app import directory
 from routing.app.case_changes import (
@@ -19,7 +21,13 @@ from routing.app.case_changes import (
     DequeueCase,
     RequeueCase,
 )
-from routing.app.handlers import RouteCase, apply_case_change, route_case
+from routing.app.handlers import (
+    RouteCase,
+    apply_case_change,
+    dequeue_cases,
+    route_case,
+    route_cases,
+)
 from routing.app.projections import keep_account, track_kpi
 
 CASE_EVENTS = frozenset(
@@ -43,34 +51,14 @@ def register(
 ) -> None:
     """Subscribe the routing service to the life of the cases it places in queues."""
 
-    async def on_case_event(
-        event: c.Event, envelope: c.Envelope, uow: SqlRoutingUnitOfWork
-    ) -> None:
-        if isinstance(event, c.CaseOpened):
-            entitled, not_entitled = entitlement_of(event)
-            await route_case(
-                RouteCase(
-                    case_id=event.case_id,
-                    number=event.number,
-                    channel=event.channel.value,
-                    priority=event.priority.value,
-                    subject=event.subject,
-                    opened_at=event.occurred_at,
-                    request_type=event.request_type,
-                    account_id=event.account_id,
-                    entitled=entitled,
-                    not_entitled=not_entitled,
-                    parameters=dict(event.parameters),
-                ),
-                uow=uow,
-                now=clock.now(),
-            )
-            return
-        change = case_change(event)
-        if change is not None:
-            await apply_case_change(change, uow=uow, now=clock.now())
-
-    consumers.subscribe(topics.CASES, on_case_event, uow_factory=uow_factory, events=CASE_EVENTS)
+    on_case_event, on_case_events = case_handlers(clock)
+    consumers.subscribe(
+        topics.CASES,
+        on_case_event,
+        uow_factory=uow_factory,
+        events=CASE_EVENTS,
+        batch_handler=on_case_events,
+    )
 
     async def on_account(event: c.Event, envelope: c.Envelope, uow: SqlRoutingUnitOfWork) -> None:
         assert isinstance(event, c.AccountRegistered | c.AccountChanged)
@@ -123,6 +111,61 @@ def register(
     )
 
 
+def case_handlers(
+    clock: Clock,
+) -> tuple[EventHandler[SqlRoutingUnitOfWork], BatchHandler[SqlRoutingUnitOfWork]]:
+    """How routing applies the case events it follows: one at a time, and a batch at once."""
+
+    async def on_case_event(
+        event: c.Event, envelope: c.Envelope, uow: SqlRoutingUnitOfWork
+    ) -> None:
+        if isinstance(event, c.CaseOpened):
+            await route_case(route_command(event), uow=uow, now=clock.now())
+            return
+        change = case_change(event)
+        if change is not None:
+            await apply_case_change(change, uow=uow, now=clock.now())
+
+    async def on_case_events(batch: Sequence[Delivered], uow: SqlRoutingUnitOfWork) -> None:
+        # Openings one after another are routed together, and resolutions and cancellations
+        # one after another are dequeued together; any other event is applied alone. A run
+        # is applied before whatever follows it, so each case's events apply in their order.
+        openings: list[RouteCase] = []
+        removals: list[DequeueCase] = []
+        scopes: dict[UUID, Callable[[], AbstractContextManager[object]]] = {}
+
+        async def flush() -> None:
+            if openings:
+                await route_cases(openings, uow=uow, now=clock.now())
+                openings.clear()
+            if removals:
+                await dequeue_cases(
+                    removals, uow=uow, now=clock.now(), scope=lambda case_id: scopes[case_id]()
+                )
+                removals.clear()
+
+        for delivered in batch:
+            event = delivered.event
+            if isinstance(event, c.CaseOpened):
+                if removals:
+                    await flush()
+                openings.append(route_command(event, scope=delivered.scope))
+                continue
+            change = case_change(event)
+            if isinstance(change, DequeueCase):
+                if openings:
+                    await flush()
+                removals.append(change)
+                scopes[change.case_id] = delivered.scope
+                continue
+            await flush()
+            with delivered.scope():
+                await on_case_event(event, delivered.envelope, uow)
+        await flush()
+
+    return on_case_event, on_case_events
+
+
 KPI_EVENTS = frozenset(
     {
         "kpi.started",
@@ -154,6 +197,29 @@ def kpi_state(event: c.Event) -> tuple[str, datetime | None]:
         case c.KpiReEvaluated(status=status, due_at=due):
             return {"paused": "paused", "nearing_breach": "nearing"}.get(status, "running"), due
     return "done", None
+
+
+def route_command(
+    event: c.CaseOpened,
+    *,
+    scope: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+) -> RouteCase:
+    """What routing is asked to do with an opened case: place it."""
+    entitled, not_entitled = entitlement_of(event)
+    return RouteCase(
+        case_id=event.case_id,
+        number=event.number,
+        channel=event.channel.value,
+        priority=event.priority.value,
+        subject=event.subject,
+        opened_at=event.occurred_at,
+        request_type=event.request_type,
+        account_id=event.account_id,
+        entitled=entitled,
+        not_entitled=not_entitled,
+        parameters=dict(event.parameters),
+        scope=scope,
+    )
 
 
 def entitlement_of(
