@@ -8,7 +8,6 @@ them and are ignored here.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Literal
@@ -17,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, Va
 
 from caseflow_contracts.base import Event
 from caseflow_contracts.errors import InvalidEnvelope
+from caseflow_contracts.ids import random_uuid
 
 SPECVERSION = "1.0"
 JSON_CONTENT_TYPE = "application/json"
@@ -51,7 +51,7 @@ def new_envelope(
     if not source or (id is not None and not id):
         raise ValueError("an envelope needs a source, and an id that is not empty")
     return Envelope.model_construct(
-        id=id if id is not None else str(uuid.uuid4()),
+        id=id if id is not None else str(random_uuid()),
         type=event.type,
         source=source,
         time=event.occurred_at,

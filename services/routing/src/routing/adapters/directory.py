@@ -206,17 +206,31 @@ class SqlAgentRepository:
                 "owners": owners,
             },
         )
-        found: list[tuple[Agent, bool]] = []
+        # Sorted once by what makes a member: registration (public queues), teams, identity.
+        registered: list[Agent] = []
+        by_team: dict[UUID, list[Agent]] = {}
+        by_id: dict[UUID, Agent] = {}
         for row in rows.mappings():
             languages = row["languages"]
             self._contacts[row["agent_id"]] = (row["name"], languages[0] if languages else None)
-            found.append((_agent(row), row["registered"]))
-        return {
-            queue.queue_id: [
-                agent for agent, registered in found if _serves(queue, agent, registered)
-            ]
-            for queue in queues
-        }
+            agent = _agent(row)
+            by_id[agent.agent_id] = agent
+            if row["registered"]:
+                registered.append(agent)
+            for team_id in agent.teams:
+                by_team.setdefault(team_id, []).append(agent)
+        found: dict[UUID, list[Agent]] = {}
+        for queue in queues:
+            if queue.kind is QueueKind.TEAM:
+                found[queue.queue_id] = (
+                    list(by_team.get(queue.team_id, [])) if queue.team_id else []
+                )
+            elif queue.kind is QueueKind.PERSONAL:
+                owner = by_id.get(queue.owner_id) if queue.owner_id else None
+                found[queue.queue_id] = [] if owner is None else [owner]
+            else:
+                found[queue.queue_id] = list(registered)
+        return found
 
     async def contact(self, agent_id: UUID) -> tuple[str, str | None] | None:
         """The agent's name and first language, if the directory has them."""
@@ -387,7 +401,7 @@ _TAKE_UNITS = text(
         SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:units AS integer[])) AS w(id, units)
     ), locked AS (
         SELECT a.agent_id FROM agents AS a JOIN wanted ON wanted.id = a.agent_id
-        ORDER BY a.agent_id FOR UPDATE OF a
+        ORDER BY a.agent_id FOR NO KEY UPDATE OF a
     )
     UPDATE agents AS a
     SET load_units = a.load_units + wanted.units, last_assigned_at = :at
@@ -398,7 +412,9 @@ _TAKE_UNITS = text(
     RETURNING a.agent_id
     """
 )
-"""Several agents' loads raised at once, each only within their capacity."""
+"""Several agents' loads raised at once, each only within their capacity. The rows are locked
+as an update of a column that is no key locks them (`FOR NO KEY UPDATE`), so that a claim
+naming an agent (the key share its foreign key takes) never waits on it, nor it on the claim."""
 
 _FREE_UNITS = text(
     """
@@ -406,7 +422,7 @@ _FREE_UNITS = text(
         SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:units AS integer[])) AS f(id, units)
     ), locked AS (
         SELECT a.agent_id FROM agents AS a JOIN freed ON freed.id = a.agent_id
-        ORDER BY a.agent_id FOR UPDATE OF a
+        ORDER BY a.agent_id FOR NO KEY UPDATE OF a
     )
     UPDATE agents AS a SET load_units = greatest(a.load_units - freed.units, 0)
     FROM freed
@@ -414,15 +430,6 @@ _FREE_UNITS = text(
     """
 )
 """Several agents' loads lowered at once."""
-
-
-def _serves(queue: Queue, agent: Agent, registered: bool) -> bool:
-    """`_membership` for an agent already read."""
-    if queue.kind is QueueKind.TEAM:
-        return queue.team_id in agent.teams
-    if queue.kind is QueueKind.PERSONAL:
-        return agent.agent_id == queue.owner_id
-    return registered
 
 
 def _membership(queue: Queue) -> Any:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import caseflow_contracts as c
+from caseflow_contracts.ids import random_uuid
 from caseflow_servicekit import Outbox, SqlUnitOfWork
 from caseflow_servicekit.cache import TtlCache
 from routing.adapters.directory import SqlAgentRepository, SqlTeamRepository
@@ -88,7 +89,7 @@ class SqlRoutingUnitOfWork(SqlUnitOfWork):
         language = language or "en"
         notification = c.NotificationRequested(
             occurred_at=item.worked_since or item.entered_at,
-            notification_id=uuid4(),
+            notification_id=random_uuid(),
             recipient=c.Recipient(kind=c.RecipientKind.AGENT, id=agent_id),
             template=ASSIGNED_TEMPLATE,
             language=language,

@@ -9,10 +9,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import structlog
 
+from caseflow_contracts.ids import random_uuid
 from routing.app.assignment import (
     ASSIGN_BATCH,
     Scope,
@@ -185,7 +186,7 @@ async def route_case(
     *,
     uow: RoutingUnitOfWork,
     now: datetime,
-    new_id: Callable[[], UUID] = uuid4,
+    new_id: Callable[[], UUID] = random_uuid,
 ) -> QueueItem:
     """Place a newly opened case in the queue the routing rules choose, and only once; then
     give it to an agent if the queue assigns by itself."""
@@ -198,7 +199,7 @@ async def route_cases(
     *,
     uow: RoutingUnitOfWork,
     now: datetime,
-    new_id: Callable[[], UUID] = uuid4,
+    new_id: Callable[[], UUID] = random_uuid,
 ) -> list[QueueItem]:
     """Place newly opened cases in the queues the routing rules choose, each only once; then
     give them to agents where the queue assigns by itself. The item of each case, in order.
@@ -363,7 +364,7 @@ async def apply_case_change(
     *,
     uow: RoutingUnitOfWork,
     now: datetime,
-    new_id: Callable[[], UUID] = uuid4,
+    new_id: Callable[[], UUID] = random_uuid,
 ) -> QueueItem | None:
     """Follow a case's life: dequeue, requeue or give its item to an agent, or note its
     entitlement.
@@ -385,7 +386,7 @@ async def apply_case_change(
 
 
 async def create_queue(
-    cmd: CreateQueue, *, uow: RoutingUnitOfWork, new_id: Callable[[], UUID] = uuid4
+    cmd: CreateQueue, *, uow: RoutingUnitOfWork, new_id: Callable[[], UUID] = random_uuid
 ) -> Queue:
     """Add a queue under a name no other queue has."""
     queue = Queue(
@@ -427,7 +428,7 @@ async def change_queue(
 
 
 async def add_routing_rule(
-    cmd: AddRoutingRule, *, uow: RoutingUnitOfWork, new_id: Callable[[], UUID] = uuid4
+    cmd: AddRoutingRule, *, uow: RoutingUnitOfWork, new_id: Callable[[], UUID] = random_uuid
 ) -> StoredRule:
     """Add a rule under a name no other rule has, sending cases to an existing queue."""
     if cmd.order < 0:
