@@ -138,12 +138,13 @@ class FakeQueueRepository(_Transactional):
     async def all(self) -> list[Queue]:
         return sorted(self.queues.values(), key=lambda q: q.name)
 
-    async def note_assigned(self, queue_id: UUID, agent_id: UUID) -> None:
-        if queue_id in self.queues:
-            self.last[queue_id] = agent_id
+    async def note_assigned_many(self, last: Mapping[UUID, UUID]) -> None:
+        for queue_id, agent_id in last.items():
+            if queue_id in self.queues:
+                self.last[queue_id] = agent_id
 
-    async def last_assigned(self, queue_id: UUID) -> UUID | None:
-        return self.last.get(queue_id)
+    async def last_assigned_many(self, queue_ids: Collection[UUID]) -> dict[UUID, UUID | None]:
+        return {q: self.last.get(q) for q in queue_ids if q in self.queues}
 
 
 class FakeRuleRepository(_Transactional):

@@ -99,6 +99,26 @@ _TAKE_PARKED = (
 )
 """Statements of the batch reads, built once: each takes its ids as one array."""
 
+_LAST_ASSIGNED = select(queues.c.queue_id, queues.c.last_assigned_agent).where(
+    _any(queues.c.queue_id)
+)
+_NOTE_ASSIGNED = text(
+    """
+    WITH last AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:agents AS uuid[])) AS l(id, agent)
+    ), locked AS (
+        SELECT q.queue_id FROM queues AS q JOIN last ON last.id = q.queue_id
+        ORDER BY q.queue_id FOR NO KEY UPDATE OF q
+    )
+    UPDATE queues AS q SET last_assigned_agent = last.agent
+    FROM last
+    WHERE q.queue_id = last.id AND q.queue_id IN (SELECT queue_id FROM locked)
+    """
+)
+"""Round robin's place in several queues' rings, written at once; the rows are locked as an
+update of a column that is no key locks them, so items being queued there (the key share their
+foreign key takes) never wait on it."""
+
 _LAST_FOR_CASES = (
     select(queue_items)
     .where(_any(queue_items.c.case_id))
@@ -242,18 +262,20 @@ class SqlQueueRepository:
             self._cache.put("queues", tuple(found))
         return found
 
-    async def note_assigned(self, queue_id: UUID, agent_id: UUID) -> None:
-        """Remember who got the queue's last item."""
-        await self._session.execute(
-            update(queues).where(queues.c.queue_id == queue_id).values(last_assigned_agent=agent_id)
-        )
+    async def note_assigned_many(self, last: Mapping[UUID, UUID]) -> None:
+        """Remember who got each queue's last item, with one statement (the queues' rows locked
+        in the order of their ids)."""
+        if not last:
+            return
+        ids = sorted(last)
+        await self._session.execute(_NOTE_ASSIGNED, {"ids": ids, "agents": [last[i] for i in ids]})
 
-    async def last_assigned(self, queue_id: UUID) -> UUID | None:
-        """Who got the queue's last item."""
-        found: UUID | None = await self._session.scalar(
-            select(queues.c.last_assigned_agent).where(queues.c.queue_id == queue_id)
-        )
-        return found
+    async def last_assigned_many(self, queue_ids: Collection[UUID]) -> dict[UUID, UUID | None]:
+        """Who got each queue's last item."""
+        if not queue_ids:
+            return {}
+        rows = await self._session.execute(_LAST_ASSIGNED, {"ids": list(queue_ids)})
+        return {row.queue_id: row.last_assigned_agent for row in rows}
 
     async def overview(self, queue_id: UUID | None = None) -> list[dict[str, Any]]:
         """Queues (or the one with `queue_id`) by name, each with its active items by status."""

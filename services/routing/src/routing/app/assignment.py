@@ -130,12 +130,14 @@ async def assign_in_queues(
                 outsiders.add(agent_id)
         if not pool and not outsiders:
             continue
-        # The ring's row is read (and written) only by a queue that uses it, so other queues'
-        # assignments never wait on each other's queue row.
         ring = AssignmentStrategy.ROUND_ROBIN in queue.strategies
-        last = await uow.queues.last_assigned(queue.queue_id) if ring else None
         ids = [agent.agent_id for agent in pool]
-        steps.append(_Pass(queue, wanted, ids, outsiders, last=last, ring=ring))
+        steps.append(_Pass(queue, wanted, ids, outsiders, ring=ring))
+    # The ring's row is read (and written) only by a queue that uses it, so other queues'
+    # assignments never wait on each other's queue row.
+    rings = await uow.queues.last_assigned_many([s.queue.queue_id for s in steps if s.ring])
+    for step in steps:
+        step.last = rings.get(step.queue.queue_id)
     given: list[QueueItem] = []
     for _ in range(ROUNDS):
         offers = [offer for step in steps for offer in _offer_all(step, state, now=now)]
@@ -182,10 +184,14 @@ async def assign_in_queues(
                 await uow.notify_assignee(offer.item, agent_id=agent_id, queue=offer.step.queue)
             given.append(offer.item)
         await uow.agents.free_units_many(lost)
-    for step in steps:
-        if step.ring and step.moved and step.last is not None:
-            # Last, after every agent row this pass locked: one lock order for all.
-            await uow.queues.note_assigned(step.queue.queue_id, step.last)
+    # Last, after every agent row this pass locked: one lock order for all.
+    await uow.queues.note_assigned_many(
+        {
+            step.queue.queue_id: step.last
+            for step in steps
+            if step.ring and step.moved and step.last is not None
+        }
+    )
     return given
 
 
