@@ -170,8 +170,8 @@ class Kit:
         self._started = True
         if self._configure_process:
             # What starting built (modules, models, compiled statements) lives as long as the
-            # process: moved out of the collector's way, a full collection no longer walks it.
-            # Full collections over it paused the routing benchmark for 110-135 ms at a time.
+            # process: moved out of the collector's way, a full collection no longer walks it,
+            # and no longer pauses the event loop for the time that walk takes.
             gc.collect()
             gc.freeze()
         log.info("service.started", kafka=self.settings.kafka_bootstrap_servers)

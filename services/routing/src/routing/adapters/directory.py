@@ -273,11 +273,7 @@ class SqlAgentRepository:
         the one order every pass locks agents in."""
         if not units:
             return set()
-        ids = sorted(units)
-        rows = await self._session.execute(
-            _TAKE_UNITS, {"ids": ids, "units": [units[i] for i in ids], "at": at}
-        )
-        return set(rows.scalars())
+        return await self._change_loads(units, at=at)
 
     async def add_units(self, agent_id: UUID, units: int, *, at: datetime) -> None:
         """Add `units` to the agent's load whatever the capacity (work they took elsewhere)."""
@@ -290,10 +286,15 @@ class SqlAgentRepository:
     async def free_units_many(self, units: Mapping[UUID, int]) -> None:
         """Take the units given off each agent's load (never below zero), with one statement,
         locking the agents in the order of their ids."""
-        if not units:
-            return
+        if units:
+            await self._change_loads({agent_id: -n for agent_id, n in units.items()}, at=None)
+
+    async def _change_loads(self, units: Mapping[UUID, int], *, at: datetime | None) -> set[UUID]:
         ids = sorted(units)
-        await self._session.execute(_FREE_UNITS, {"ids": ids, "units": [units[i] for i in ids]})
+        rows = await self._session.execute(
+            _CHANGE_LOADS, {"ids": ids, "units": [units[i] for i in ids], "at": at}
+        )
+        return set(rows.scalars())
 
     async def free_units(self, agent_id: UUID, units: int) -> None:
         """Take `units` off the agent's load (never below zero)."""
@@ -395,41 +396,28 @@ class SqlTeamRepository:
         return list(found)
 
 
-_TAKE_UNITS = text(
+_CHANGE_LOADS = text(
     """
-    WITH wanted AS (
-        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:units AS integer[])) AS w(id, units)
+    WITH change AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:units AS integer[])) AS c(id, units)
     ), locked AS (
-        SELECT a.agent_id FROM agents AS a JOIN wanted ON wanted.id = a.agent_id
+        SELECT a.agent_id FROM agents AS a JOIN change ON change.id = a.agent_id
         ORDER BY a.agent_id FOR NO KEY UPDATE OF a
     )
     UPDATE agents AS a
-    SET load_units = a.load_units + wanted.units, last_assigned_at = :at
-    FROM wanted
-    WHERE a.agent_id = wanted.id
+    SET load_units = greatest(a.load_units + change.units, 0),
+        last_assigned_at = CASE WHEN change.units > 0 THEN :at ELSE a.last_assigned_at END
+    FROM change
+    WHERE a.agent_id = change.id
       AND a.agent_id IN (SELECT agent_id FROM locked)
-      AND a.load_units + wanted.units <= a.capacity
+      AND (change.units < 0 OR a.load_units + change.units <= a.capacity)
     RETURNING a.agent_id
     """
 )
-"""Several agents' loads raised at once, each only within their capacity. The rows are locked
-as an update of a column that is no key locks them (`FOR NO KEY UPDATE`), so that a claim
-naming an agent (the key share its foreign key takes) never waits on it, nor it on the claim."""
-
-_FREE_UNITS = text(
-    """
-    WITH freed AS (
-        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:units AS integer[])) AS f(id, units)
-    ), locked AS (
-        SELECT a.agent_id FROM agents AS a JOIN freed ON freed.id = a.agent_id
-        ORDER BY a.agent_id FOR NO KEY UPDATE OF a
-    )
-    UPDATE agents AS a SET load_units = greatest(a.load_units - freed.units, 0)
-    FROM freed
-    WHERE a.agent_id = freed.id AND a.agent_id IN (SELECT agent_id FROM locked)
-    """
-)
-"""Several agents' loads lowered at once."""
+"""Several agents' loads changed at once: raised (and their last assignment noted) only within
+their capacity, lowered never below zero. The rows are locked as an update of a column that is
+no key locks them (`FOR NO KEY UPDATE`), so that a claim naming an agent (the key share its
+foreign key takes) never waits on it, nor it on the claim."""
 
 
 def _membership(queue: Queue) -> Any:

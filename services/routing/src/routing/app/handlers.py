@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -98,11 +96,6 @@ class RouteCase:
     entitled: bool | None = None
     not_entitled: str | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
-    scope: Callable[[], AbstractContextManager[object]] = field(
-        default=contextlib.nullcontext, compare=False, repr=False
-    )
-    """Entered while the case's events are recorded: a consumer gives the trace and log
-    context of the event that opened the case, so that what follows stays in its trace."""
 
     def facts(self, *, tier: str | None, region: str | None) -> CaseFacts:
         """What the routing rules match, with the account's tier and region as known."""
@@ -200,9 +193,11 @@ async def route_cases(
     uow: RoutingUnitOfWork,
     now: datetime,
     new_id: Callable[[], UUID] = random_uuid,
+    scope: Scope = no_scope,
 ) -> list[QueueItem]:
     """Place newly opened cases in the queues the routing rules choose, each only once; then
-    give them to agents where the queue assigns by itself. The item of each case, in order.
+    give them to agents where the queue assigns by itself. The item of each case, in order;
+    `scope` gives the context each case's events are recorded in (its trace, in a consumer).
 
     The cases are read and written together, in a number of statements that does not grow
     with how many there are, and assigned in one pass per queue in the queue's order.
@@ -234,7 +229,14 @@ async def route_cases(
                 fresh.setdefault(cmd.case_id, cmd)
         if fresh:
             await _place(
-                list(fresh.values()), facts_of, owners, items, uow=uow, now=now, new_id=new_id
+                list(fresh.values()),
+                facts_of,
+                owners,
+                items,
+                uow=uow,
+                now=now,
+                new_id=new_id,
+                scope=scope,
             )
         await uow.commit()
         return [items[cmd.case_id] for cmd in cmds]
@@ -249,6 +251,7 @@ async def _place(
     uow: RoutingUnitOfWork,
     now: datetime,
     new_id: Callable[[], UUID],
+    scope: Scope,
 ) -> None:
     """Queue cases routing has never placed, assign them, then apply their parked changes."""
     default = await uow.queues.get_default()
@@ -257,7 +260,6 @@ async def _place(
     rules = [stored.rule for stored in await uow.rules.all()]
     # The SLA service's KPIs may have come first: an item takes its place by their deadline.
     dues = await uow.cases.sla_dues([cmd.case_id for cmd in cmds])
-    scopes = {cmd.case_id: cmd.scope for cmd in cmds}
     queues: dict[UUID, Queue] = {}
     placed: dict[UUID, list[QueueItem]] = {}
     for cmd in cmds:
@@ -271,7 +273,7 @@ async def _place(
         )
         if item.queue_id not in queues:
             queues[item.queue_id] = await _queue(uow, item.queue_id)
-        with cmd.scope():
+        with scope(cmd.case_id):
             uow.emit(events, queue=queues[item.queue_id])
         items[cmd.case_id] = item
         placed.setdefault(item.queue_id, []).append(item)
@@ -287,13 +289,13 @@ async def _place(
         uow,
         [(queues[queue_id], sorted(queued, key=order)) for queue_id, queued in placed.items()],
         now=now,
-        scope=lambda case_id: scopes[case_id](),
+        scope=scope,
     )
     # Changes that arrived before the openings are applied now, in the order they happened.
-    parked = await uow.cases.take_parked_many(list(scopes))
+    parked = await uow.cases.take_parked_many([cmd.case_id for cmd in cmds])
     for cmd in cmds:
         for change in parked.get(cmd.case_id, []):
-            with cmd.scope():
+            with scope(cmd.case_id):
                 changed = await _apply(change, uow=uow, now=now, new_id=new_id)
             items[cmd.case_id] = changed or items[cmd.case_id]
 

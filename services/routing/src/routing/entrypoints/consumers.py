@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -132,16 +131,18 @@ def case_handlers(
         # is applied before whatever follows it, so each case's events apply in their order.
         openings: list[RouteCase] = []
         removals: list[DequeueCase] = []
+        # Each case's events are recorded in the trace of the event that brought its run.
         scopes: dict[UUID, Callable[[], AbstractContextManager[object]]] = {}
+
+        def scope_of(case_id: UUID) -> AbstractContextManager[object]:
+            return scopes[case_id]()
 
         async def flush() -> None:
             if openings:
-                await route_cases(openings, uow=uow, now=clock.now())
+                await route_cases(openings, uow=uow, now=clock.now(), scope=scope_of)
                 openings.clear()
             if removals:
-                await dequeue_cases(
-                    removals, uow=uow, now=clock.now(), scope=lambda case_id: scopes[case_id]()
-                )
+                await dequeue_cases(removals, uow=uow, now=clock.now(), scope=scope_of)
                 removals.clear()
 
         for delivered in batch:
@@ -149,7 +150,8 @@ def case_handlers(
             if isinstance(event, c.CaseOpened):
                 if removals:
                     await flush()
-                openings.append(route_command(event, scope=delivered.scope))
+                openings.append(route_command(event))
+                scopes[event.case_id] = delivered.scope
                 continue
             change = case_change(event)
             if isinstance(change, DequeueCase):
@@ -199,11 +201,7 @@ def kpi_state(event: c.Event) -> tuple[str, datetime | None]:
     return "done", None
 
 
-def route_command(
-    event: c.CaseOpened,
-    *,
-    scope: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
-) -> RouteCase:
+def route_command(event: c.CaseOpened) -> RouteCase:
     """What routing is asked to do with an opened case: place it."""
     entitled, not_entitled = entitlement_of(event)
     return RouteCase(
@@ -218,7 +216,6 @@ def route_command(
         entitled=entitled,
         not_entitled=not_entitled,
         parameters=dict(event.parameters),
-        scope=scope,
     )
 
 
