@@ -14,10 +14,12 @@ Then `--due` more KPI instances, built with the domain's `start_kpi` (and `tick`
 ones whose warning has already fired) and loaded with COPY, fall due within
 `--window-seconds`: a third are resolutions reaching their deadline, a third first responses
 reaching their warning and a third first responses, already warned, reaching their deadline;
-each must fire exactly one event (`kpi.breached` or `kpi.nearing_breach`). With `--assigned`,
-that share of their cases is assigned to agents with managers (in SLA's copies of routing's
-data), so that the timer also asks intake to tell the agent of a warning and the manager of
-a breach: one `notification.requested` each, counted and checked too.
+each must fire exactly one event (`kpi.breached` or `kpi.nearing_breach`), and each breach
+the first step of the default escalation ladder (`kpi.escalated`, in the same transaction).
+With `--assigned`, that share of their cases is assigned to agents with managers (in SLA's
+copies of routing's data), so that the timer also asks intake to tell the agent of a warning
+(one `notification.requested` each) and escalates a breach to the agent's manager (the
+step's `escalated_to`), counted and checked too.
 
 The SLA timer runs on them as the service runs it: `sla.bootstrap.build` wires the service
 (its own `Kit`: engine, sessions, outbox) and its `PeriodicJob` (`tick_kpis` on a fresh
@@ -88,6 +90,7 @@ DEFAULT_INTERVAL = float(SlaSettings.model_fields["timer_interval_seconds"].defa
 DEFAULT_BATCH = int(SlaSettings.model_fields["timer_batch_size"].default)
 BREACHED = "kpi.breached"
 NEARING_BREACH = "kpi.nearing_breach"
+ESCALATED = "kpi.escalated"
 # Nothing loaded as pending falls due before this long after loading: not during the run.
 PENDING_HORIZON = timedelta(hours=1)
 WHOLE_DAY = "00:00-24:00"
@@ -721,7 +724,8 @@ async def run_burst(
     try:
         while time.time() < deadline:
             fired = await connection.fetchval(
-                "SELECT count(*) FROM outbox WHERE id > $1 AND headers->>'ce_type' LIKE 'kpi.%'",
+                "SELECT count(*) FROM outbox WHERE id > $1 "
+                "AND headers->>'ce_type' IN ('kpi.breached', 'kpi.nearing_breach')",
                 base_id,
             )
             if fired >= args.due:
@@ -751,9 +755,10 @@ async def run_burst(
     )
     if rows and rows[0]["committed"] is None:
         raise RuntimeError("no commit timestamps: track_commit_timestamp is off")
-    kpi_rows = [r for r in rows if r["type"].startswith("kpi.")]
+    kpi_rows = [r for r in rows if r["type"] in (BREACHED, NEARING_BREACH)]
+    steps = [json.loads(r["payload"]) for r in rows if r["type"] == ESCALATED]
     notes = [json.loads(r["payload"]) for r in rows if r["type"] == "notification.requested"]
-    others = len(rows) - len(kpi_rows) - len(notes)
+    others = len(rows) - len(kpi_rows) - len(steps) - len(notes)
     per_event = Counter(
         (UUID(json.loads(r["payload"])["kpi_instance_id"]), r["type"]) for r in kpi_rows
     )
@@ -777,11 +782,21 @@ async def run_burst(
         for (instance_id, kind), n in per_event.items()
         if instance_id not in burst.expected or burst.expected[instance_id].event != kind
     )
-    # An assigned case's warning is told to its agent, its breach to the agent's manager.
+    # An assigned case's warning is told to its agent; every breach climbs the first step of
+    # the ladder, to the agent's manager when the case has an agent.
     per_note = Counter((note["case_id"], note["template"]) for note in notes)
     notified_twice = sum(1 for n in per_note.values() if n > 1)
     told = {note["case_id"] for note in notes}
-    not_told = sum(1 for e in burst.expected.values() if e.assigned and str(e.case_id) not in told)
+    per_step = Counter(UUID(step["kpi_instance_id"]) for step in steps)
+    step_to = {UUID(step["kpi_instance_id"]): step["escalated_to"] for step in steps}
+    breaches = {i: e for i, e in burst.expected.items() if e.event == BREACHED}
+    steps_missed = sum(1 for i in breaches if per_step[i] == 0)
+    steps_twice = sum(1 for n in per_step.values() if n > 1)
+    not_told = sum(
+        1
+        for e in burst.expected.values()
+        if e.assigned and e.event == NEARING_BREACH and str(e.case_id) not in told
+    ) + sum(1 for i, e in breaches.items() if e.assigned and step_to.get(i) is None)
     still_due = await connection.fetchval(
         "SELECT count(*) FROM kpi_instances WHERE instance_id = ANY($1::uuid[]) "
         "AND next_check_at <= $2",
@@ -817,8 +832,9 @@ async def run_burst(
     print(
         f"  fired {fired} KPI events in {len(batches)} transactions; missed {missed}, fired "
         f"twice {fired_twice}, unexpected {unexpected}, still due {still_due}, failed passes "
-        f"{failed}; {len(notes)} notifications for {assigned} assigned (not told {not_told}, "
-        f"told twice {notified_twice}), {others} other events\n"
+        f"{failed}; {len(steps)} escalation steps for {len(breaches)} breaches (missed "
+        f"{steps_missed}, twice {steps_twice}); {len(notes)} notifications for {assigned} "
+        f"assigned (not told {not_told}, told twice {notified_twice}), {others} other events\n"
         f"  firing lag (due -> committed in the outbox)  p50 {p50:.0f} ms  p99 {p99:.0f} ms  "
         f"max {most:.0f} ms  (goal p99 {GOAL_P99_LAG_MS} ms: "
         f"{'met' if p99 <= GOAL_P99_LAG_MS else 'not met'})\n"
@@ -872,6 +888,9 @@ async def run_burst(
         "failed_passes": failed,
         "assigned": assigned,
         "notifications": len(notes),
+        "escalation_steps": len(steps),
+        "escalation_steps_missed": steps_missed,
+        "escalation_steps_twice": steps_twice,
         "not_told": not_told,
         "notified_twice": notified_twice,
         "client_cpu_ms_per_firing": round(cpu * per_firing, 3),
@@ -945,6 +964,8 @@ async def main(args: argparse.Namespace, home: Path) -> dict[str, Any]:
             and r["firings_per_second"] >= GOAL_FIRINGS_PER_S
             and not r["missed"]
             and not r["fired_twice"]
+            and not r["escalation_steps_missed"]
+            and not r["escalation_steps_twice"]
             for r in (one, two, apart)
         ),
     }

@@ -2,7 +2,8 @@
 
 The tests share it, in an order that keeps each meaningful: the stories first, then the
 faults (which kill services and restart PostgreSQL and the broker), then the API fuzzer (which
-leaves whatever data it made up behind).
+leaves whatever data it made up behind), and last the story that moves the services' shared
+clock forward (time in a running stack only goes forward).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from caseflow_devstack.stack import SERVICE_NAMES
 
 API_KEY = "e2e-web-key"
 # Modules run in this order; any other runs first.
-_LATE_MODULES = ("test_faults", "test_api_fuzz")
+_LATE_MODULES = ("test_faults", "test_api_fuzz", "test_sla_moved_clock")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -84,6 +85,7 @@ async def suite(
         smtp_port=free_port(),
         mailsink_smtp_port=free_port(),
         mailsink_http_port=free_port(),
+        clock_file=home / "clock",
     ) as stack:
         token = stack.admin_token()
         assert token is not None

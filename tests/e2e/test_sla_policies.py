@@ -217,12 +217,17 @@ async def test_a_policy_written_through_the_api_measures_the_cases_it_covers(
 
 
 async def _accounts_applied(sla: httpx.AsyncClient) -> float:
-    """How many account events the SLA service has applied, from its `/metrics`."""
-    text = (await sla.get("/metrics")).text
+    """How many account events the SLA service has applied."""
+    return await events_applied(sla, "intake.customer.v1")
+
+
+async def events_applied(client: httpx.AsyncClient, topic: str) -> float:
+    """How many events of `topic` a service has applied, from its `/metrics`."""
+    text = (await client.get("/metrics")).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
         if line.startswith("caseflow_events_consumed_total{")
-        and 'topic="intake.customer.v1"' in line
+        and f'topic="{topic}"' in line
         and 'outcome="applied"' in line
     )

@@ -44,7 +44,7 @@ def test_every_event_type_has_exactly_one_golden_sample() -> None:
 
 
 def test_the_registry_holds_every_concrete_event_of_every_topic() -> None:
-    assert len(EVENT_TYPES) == 67
+    assert len(EVENT_TYPES) == 68
     assert set(topics.TOPIC_EVENTS) == set(ALL_TOPICS)
 
 

@@ -3,6 +3,7 @@ import os
 import signal
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -10,11 +11,12 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from caseflow_devstack.errors import ServiceError
+from caseflow_devstack.errors import DevstackError, ServiceError
 from caseflow_devstack.ports import free_port
 from caseflow_devstack.processes import ServiceSpec
 from caseflow_devstack.pytest_plugin import PgServer
 from caseflow_devstack.stack import SERVICE_NAMES, Stack, stack_from_environ
+from caseflow_servicekit.clock import ShiftedClock
 
 TESTS = Path(__file__).parent
 
@@ -77,10 +79,12 @@ async def test_a_service_gets_its_settings_and_stops_on_sigterm(
         services=[spec],
         environ=_external(pg_server, kafka_bootstrap),
         topics=[topic],
+        clock_file=tmp_path / "clock",
     )
     await stack.start()
     try:
         settings = await _get_json(f"{stack.base_url('fake')}/env")
+        assert settings["CASEFLOW_CLOCK_FILE"] == str(tmp_path / "clock")
         assert settings["KAFKA_BOOTSTRAP_SERVERS"] == kafka_bootstrap
         assert settings["FAKE_DATABASE_URL"] == pg_server.url("caseflow_fake", driver="asyncpg")
         assert settings["HTTP_PORT"] == str(spec.port)
@@ -223,6 +227,41 @@ def test_the_environment_switches_infrastructure_and_ports(tmp_path: Path) -> No
     assert only.postgres is None
     with pytest.raises(ValueError, match="unknown services"):
         stack_from_environ({}, home=tmp_path, only=["billing"])
+
+
+def test_a_clock_file_is_given_to_every_service_and_moved_by_the_stack(tmp_path: Path) -> None:
+    stack = Stack(
+        home=tmp_path,
+        services=[_fake()],
+        environ=_environ(KAFKA_BOOTSTRAP_SERVERS="k:9"),
+        clock_file=tmp_path / "t",
+    )
+    assert stack.clock_environ() == {"CASEFLOW_CLOCK_FILE": str(tmp_path / "t")}
+    clock = ShiftedClock(tmp_path / "t")
+    assert clock.offset == timedelta(0)
+
+    stack.shift_clock(timedelta(hours=2))
+    assert clock.offset == timedelta(hours=2)
+    to = datetime.now(UTC) + timedelta(days=1)
+    assert stack.move_clock(to) == to
+    assert to <= clock.now() < to + timedelta(seconds=5)
+    with pytest.raises(ValueError, match="cannot be moved back"):
+        stack.move_clock(to - timedelta(minutes=1))
+
+    relative = Stack(home=tmp_path, services=[_fake()], environ=_environ(), clock_file=Path("t"))
+    assert relative.clock_environ() == {"CASEFLOW_CLOCK_FILE": str(Path.cwd() / "t")}
+    named = stack_from_environ({"CASEFLOW_CLOCK_FILE": str(tmp_path / "t")}, home=tmp_path)
+    assert named.clock_environ() == {"CASEFLOW_CLOCK_FILE": str(tmp_path / "t")}
+    assert "Clock file" in stack.summary()
+
+
+def test_without_a_clock_file_the_services_run_on_the_machines_clock(tmp_path: Path) -> None:
+    stack = stack_from_environ({}, home=tmp_path)
+    assert stack.clock_file is None
+    assert stack.clock_environ() == {}
+    with pytest.raises(DevstackError, match="no clock file"):
+        stack.shift_clock(timedelta(hours=1))
+    assert not list(tmp_path.iterdir())
 
 
 _RUNNER = """

@@ -14,8 +14,9 @@ from sqlalchemy import insert, select
 import caseflow_contracts as c
 from caseflow_contracts import topics
 from caseflow_servicekit import ServiceApp, ServiceSettings
+from caseflow_servicekit.db import OUTBOX_TABLE
 from caseflow_servicekit.testing import eventually, publish_event, running
-from cases.adapters.tables import cases
+from cases.adapters.tables import cases, escalations, metadata
 from cases.bootstrap import MIGRATIONS, build
 
 pytestmark = pytest.mark.service
@@ -266,3 +267,85 @@ async def test_events_about_an_unknown_case_are_ignored(service: Service) -> Non
     assert consumed[(topics.SLA, "applied")] == 1
     async with service.app.kit.engine.connect() as conn:
         assert (await conn.execute(select(cases.c.case_id))).all() == []
+
+
+def escalated(
+    case_id: uuid.UUID,
+    minutes: int,
+    *,
+    level: int,
+    to: uuid.UUID | None,
+    target: str = "manager",
+    instance: uuid.UUID | None = None,
+) -> c.KpiEscalated:
+    common = kpi_common(case_id, minutes)
+    if instance is not None:
+        common["kpi_instance_id"] = instance
+    return c.KpiEscalated(
+        **common,
+        level=level,
+        target=target,  # type: ignore[arg-type]
+        escalated_to=to,
+        assignee_id=ANN,
+        breached_at=at(60),
+        reason=f"resolution passed its deadline; step {level} of the escalation ladder",
+    )
+
+
+async def test_an_escalation_sla_asks_for_is_recorded_once_and_told(service: Service) -> None:
+    manager, head, instance = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    case_id = await service.new_case()
+    await send(service, assigned(case_id, 5, ANN))
+
+    await send(service, escalated(case_id, 60, level=1, to=manager, instance=instance))
+    # The same step again, under another event id (a replay of SLA's outbox), changes nothing.
+    await send(service, escalated(case_id, 61, level=1, to=manager, instance=instance))
+    await send(
+        service,
+        escalated(case_id, 120, level=2, to=head, target="department_head", instance=instance),
+    )
+
+    async with service.app.kit.engine.connect() as conn:
+        level = await conn.scalar(
+            select(cases.c.escalation_level).where(cases.c.case_id == case_id)
+        )
+        rows = (
+            await conn.execute(
+                select(escalations.c.level, escalations.c.target, escalations.c.manager_id)
+                .where(escalations.c.case_id == case_id)
+                .order_by(escalations.c.level)
+            )
+        ).all()
+        outbox = metadata.tables[OUTBOX_TABLE]
+        published = [
+            (row.topic, row.headers["ce_type"])
+            for row in (
+                await conn.execute(select(outbox.c.topic, outbox.c.headers).order_by(outbox.c.id))
+            ).all()
+        ]
+    assert level == 2
+    assert [tuple(row) for row in rows] == [
+        (1, "next_level", manager),
+        (2, "department_head", head),
+    ]
+    assert published.count((topics.CASES, "case.escalated")) == 2
+    # Each step is told to the manager it went to and to the assignee.
+    assert published.count((topics.INTAKE_NOTIFICATIONS, "notification.requested")) == 4
+
+
+async def test_an_escalation_of_a_closed_case_is_not_recorded(service: Service) -> None:
+    case_id = await service.new_case()
+    async with service.app.kit.engine.begin() as conn:
+        await conn.execute(
+            cases.update().where(cases.c.case_id == case_id).values(status="resolved")
+        )
+
+    await send(service, escalated(case_id, 60, level=1, to=uuid.uuid4()))
+    await send(service, escalated(uuid.uuid4(), 60, level=1, to=None))  # a case not here
+
+    async with service.app.kit.engine.connect() as conn:
+        assert (await conn.execute(select(escalations.c.escalation_id))).all() == []
+        assert (
+            await conn.scalar(select(cases.c.escalation_level).where(cases.c.case_id == case_id))
+            == 0
+        )

@@ -11,12 +11,15 @@ import pytest
 
 from sla.domain import (
     Calendar,
+    EscalationStep,
+    EscalationTarget,
     InvalidPolicyError,
     InvalidTimeError,
     InvalidTransitionError,
     KpiBreached,
     KpiCancelled,
     KpiDefinition,
+    KpiEscalated,
     KpiInstance,
     KpiNearingBreach,
     KpiPaused,
@@ -70,6 +73,7 @@ def started(definition: KpiDefinition = RESOLUTION, now: str = "Mon 10:00") -> K
         definition=definition,
         calendar=NINE_TO_FIVE,
         now=at(now),
+        ladder=(),  # the deadlines alone: the escalation ladder is tested on its own
     )
     return instance
 
@@ -637,3 +641,127 @@ def test_a_settled_kpi_keeps_the_time_it_used_and_reopens_the_same() -> None:
     )
     with pytest.raises(InvalidTransitionError):
         started(RESOLUTION).settle(NINE_TO_FIVE)  # it has not ended
+
+
+# -- the escalation ladder -------------------------------------------------------------------
+
+LADDER = (
+    EscalationStep(timedelta(0), EscalationTarget.MANAGER),
+    EscalationStep(hours(2), EscalationTarget.DEPARTMENT_HEAD),
+    EscalationStep(hours(26), EscalationTarget.QUEUE_OWNER),
+)
+
+
+def laddered(ladder: tuple[EscalationStep, ...] = LADDER) -> KpiInstance:
+    """The resolution KPI started Mon 10:00 (16 h, warning after 14 h: Tue 16:00, deadline
+    Wed 10:00), climbing `ladder` once breached."""
+    instance, _ = start_kpi(
+        instance_id=INSTANCE_ID,
+        case_id=CASE_ID,
+        policy_id=POLICY_ID,
+        definition=RESOLUTION,
+        calendar=NINE_TO_FIVE,
+        now=at("Mon 10:00"),
+        ladder=ladder,
+    )
+    return instance
+
+
+def test_a_breached_kpi_climbs_its_ladder_a_step_at_a_time_in_elapsed_time() -> None:
+    instance = laddered()
+    assert kinds(instance.tick(at("Tue 16:00"))) == [KpiNearingBreach]
+
+    breach, first = instance.tick(at("Wed 10:00"))
+
+    assert isinstance(breach, KpiBreached)
+    assert first == KpiEscalated(
+        instance_id=INSTANCE_ID,
+        case_id=CASE_ID,
+        kpi="resolution",
+        occurred_at=at("Wed 10:00"),
+        level=1,
+        step=LADDER[0],
+        breached_at=at("Wed 10:00"),
+    )
+    # Two hours later by the clock on the wall, whatever the calendar says.
+    assert instance.next_check_at == at("Wed 12:00")
+    assert instance.tick(at("Wed 11:59")) == []
+    [second] = instance.tick(at("Wed 12:00"))
+    assert isinstance(second, KpiEscalated)
+    assert (second.level, second.step.to, second.occurred_at) == (
+        2,
+        EscalationTarget.DEPARTMENT_HEAD,
+        at("Wed 12:00"),
+    )
+    assert instance.next_check_at == at("Thu 12:00")
+    [third] = instance.tick(at("Thu 12:00"))
+    assert isinstance(third, KpiEscalated) and third.level == 3
+    assert (instance.escalated, instance.next_check_at) == (3, None)
+    assert instance.tick(at("next Mon 09:00")) == []
+    assert instance.status is KpiStatus.BREACHED  # climbing does not end it
+
+
+def test_a_late_tick_climbs_every_step_that_came_due_in_order() -> None:
+    instance = laddered()
+
+    events = instance.tick(at("Fri 09:00"))
+
+    assert kinds(events) == [KpiNearingBreach, KpiBreached, *[KpiEscalated] * 3]
+    steps = [e for e in events if isinstance(e, KpiEscalated)]
+    assert [(e.level, e.occurred_at) for e in steps] == [
+        (1, at("Wed 10:00")),
+        (2, at("Wed 12:00")),
+        (3, at("Thu 12:00")),
+    ]
+
+
+def test_a_kpi_met_after_its_breach_climbs_no_further() -> None:
+    instance = laddered()
+    instance.tick(at("Wed 10:00"))
+
+    assert kinds(instance.succeed(at("Wed 11:00"))) == [KpiSucceeded]
+    assert instance.next_check_at is None
+    assert instance.tick(at("Fri 09:00")) == []
+
+
+def test_a_kpi_met_after_steps_came_due_is_not_escalated_late() -> None:
+    instance = laddered()
+    instance.tick(at("Tue 16:00"))
+
+    # The deadline passed unnoticed; the breach is caught up, but a met case escalates nothing.
+    assert kinds(instance.succeed(at("Thu 13:00"))) == [KpiBreached, KpiSucceeded]
+    assert instance.escalated == 0
+
+
+def test_a_breached_kpi_reopened_goes_on_from_the_next_step_to_come() -> None:
+    instance = laddered()
+    instance.tick(at("Wed 10:00"))
+    instance.succeed(at("Wed 11:00"))
+
+    instance.reopen(at("Thu 09:00"), NINE_TO_FIVE)
+
+    # The step of Wed 12:00 fell due while the case was closed: it is not climbed late.
+    assert (instance.status, instance.escalated) == (KpiStatus.BREACHED, 2)
+    assert instance.next_check_at == at("Thu 12:00")
+    [step] = instance.tick(at("Thu 12:00"))
+    assert isinstance(step, KpiEscalated) and step.level == 3
+
+
+def test_a_kpi_measured_afresh_climbs_its_ladder_afresh() -> None:
+    instance = laddered()
+    instance.tick(at("Wed 12:00"))
+    instance.succeed(at("Wed 13:00"))
+    instance.reopen_mode = ReopenMode.RESTART
+
+    instance.reopen(at("Thu 10:00"), NINE_TO_FIVE)
+
+    assert (instance.escalated, instance.breached_at) == (0, None)
+    events = instance.tick(at("next Mon 10:00"))
+    assert kinds(events) == [KpiNearingBreach, KpiBreached, KpiEscalated]
+
+
+def test_a_kpi_without_a_ladder_breaches_and_escalates_nothing() -> None:
+    instance = laddered(ladder=())
+
+    assert kinds(instance.tick(at("Fri 09:00"))) == [KpiNearingBreach, KpiBreached]
+    assert instance.next_check_at is None

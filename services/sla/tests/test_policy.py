@@ -8,8 +8,11 @@ from uuid import UUID
 import pytest
 
 from sla.domain import (
+    DEFAULT_LADDER,
     AppliesTo,
     CaseFacts,
+    EscalationStep,
+    EscalationTarget,
     InvalidPolicyError,
     KpiDefinition,
     NoApplicablePolicyError,
@@ -159,6 +162,32 @@ def test_unusable_kpi_definitions_are_refused(
         ({"kpis": (FIRST_RESPONSE, RESOLUTION, FIRST_RESPONSE)}, "first_response"),
         ({"name": " "}, "name"),
         ({"is_default": True, "applies_to": AppliesTo(channels={"web"})}, "default"),
+        (
+            {
+                "escalation": (
+                    EscalationStep(timedelta(hours=2), EscalationTarget.MANAGER),
+                    EscalationStep(timedelta(hours=1), EscalationTarget.DEPARTMENT_HEAD),
+                )
+            },
+            "after the one before",
+        ),
+        (
+            {
+                "escalation": (
+                    EscalationStep(timedelta(0), EscalationTarget.MANAGER),
+                    EscalationStep(timedelta(0), EscalationTarget.QUEUE_OWNER),
+                )
+            },
+            "after the one before",
+        ),
+        (
+            {
+                "escalation": tuple(
+                    EscalationStep(timedelta(hours=n), EscalationTarget.MANAGER) for n in range(11)
+                )
+            },
+            "at most 10 steps",
+        ),
     ],
 )
 def test_unusable_policies_are_refused(kwargs: dict[str, object], message: str) -> None:
@@ -188,3 +217,24 @@ def test_a_queue_condition_matches_the_queue_routing_placed_the_case_in() -> Non
     assert not condition.matches(CaseFacts())  # not queued yet
     assert not condition.is_unconditional
     assert AppliesTo().matches(CaseFacts(queue_id=hardware))
+
+
+def test_a_policy_without_a_ladder_tells_the_assignees_manager_at_the_breach() -> None:
+    [step] = policy(1, "standard").escalation
+    assert step == EscalationStep(timedelta(0), EscalationTarget.MANAGER)
+    assert policy(1, "standard").escalation == DEFAULT_LADDER
+
+
+@pytest.mark.parametrize(
+    ("after", "to", "agent_id", "message"),
+    [
+        (timedelta(hours=-1), EscalationTarget.MANAGER, None, "before the breach"),
+        (timedelta(0), EscalationTarget.AGENT, None, "names the agent"),
+        (timedelta(0), EscalationTarget.MANAGER, UUID(int=7), "names the agent"),
+    ],
+)
+def test_unusable_escalation_steps_are_refused(
+    after: timedelta, to: EscalationTarget, agent_id: UUID | None, message: str
+) -> None:
+    with pytest.raises(InvalidPolicyError, match=message):
+        EscalationStep(after, to, agent_id)

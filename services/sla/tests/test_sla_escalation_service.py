@@ -1,5 +1,6 @@
-"""Escalation of the SLA service: a nearing deadline told to the case's assignee, a breach to
-their manager, and the KPI state log; through Kafka (TestKafkaBroker) and HTTP, with a real
+"""Escalation of the SLA service: a nearing deadline told to the case's assignee, a breach
+escalated up the policy's ladder (`kpi.escalated`, which the cases service records and tells),
+queue managers, and the KPI state log; through Kafka (TestKafkaBroker) and HTTP, with a real
 PostgreSQL and a clock the tests move."""
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ WARN_AT = OPENED + timedelta(hours=6)
 DUE_AT = OPENED + timedelta(hours=8)
 RESOLUTION_DUE = OPENED + timedelta(days=5)
 NEARING = "sla.nearing_breach"
-ESCALATED = "case.escalated"
 
 
 class MovableClock:
@@ -203,7 +203,7 @@ async def an_assigned_case(
     return case_id, agent_id
 
 
-async def test_a_nearing_deadline_is_told_to_the_assignee_once_and_a_breach_to_their_manager(
+async def test_a_nearing_deadline_is_told_to_the_assignee_once_and_a_breach_escalated_to_their_manager(  # noqa: E501
     service: Service,
 ) -> None:
     manager_id = uuid.uuid4()
@@ -233,23 +233,23 @@ async def test_a_nearing_deadline_is_told_to_the_assignee_once_and_a_breach_to_t
 
     assert await service.tick(DUE_AT) == 1
 
-    notifications = await service.notifications()
-    assert len(notifications) == 2
-    escalation = notifications[1]
-    assert to(escalation) == (c.RecipientKind.MANAGER, manager_id, ESCALATED)
-    assert (escalation.case_id, escalation.occurred_at) == (case_id, DUE_AT)
-    params = escalation.parameters
-    assert (params["number"], params["target"], params["level"]) == (
-        "CAS-2026-000101",
-        "next_level",
-        "1",
+    # The breach climbs the default ladder's one step: the cases service is asked to raise the
+    # case to the assignee's manager (it records the escalation and tells them); SLA tells
+    # nobody more itself.
+    [step] = await service.kpi_events(c.KpiEscalated)
+    assert (step.case_id, step.kpi, step.level, step.target) == (
+        case_id,
+        "first_response",
+        1,
+        "manager",
     )
-    assert "first_response" in params["claim"]
-    assert "Agnė Agentė" in params["claim"]
-    # The agent is told of the nearing deadline only, not of the breach.
-    assert [n.template for n in notifications if n.recipient.id == agent_id] == [NEARING]
+    assert (step.escalated_to, step.assignee_id) == (manager_id, agent_id)
+    assert (step.occurred_at, step.breached_at) == (DUE_AT, DUE_AT)
+    assert "first_response passed its deadline" in step.reason
+    assert "Agnė Agentė" in step.reason
+    assert await service.notifications() == [warning]
     assert await service.tick(DUE_AT + timedelta(hours=1)) == 0
-    assert len(await service.notifications()) == 2
+    assert len(await service.kpi_events(c.KpiEscalated)) == 1
 
     [warned] = await service.kpi_events(c.KpiNearingBreach)
     [breached] = await service.kpi_events(c.KpiBreached)
@@ -258,10 +258,16 @@ async def test_a_nearing_deadline_is_told_to_the_assignee_once_and_a_breach_to_t
         ("started", OPENED),
         ("warned", WARN_AT),
         ("breached", DUE_AT),
+        ("escalated", DUE_AT),
     ]
     assert await service.log(case_id, "resolution") == [("started", OPENED)]
     first = (await service.kpis(case_id))["first_response"]
-    assert all(entry["reason"] is None for entry in first["log"])
+    assert [entry["reason"] for entry in first["log"]] == [
+        None,
+        None,
+        None,
+        f"level 1 to {manager_id}",
+    ]
 
 
 async def test_a_case_nobody_works_on_tells_nobody_when_its_deadlines_near_and_pass(
@@ -284,10 +290,17 @@ async def test_a_case_nobody_works_on_tells_nobody_when_its_deadlines_near_and_p
         "resolution",
     }
     assert await service.notifications() == []
+    # Each breach still raises the case a level, to nobody in particular.
+    steps = await service.kpi_events(c.KpiEscalated)
+    assert sorted((e.kpi, e.escalated_to, e.assignee_id) for e in steps) == [
+        ("first_response", None, None),
+        ("resolution", None, None),
+    ]
     assert [state for state, _ in await service.log(case_id, "first_response")] == [
         "started",
         "warned",
         "breached",
+        "escalated",
     ]
 
 
@@ -305,10 +318,13 @@ async def test_an_assignee_without_a_manager_is_warned_and_their_breach_is_told_
     assert to(warning) == (c.RecipientKind.AGENT, agent_id, NEARING)
     assert warning.parameters["assignee"] == "Be Vadovo"
     assert len(await service.kpi_events(c.KpiBreached)) == 1
+    [step] = await service.kpi_events(c.KpiEscalated)
+    assert (step.escalated_to, step.assignee_id) == (None, agent_id)
     assert await service.log(case_id, "first_response") == [
         ("started", OPENED),
         ("warned", WARN_AT),
         ("breached", DUE_AT),
+        ("escalated", DUE_AT),
     ]
 
 
@@ -329,6 +345,7 @@ async def test_an_assignee_the_directory_has_not_named_is_warned_under_their_id(
         ("started", OPENED),
         ("warned", WARN_AT),
         ("breached", DUE_AT),
+        ("escalated", DUE_AT),
     ]
 
 
@@ -394,11 +411,11 @@ async def test_an_older_agent_change_does_not_overwrite_a_newer_manager(service:
 
     assert await service.tick(DUE_AT) == 1
 
-    warning, escalation = await service.notifications()
+    [warning] = await service.notifications()
     assert warning.parameters["assignee"] == "Naujas"
-    assert to(escalation) == (c.RecipientKind.MANAGER, newer_manager, ESCALATED)
-    assert escalation.case_id == case_id
-    assert "Naujas" in escalation.parameters["claim"]
+    [step] = await service.kpi_events(c.KpiEscalated)
+    assert (step.case_id, step.escalated_to) == (case_id, newer_manager)
+    assert "Naujas" in step.reason
 
     # A later version (here a presence change) does move the manager: the resolution's
     # breach, days later, goes to the manager the directory names by then.
@@ -413,10 +430,8 @@ async def test_an_older_agent_change_does_not_overwrite_a_newer_manager(service:
     )
     assert await service.tick(RESOLUTION_DUE) == 1
 
-    notifications = await service.notifications()
-    assert len(notifications) == 3
-    assert to(notifications[2]) == (c.RecipientKind.MANAGER, latest_manager, ESCALATED)
-    assert "resolution" in notifications[2].parameters["claim"]
+    [_, later] = await service.kpi_events(c.KpiEscalated)
+    assert (later.kpi, later.escalated_to) == ("resolution", latest_manager)
 
 
 async def test_the_log_shows_a_wait_for_the_customer_and_the_return(service: Service) -> None:
@@ -508,12 +523,19 @@ async def test_a_breach_fired_by_a_pause_is_escalated_to_the_manager(service: Se
         status_changed(case_id, c.CaseStatus.WAITING_FOR_CUSTOMER, at=DUE_AT + timedelta(minutes=1))
     )
     assert [e.kpi for e in await service.kpi_events(c.KpiBreached)] == ["first_response"]
-    assert await service.tick(DUE_AT + timedelta(minutes=2)) == 0
+    assert await service.kpi_events(c.KpiEscalated) == []
+    # The breached KPI stays open, so the timer's next pass climbs its ladder.
+    assert await service.tick(DUE_AT + timedelta(minutes=2)) == 1
 
-    notifications = await service.notifications()
-    assert [to(n) for n in notifications] == [
-        (c.RecipientKind.AGENT, agent_id, NEARING),
-        (c.RecipientKind.MANAGER, manager_id, ESCALATED),
+    [step] = await service.kpi_events(c.KpiEscalated)
+    assert (step.kpi, step.escalated_to, step.assignee_id) == (
+        "first_response",
+        manager_id,
+        agent_id,
+    )
+    assert step.occurred_at == DUE_AT
+    assert [to(n) for n in await service.notifications()] == [
+        (c.RecipientKind.AGENT, agent_id, NEARING)
     ]
 
 
@@ -531,3 +553,134 @@ async def test_an_assignment_consumed_before_the_opening_is_kept(service: Servic
     assert [to(n) for n in await service.notifications()] == [
         (c.RecipientKind.AGENT, agent_id, NEARING)
     ]
+
+
+async def test_a_ladder_written_with_the_policy_climbs_to_the_department_head_and_the_queue(
+    service: Service,
+) -> None:
+    admin = bearer(service.app, "admin")
+    calendars = (await service.client.get("/calendars", headers=admin)).json()
+    always = next(cal for cal in calendars if cal["name"] == "24x7")
+    director, queue_id, queue_manager = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    r = await service.client.post(
+        "/policies",
+        headers=admin,
+        json={
+            "name": "Laddered",
+            "calendar_id": always["calendar_id"],
+            "applies_to": {"priorities": ["urgent"]},
+            "kpis": [{"name": "first_response", "target_seconds": 3600}],
+            "escalation": [
+                {"to": "manager"},
+                {"after_seconds": 1800, "to": "department_head"},
+                {"after_seconds": 3600, "to": "queue_owner"},
+                {"after_seconds": 7200, "to": "agent", "agent_id": str(director)},
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert [step["to"] for step in r.json()["escalation"]] == [
+        "manager",
+        "department_head",
+        "queue_owner",
+        "agent",
+    ]
+    r = await service.client.put(
+        f"/queue-managers/{queue_id}",
+        headers=bearer(service.app, "supervisor"),
+        json={"manager_id": str(queue_manager)},
+    )
+    assert r.status_code == 200, r.text
+    head, manager = uuid.uuid4(), uuid.uuid4()
+    await service.agent_event(
+        agent("agent.registered", head, name="Vadė", manager_id=None, version=1)
+    )
+    await service.agent_event(
+        agent("agent.registered", manager, name="Vadovas", manager_id=head, version=1)
+    )
+    case_id, agent_id = uuid.uuid4(), uuid.uuid4()
+    await service.agent_event(
+        agent("agent.registered", agent_id, name="Darbuotoja", manager_id=manager, version=1)
+    )
+    urgent = opened(case_id, number="CAS-2026-000113").model_copy(
+        update={"priority": c.Priority.URGENT}
+    )
+    await service.case_event(urgent)
+    queued = c.sample("case.queued").model_copy(
+        update={"case_id": case_id, "queue_id": queue_id, "occurred_at": OPENED}
+    )
+    await service.routing_event(queued)
+    await service.routing_event(assigned(case_id, agent_id, at=OPENED + timedelta(minutes=5)))
+    due = OPENED + timedelta(hours=1)
+
+    for moment in (due, due + timedelta(minutes=30), due + timedelta(hours=1)):
+        assert await service.tick(moment) == 1
+    assert await service.tick(due + timedelta(hours=1, minutes=59)) == 0
+    assert await service.tick(due + timedelta(hours=2)) == 1
+
+    steps = await service.kpi_events(c.KpiEscalated)
+    assert [(e.level, e.target, e.escalated_to, e.occurred_at) for e in steps] == [
+        (1, "manager", manager, due),
+        (2, "department_head", head, due + timedelta(minutes=30)),
+        (3, "queue_owner", queue_manager, due + timedelta(hours=1)),
+        (4, "agent", director, due + timedelta(hours=2)),
+    ]
+    assert {e.queue_id for e in steps} == {queue_id}
+    assert await service.tick(due + timedelta(days=3)) == 0
+
+
+async def test_queue_managers_are_named_read_and_forgotten(service: Service) -> None:
+    queue_id, manager = uuid.uuid4(), uuid.uuid4()
+    supervisor, agent_token = bearer(service.app, "supervisor"), bearer(service.app, "agent")
+    path = f"/queue-managers/{queue_id}"
+
+    assert (await service.client.get(path, headers=agent_token)).status_code == 404
+    refused = await service.client.put(path, headers=agent_token, json={"manager_id": str(manager)})
+    assert refused.status_code == 403
+    bad = await service.client.put(path, headers=supervisor, json={"manager_id": "nobody"})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+
+    r = await service.client.put(path, headers=supervisor, json={"manager_id": str(manager)})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"queue_id": str(queue_id), "manager_id": str(manager)}
+    assert (await service.client.get(path, headers=agent_token)).json()["manager_id"] == str(
+        manager
+    )
+    listed = (await service.client.get("/queue-managers", headers=agent_token)).json()
+    assert {"queue_id": str(queue_id), "manager_id": str(manager)} in listed
+
+    assert (await service.client.delete(path, headers=supervisor)).status_code == 204
+    assert (await service.client.delete(path, headers=supervisor)).status_code == 404
+    assert (await service.client.get(path, headers=agent_token)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("ladder", "reason"),
+    [
+        ([{"after_seconds": 600, "to": "manager"}, {"to": "department_head"}], "after the one"),
+        ([{"to": "agent"}], "names the agent"),
+        ([{"to": "manager", "agent_id": str(uuid.uuid4())}], "names the agent"),
+        ([{"to": "the_ceo"}], "to"),
+        ([{"after_seconds": -1, "to": "manager"}], "after_seconds"),
+    ],
+)
+async def test_a_ladder_that_cannot_be_climbed_is_refused(
+    service: Service, ladder: list[dict[str, Any]], reason: str
+) -> None:
+    admin = bearer(service.app, "admin")
+    calendars = (await service.client.get("/calendars", headers=admin)).json()
+    r = await service.client.post(
+        "/policies",
+        headers=admin,
+        json={
+            "name": f"Bad ladder {uuid.uuid4().hex[:6]}",
+            "calendar_id": calendars[0]["calendar_id"],
+            "applies_to": {"priorities": ["urgent"]},
+            "kpis": [{"name": "first_response", "target_seconds": 3600}],
+            "escalation": ladder,
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert reason in r.text

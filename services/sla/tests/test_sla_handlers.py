@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -39,10 +40,13 @@ from sla.app.ports import CaseSla, KpiCompliance, NamedCalendar
 from sla.domain import (
     AppliesTo,
     Calendar,
+    EscalationStep,
+    EscalationTarget,
     InvalidCalendarError,
     KpiBreached,
     KpiCancelled,
     KpiDefinition,
+    KpiEscalated,
     KpiEvent,
     KpiInstance,
     KpiNearingBreach,
@@ -95,7 +99,7 @@ class FakeCaseSlaRepository:
         self.slas: dict[UUID, CaseSla] = {}
         self.parked: list[CaseChange] = []
         self.assignees_of: dict[UUID, UUID | None] = {}
-        self.queues: dict[UUID, UUID] = {}
+        self.queue_of_case: dict[UUID, UUID] = {}
         self.managers: dict[UUID, tuple[str | None, UUID | None]] = {}
 
     async def get(self, case_id: UUID) -> CaseSla | None:
@@ -121,10 +125,13 @@ class FakeCaseSlaRepository:
         self.assignees_of[case_id] = agent_id
 
     async def set_queue(self, case_id: UUID, queue_id: UUID) -> None:
-        self.queues[case_id] = queue_id
+        self.queue_of_case[case_id] = queue_id
 
     async def queue_of(self, case_id: UUID) -> UUID | None:
-        return self.queues.get(case_id)
+        return self.queue_of_case.get(case_id)
+
+    async def queues(self, case_ids: Collection[UUID]) -> dict[UUID, UUID]:
+        return {i: q for i in case_ids if (q := self.queue_of_case.get(i)) is not None}
 
     async def get_many(self, case_ids: Collection[UUID]) -> dict[UUID, CaseSla]:
         return {i: self.slas[i] for i in case_ids if i in self.slas}
@@ -209,12 +216,46 @@ class FakeCalendarRepository:
         self.calendars[calendar.calendar_id] = calendar
 
 
+class FakeQueueManagerRepository:
+    def __init__(self) -> None:
+        self.managers: dict[UUID, UUID] = {}
+
+    async def get(self, queue_id: UUID) -> UUID | None:
+        return self.managers.get(queue_id)
+
+    async def put(self, queue_id: UUID, manager_id: UUID) -> None:
+        self.managers[queue_id] = manager_id
+
+    async def delete(self, queue_id: UUID) -> bool:
+        return self.managers.pop(queue_id, None) is not None
+
+    async def all(self) -> dict[UUID, UUID]:
+        return dict(self.managers)
+
+    async def of_queues(self, queue_ids: Collection[UUID]) -> dict[UUID, UUID]:
+        return {q: m for q in queue_ids if (m := self.managers.get(q)) is not None}
+
+
+@dataclass(frozen=True)
+class Raised:
+    """An escalation SLA asked the cases service for."""
+
+    case_id: UUID
+    kpi: str
+    level: int
+    to: UUID | None
+    assignee: UUID | None
+    queue: UUID | None
+    reason: str
+
+
 class FakeSlaUnitOfWork:
     """Events count as published only once committed."""
 
     def __init__(self, policies: Iterable[SlaPolicy] = (DEFAULT_POLICY, URGENT_POLICY)) -> None:
         self.cases = FakeCaseSlaRepository()
         self.kpis = FakeKpiRepository()
+        self.queue_managers = FakeQueueManagerRepository()
         self.policies = FakePolicyRepository(policies)
         self.calendars = FakeCalendarRepository(
             [
@@ -228,6 +269,8 @@ class FakeSlaUnitOfWork:
         self.published: list[tuple[KpiEvent, UUID | None, datetime | None]] = []
         self._told: list[tuple[UUID, bool, str, datetime]] = []
         self.told: list[tuple[UUID, bool, str, datetime]] = []
+        self._raised: list[Raised] = []
+        self.raised: list[Raised] = []
         self.commits = 0
 
     async def __aenter__(self) -> Self:
@@ -241,6 +284,7 @@ class FakeSlaUnitOfWork:
     ) -> None:
         self._pending = []
         self._told = []
+        self._raised = []
 
     def emit(
         self,
@@ -250,6 +294,20 @@ class FakeSlaUnitOfWork:
         due_at: datetime | None = None,
     ) -> None:
         self._pending.extend((event, calendar_id, due_at) for event in events)
+
+    def escalate(
+        self,
+        step: KpiEscalated,
+        *,
+        escalated_to: UUID | None,
+        assignee_id: UUID | None,
+        queue_id: UUID | None,
+        reason: str,
+    ) -> None:
+        self._pending.append((step, None, None))
+        self._raised.append(
+            Raised(step.case_id, step.kpi, step.level, escalated_to, assignee_id, queue_id, reason)
+        )
 
     def notify(
         self,
@@ -268,6 +326,8 @@ class FakeSlaUnitOfWork:
         self._pending = []
         self.told.extend(self._told)
         self._told = []
+        self.raised.extend(self._raised)
+        self._raised = []
         self.commits += 1
 
     def events(self) -> list[KpiEvent]:
@@ -511,6 +571,51 @@ async def test_waiting_for_the_customer_stops_the_clocks_and_coming_back_moves_t
     assert isinstance(event, KpiResumed) and event.due_at == OPENED + hours(10)
 
 
+SPLIT_POLICY = SlaPolicy(
+    policy_id=DEFAULT,
+    name="Split",
+    calendar_id=OFFICE,
+    kpis=(
+        # Answered round the clock; resolved in office hours, the policy's calendar.
+        KpiDefinition("first_response", hours(4), calendar_id=ALWAYS),
+        KpiDefinition("resolution", hours(16)),
+    ),
+    is_default=True,
+)
+
+
+async def test_each_kpi_counts_on_the_calendar_its_definition_names() -> None:
+    uow = FakeSlaUnitOfWork(policies=[SPLIT_POLICY])
+    opened_at = OPENED + hours(6)  # Monday 15:00
+    await start_kpis(opening(opened_at=opened_at), uow=uow)
+
+    started = {
+        event.kpi: (event.due_at, calendar_id)
+        for event, calendar_id, _ in uow.published
+        if isinstance(event, KpiStarted)
+    }
+    assert started == {
+        "first_response": (OPENED + hours(10), ALWAYS),  # Monday 19:00
+        # Monday 15-17, Tuesday 9-17, Wednesday 9-15.
+        "resolution": (OPENED + timedelta(days=2, hours=6), OFFICE),
+    }
+    assert uow.kpis.one("first_response").calendar_id == ALWAYS
+    assert uow.kpis.one("resolution").calendar_id is None  # the case's
+
+    # Waiting from Monday 16:00 to Tuesday 10:00 stops both, each on its own calendar.
+    for at, status in ((hours(7), "waiting_for_customer"), (hours(25), "in_progress")):
+        await apply_case_change(
+            RecordStatusChange(case_id=CASE, at=OPENED + at, status=status), uow=uow
+        )
+    assert uow.kpis.one("first_response").due_at == OPENED + hours(28)  # Tuesday 13:00
+    assert uow.kpis.one("resolution").due_at == OPENED + timedelta(days=2, hours=8)  # Wed 17:00
+    [first, resolution] = sorted(
+        await kpis_of_case(CASE, uow=uow, now=OPENED + hours(26)), key=lambda s: s.instance.kpi
+    )
+    assert (first.calendar_id, first.consumed) == (ALWAYS, hours(2))
+    assert (resolution.calendar_id, resolution.consumed) == (OFFICE, hours(2))
+
+
 async def test_working_statuses_do_not_touch_running_clocks() -> None:
     uow = FakeSlaUnitOfWork()
     await opened_case(uow)
@@ -696,7 +801,7 @@ async def test_a_reopened_resolution_breaches_when_its_remaining_time_runs_out()
     await tick_kpis(uow=uow, now=OPENED + hours(219))
     assert uow.published == []
     await tick_kpis(uow=uow, now=OPENED + hours(220))
-    assert uow.take() == [(KpiBreached, "resolution")]
+    assert uow.take() == [(KpiBreached, "resolution"), (KpiEscalated, "resolution")]
 
     await apply_case_change(RecordResolution(case_id=CASE, at=OPENED + hours(230)), uow=uow)
     [(met, _, _)] = uow.published
@@ -787,8 +892,13 @@ async def test_ticking_fires_the_warning_then_the_breach_each_once() -> None:
     assert await tick_kpis(uow=uow, now=OPENED + hours(8)) == 1
     assert await tick_kpis(uow=uow, now=OPENED + hours(9)) == 0
 
-    [(breach, _, _)] = uow.published
+    # The default ladder's one step (the manager, at the breach) fires with it.
+    [(breach, _, _), (step, _, _)] = uow.published
     assert isinstance(breach, KpiBreached) and breach.occurred_at == OPENED + hours(8)
+    assert isinstance(step, KpiEscalated) and (step.level, step.occurred_at) == (
+        1,
+        OPENED + hours(8),
+    )
     assert uow.kpis.one("first_response").status is KpiStatus.BREACHED
 
 
@@ -802,6 +912,8 @@ async def test_a_late_tick_fires_warning_and_breach_together_in_order() -> None:
         (KpiNearingBreach, "first_response"),
         (KpiBreached, "first_response"),
         (KpiBreached, "resolution"),
+        (KpiEscalated, "first_response"),
+        (KpiEscalated, "resolution"),
     ]
 
 
@@ -813,6 +925,76 @@ async def test_a_tick_takes_at_most_its_batch() -> None:
     assert await tick_kpis(uow=uow, now=OPENED + hours(20), limit=2) == 2
     assert await tick_kpis(uow=uow, now=OPENED + hours(20), limit=2) == 1
     assert await tick_kpis(uow=uow, now=OPENED + hours(20), limit=2) == 0
+
+
+# -- the escalation ladder -----------------------------------------------------------------
+
+AGENT, MANAGER, HEAD, OWNER, DIRECTOR = (UUID(int=n) for n in range(101, 106))
+QUEUE = UUID("9e9e0000-0000-4000-8000-000000000001")
+LADDER_POLICY = SlaPolicy(
+    policy_id=DEFAULT,
+    name="Laddered",
+    calendar_id=ALWAYS,
+    kpis=(KpiDefinition("first_response", hours(8)),),
+    is_default=True,
+    escalation=(
+        EscalationStep(hours(0), EscalationTarget.MANAGER),
+        EscalationStep(hours(1), EscalationTarget.DEPARTMENT_HEAD),
+        EscalationStep(hours(2), EscalationTarget.QUEUE_OWNER),
+        EscalationStep(hours(3), EscalationTarget.AGENT, DIRECTOR),
+    ),
+)
+
+
+async def test_each_step_of_the_ladder_asks_the_cases_service_to_raise_the_case_to_its_person() -> (
+    None
+):
+    uow = FakeSlaUnitOfWork(policies=[LADDER_POLICY])
+    await opened_case(uow)
+    await uow.cases.set_assignee(CASE, AGENT)
+    await uow.cases.set_queue(CASE, QUEUE)
+    await uow.cases.keep_agent(AGENT, name="Ona", manager_id=MANAGER, version=1)
+    await uow.cases.keep_agent(MANAGER, name="Rūta", manager_id=HEAD, version=1)
+    await uow.queue_managers.put(QUEUE, OWNER)
+
+    for at in (8, 9, 10, 11):
+        await tick_kpis(uow=uow, now=OPENED + hours(at))
+
+    assert [(r.level, r.to, r.assignee, r.queue) for r in uow.raised] == [
+        (1, MANAGER, AGENT, QUEUE),
+        (2, HEAD, AGENT, QUEUE),
+        (3, OWNER, AGENT, QUEUE),
+        (4, DIRECTOR, AGENT, QUEUE),
+    ]
+    assert "first_response passed its deadline" in uow.raised[0].reason
+    assert "the case is with Ona" in uow.raised[0].reason
+    assert "the department head" in uow.raised[1].reason
+    assert uow.told == []  # the cases service tells them, as it records each escalation
+
+
+async def test_a_step_the_directory_names_nobody_for_goes_to_the_queues_manager() -> None:
+    uow = FakeSlaUnitOfWork(policies=[LADDER_POLICY])
+    await opened_case(uow)
+    await uow.cases.set_queue(CASE, QUEUE)  # queued, but nobody works it
+    await uow.queue_managers.put(QUEUE, OWNER)
+
+    await tick_kpis(uow=uow, now=OPENED + hours(9))
+
+    assert [(r.level, r.to, r.assignee) for r in uow.raised] == [
+        (1, OWNER, None),
+        (2, OWNER, None),
+    ]
+    assert "nobody works the case" in uow.raised[0].reason
+
+
+async def test_a_step_that_finds_nobody_still_raises_the_case_a_level() -> None:
+    uow = FakeSlaUnitOfWork(policies=[LADDER_POLICY])
+    await opened_case(uow)
+    await uow.cases.set_assignee(CASE, AGENT)  # the directory has not named them
+
+    await tick_kpis(uow=uow, now=OPENED + hours(8))
+
+    assert [(r.level, r.to, r.assignee) for r in uow.raised] == [(1, None, AGENT)]
 
 
 # -- reading -------------------------------------------------------------------------------

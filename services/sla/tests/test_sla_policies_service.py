@@ -659,6 +659,42 @@ async def test_an_unknown_calendar_is_named_in_the_refusal(service: Service) -> 
     assert missing in assert_problem(r, 422)["detail"]
 
 
+async def test_a_kpi_counts_on_its_own_calendar_when_it_names_one(service: Service) -> None:
+    office = await service.add_calendar()
+    body = tiered_policy(office, name="Answered round the clock")
+    gold = body["items"][0]
+    gold["kpis"][0]["calendar_id"] = CALENDAR_24X7  # the first response, the item on office hours
+    created = await service.add_policy(body)
+    assert [k["calendar_id"] for k in created["items"][0]["kpis"]] == [CALENDAR_24X7, None]
+    gold_account, case_id = uuid.uuid4(), uuid.uuid4()
+
+    await service.account_event(account(gold_account, tier="gold"))
+    await service.case_event(opened(case_id, priority=c.Priority.URGENT, account_id=gold_account))
+
+    kpis = await service.kpis(case_id)
+    first, resolution = kpis["first_response"], kpis["resolution"]
+    assert (first["calendar_id"], resolution["calendar_id"]) == (CALENDAR_24X7, office)
+    # Two hours round the clock from Friday 16:00; the resolution still on office hours.
+    assert moment(first["due_at"]) == FRIDAY_4PM + timedelta(seconds=GOLD_FIRST_RESPONSE)
+    assert moment(resolution["due_at"]) == datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
+    started = {s.kpi: str(s.calendar_id) for s in await service.started(case_id)}
+    assert started == {"first_response": CALENDAR_24X7, "resolution": office}
+
+
+async def test_a_kpi_on_an_unknown_calendar_is_refused(service: Service) -> None:
+    missing = str(uuid.uuid4())
+    body = {
+        "name": "Lost KPI",
+        "calendar_id": CALENDAR_24X7,
+        "kpis": [{**kpi("first_response", 60), "calendar_id": missing}],
+    }
+
+    r = await service.client.post("/policies", json=body, headers=service.admin)
+
+    assert missing in assert_problem(r, 422)["detail"]
+    assert "Lost KPI" not in [p["name"] for p in await service.policies()]
+
+
 async def test_an_agent_cannot_administer_policies(service: Service) -> None:
     body = {"name": "Sneaky", "calendar_id": CALENDAR_24X7, "kpis": [kpi("first_response", 60)]}
     before = await service.policies()

@@ -382,7 +382,12 @@ async def test_the_timer_fires_at_the_new_deadlines(service: Service) -> None:
         True,
         first_due,
     )
-    assert [state for state, _, _ in log_of(first)] == ["started", "re_evaluated", "breached"]
+    assert [state for state, _, _ in log_of(first)] == [
+        "started",
+        "re_evaluated",
+        "breached",
+        "escalated",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -748,6 +753,7 @@ async def test_a_warning_caught_up_with_is_published_first_and_told_to_the_assig
         "warned",
         "re_evaluated",
         "breached",
+        "escalated",
     ]
 
 
@@ -771,7 +777,11 @@ async def test_a_breach_caught_up_with_stands_and_is_not_re_evaluated(service: S
         8 * 3600,
         DEFAULT_POLICY,
     )
-    assert await service.tick(changed_at + timedelta(hours=1)) == 0
+    # The breach stands on the terms it happened under; the timer climbs its ladder once.
+    assert await service.tick(changed_at + timedelta(hours=1)) == 1
+    assert await service.tick(changed_at + timedelta(hours=2)) == 0
+    events = [e for e in await service.events(case_id) if e.kpi == "first_response"]
+    assert [type(e) for e in events][3:] == [c.KpiEscalated]
 
 
 async def test_a_kpi_the_new_terms_add_starts_at_the_re_evaluation(service: Service) -> None:

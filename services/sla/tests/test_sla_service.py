@@ -770,4 +770,4 @@ async def test_the_next_response_runs_from_each_customer_message_after_an_answer
     breached = (await service.kpis(case_id))["next_response"]
     assert (breached["status"], breached["breached"]) == ("breached", True)
     states = [entry["state"] for entry in breached["log"]]
-    assert states == ["started", "met", "resumed", "breached"]
+    assert states == ["started", "met", "resumed", "breached", "escalated"]

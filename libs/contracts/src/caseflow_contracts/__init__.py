@@ -111,6 +111,7 @@ from caseflow_contracts.scheduling import BookingCancelled, BookingConfirmed, Bo
 from caseflow_contracts.sla import (
     KpiBreached,
     KpiCancelled,
+    KpiEscalated,
     KpiNearingBreach,
     KpiPaused,
     KpiReEvaluated,
@@ -223,6 +224,7 @@ __all__ = [
     "InvalidPayload",
     "KpiBreached",
     "KpiCancelled",
+    "KpiEscalated",
     "KpiEvent",
     "KpiNearingBreach",
     "KpiPaused",

@@ -78,6 +78,7 @@ from caseflow_contracts.scheduling import BookingCancelled, BookingConfirmed, Bo
 from caseflow_contracts.sla import (
     KpiBreached,
     KpiCancelled,
+    KpiEscalated,
     KpiNearingBreach,
     KpiPaused,
     KpiReEvaluated,
@@ -173,7 +174,8 @@ KpiEvent = Annotated[
     | KpiNearingBreach
     | KpiBreached
     | KpiSucceeded
-    | KpiCancelled,
+    | KpiCancelled
+    | KpiEscalated,
     Field(discriminator="type"),
 ]
 ArticleEvent = Annotated[

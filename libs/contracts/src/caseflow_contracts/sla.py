@@ -94,3 +94,25 @@ class KpiReEvaluated(KpiEventBase):
     """None while the KPI is paused: its deadline moves by the time waited."""
     warn_at: AwareDatetime | None = None
     reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class KpiEscalated(KpiEventBase):
+    """A breached KPI reached a step of its policy's escalation ladder: SLA asks the cases
+    service to raise the case one level, to the person the step found. The cases service
+    records the escalation and tells that person (and the assignee)."""
+
+    type: Literal["kpi.escalated"] = "kpi.escalated"
+    level: Annotated[int, Field(ge=1)]
+    """The step of the ladder, 1 for the first."""
+    target: Literal["manager", "department_head", "queue_owner", "agent"]
+    """Whom the step goes to: the assignee's manager, that manager's own manager, the
+    manager configured for the case's queue, or a person the step names."""
+    escalated_to: UUID | None = None
+    """The person told; None when SLA knows nobody for the step (the level rises all the
+    same)."""
+    assignee_id: UUID | None = None
+    """Who worked the case when the step fell due."""
+    queue_id: UUID | None = None
+    breached_at: AwareDatetime
+    """The deadline the KPI missed."""
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]

@@ -130,6 +130,7 @@ TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
             sla.KpiBreached,
             sla.KpiSucceeded,
             sla.KpiCancelled,
+            sla.KpiEscalated,
         ),
         KNOWLEDGE: (
             knowledge.ArticlePublished,

@@ -14,7 +14,9 @@ keeps all outbound mail, shown at http://127.0.0.1:8025 (`CASEFLOW_MAILSINK_HTTP
 accepts SMTP on 1025, `CASEFLOW_MAILSINK_SMTP_PORT`). With `CASEFLOW_MAILSINK=0`, or a real
 relay in `INTAKE_RELAY_HOST`, no sink is started.
 
-`Stack` is also the library the end-to-end tests use to start, kill and restart services.
+`Stack` is also the library the end-to-end tests use to start, kill and restart services, and
+to move time: a stack given a `clock_file` starts every service on a clock shifted by it
+(`CASEFLOW_CLOCK_FILE`), and `move_clock` / `shift_clock` move them all forward at once.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
@@ -85,11 +87,16 @@ class Stack:
         smtp_port: int | None = None,
         mailsink_smtp_port: int | None = None,
         mailsink_http_port: int | None = None,
+        clock_file: Path | None = None,
     ) -> None:
         self.home = home.absolute()
         self.logs = self.home / "logs"
         self.services = {spec.name: spec for spec in services}
         self.environ = dict(os.environ if environ is None else environ)
+        # The file the services' clocks are shifted by; one named in the environment as well.
+        if clock_file is None and self.environ.get("CASEFLOW_CLOCK_FILE"):
+            clock_file = Path(self.environ["CASEFLOW_CLOCK_FILE"])
+        self.clock_file = None if clock_file is None else clock_file.absolute()
         self.partitions = partitions
         self.python = python
         self.ready_timeout = ready_timeout
@@ -191,6 +198,29 @@ class Stack:
             settings["INTAKE_RELAY_HOST"] = LOCALHOST
             settings["INTAKE_RELAY_PORT"] = str(self.mailsink.smtp_port)
         return {name: value for name, value in settings.items() if not self.environ.get(name)}
+
+    def clock_environ(self) -> dict[str, str]:
+        """The clock setting every service is given: its clock file, when the stack has one."""
+        if self.clock_file is None:
+            return {}
+        return {"CASEFLOW_CLOCK_FILE": str(self.clock_file)}
+
+    def move_clock(self, to: datetime) -> datetime:
+        """Move every service's clock forward to `to`; the moment they now read.
+
+        Raises ValueError when `to` lies before the clocks' present moment.
+        """
+        # Imported here, as for `admin_token`: the file's format is the kit's, and the stack
+        # runs without the kit otherwise.
+        from caseflow_servicekit.clock import move_clock
+
+        return move_clock(self._clock_file(), to)
+
+    def shift_clock(self, by: timedelta) -> datetime:
+        """Move every service's clock forward by `by`; the moment they now read."""
+        from caseflow_servicekit.clock import shift_clock
+
+        return shift_clock(self._clock_file(), by)
 
     def database_url(self, name: str) -> str:
         """The `postgresql+asyncpg://` URL service `name` is given."""
@@ -346,6 +376,8 @@ class Stack:
             lines.append(f"  Admin token       {token}")
         else:
             lines.append(f"  Auth secret       {self.auth_secret}  (no token: servicekit missing)")
+        if self.clock_file is not None:
+            lines.append(f"  Clock file        {self.clock_file}  (tests move the services' time)")
         lines.append(f"  Logs              {self.logs}")
         return "\n".join(lines)
 
@@ -363,6 +395,7 @@ class Stack:
             env = {
                 **self.environ,
                 **self.intake_environ(),
+                **self.clock_environ(),
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                 spec.database_url_variable: self.database_url(name),
                 "HTTP_PORT": str(spec.port),
@@ -374,6 +407,11 @@ class Stack:
                 spec, env=env, log_file=self.logs / f"{name}.log", python=self.python
             )
         return self._processes[name]
+
+    def _clock_file(self) -> Path:
+        if self.clock_file is None:
+            raise DevstackError("this stack has no clock file: give Stack(clock_file=...)")
+        return self.clock_file
 
     def _setting_port(self, given: int | None, variable: str, default: int) -> int:
         if given is not None:

@@ -2,7 +2,14 @@
 telemetry, metrics, health, auth and problem details."""
 
 from caseflow_servicekit.auth import Authenticator, Principal, Role, mint_token, verify_token
-from caseflow_servicekit.clock import Clock, SystemClock
+from caseflow_servicekit.clock import (
+    Clock,
+    ShiftedClock,
+    SystemClock,
+    clock_from,
+    move_clock,
+    shift_clock,
+)
 from caseflow_servicekit.consumer import (
     BatchHandler,
     Delivered,
@@ -46,17 +53,21 @@ __all__ = [
     "Role",
     "ServiceApp",
     "ServiceSettings",
+    "ShiftedClock",
     "SqlUnitOfWork",
     "SystemClock",
     "Unauthorized",
     "async_database_url",
+    "clock_from",
     "create_engine",
     "install_problem_handlers",
     "is_transient",
     "mint_token",
+    "move_clock",
     "new_metadata",
     "replay",
     "run_service",
     "session_factory",
+    "shift_clock",
     "verify_token",
 ]

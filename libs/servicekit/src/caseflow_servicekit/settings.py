@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -97,6 +99,16 @@ class ServiceSettings(BaseSettings):
     # is for diagnosis, off by default.
     trace_sql: bool = Field(default=False, validation_alias="CASEFLOW_TRACE_SQL")
     otlp_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+
+    # For end-to-end tests only: `now` is the machine's time plus the offset in this file,
+    # which the test moves (caseflow_servicekit.clock). A service on it logs `clock.shifted`.
+    clock_file: Path | None = Field(default=None, validation_alias="CASEFLOW_CLOCK_FILE")
+
+    @field_validator("clock_file", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # `CASEFLOW_CLOCK_FILE=` is unset, not the current directory.
+        return None if value == "" else value
 
     @field_validator("database_url")
     @classmethod

@@ -6,6 +6,7 @@ Context travels in W3C `traceparent`/`tracestate` headers: on HTTP requests, in 
 
 from __future__ import annotations
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -32,13 +33,26 @@ def configure_tracing(service_name: str, *, otlp_endpoint: str | None) -> Tracer
     return provider
 
 
+_last_headers: tuple[otel_context.Context, dict[str, str]] | None = None
+"""The context the headers were last asked in, and what they were: every event a unit of work
+records in one context carries the same headers, found once."""
+
+
 def current_trace_headers() -> dict[str, str]:
     """The W3C trace headers of the active span, empty when there is none."""
-    if not trace.get_current_span().get_span_context().is_valid:
-        return {}  # nothing to carry, and no propagator need be asked
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return {k: v for k, v in carrier.items() if k in TRACE_HEADERS}
+    global _last_headers  # a one-entry cache, replaced whole
+    context = otel_context.get_current()
+    last = _last_headers
+    if last is not None and last[0] is context:  # contexts are immutable: the same one, same span
+        return dict(last[1])
+    if not trace.get_current_span(context).get_span_context().is_valid:
+        headers: dict[str, str] = {}  # nothing to carry, and no propagator need be asked
+    else:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=context)
+        headers = {k: v for k, v in carrier.items() if k in TRACE_HEADERS}
+    _last_headers = (context, headers)
+    return dict(headers)
 
 
 def current_trace_id() -> str | None:

@@ -13,7 +13,7 @@ from caseflow_servicekit import (
     PeriodicJob,
     ServiceApp,
     ServiceSettings,
-    SystemClock,
+    clock_from,
     run_service,
 )
 from cases.adapters.tables import metadata
@@ -78,10 +78,10 @@ def build(
     settings: ServiceSettings, *, clock: Clock | None = None, configure_process: bool = True
 ) -> ServiceApp:
     """The cases service, wired."""
-    clock = clock or SystemClock()
     kit = Kit(
         service="cases", settings=settings, metadata=metadata, configure_process=configure_process
     )
+    clock = clock or clock_from(settings)
     kit.publishes.append(topics.CASES)
     kit.publishes.append(topics.CATALOGUE)
     kit.publishes.append(topics.CONTRACTS)

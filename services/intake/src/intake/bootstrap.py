@@ -12,7 +12,7 @@ import structlog
 from fastapi import APIRouter
 
 from caseflow_contracts import topics
-from caseflow_servicekit import Clock, Kit, PeriodicJob, ServiceApp, SystemClock, run_service
+from caseflow_servicekit import Clock, Kit, PeriodicJob, ServiceApp, clock_from, run_service
 from intake.adapters.blobs import FilesystemBlobStore, S3BlobStore, blob_store_from
 from intake.adapters.imap_mailboxes import ImapMailboxes, mailbox_configs
 from intake.adapters.rate_limits import SqlRateLimitCounter
@@ -94,7 +94,7 @@ def build(
         "created_at",
         timedelta(seconds=settings.idempotency_retention_seconds),
     )
-    clock = clock or SystemClock()
+    clock = clock or clock_from(settings)
 
     def uow_factory() -> SqlIntakeUnitOfWork:
         return SqlIntakeUnitOfWork(kit.sessions, kit.outbox)

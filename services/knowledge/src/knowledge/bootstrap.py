@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from caseflow_contracts import topics
-from caseflow_servicekit import Clock, Kit, ServiceApp, ServiceSettings, SystemClock, run_service
+from caseflow_servicekit import Clock, Kit, ServiceApp, ServiceSettings, clock_from, run_service
 from knowledge.adapters.tables import metadata
 from knowledge.adapters.uow import SqlKnowledgeUnitOfWork
 from knowledge.domain.errors import (
@@ -39,7 +39,7 @@ def build(
         configure_process=configure_process,
     )
     kit.publishes.append(topics.KNOWLEDGE)
-    clock = clock or SystemClock()
+    clock = clock or clock_from(settings)
 
     def uow_factory() -> SqlKnowledgeUnitOfWork:
         return SqlKnowledgeUnitOfWork(kit.sessions, kit.outbox)

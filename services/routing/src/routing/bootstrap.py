@@ -16,7 +16,7 @@ from caseflow_servicekit import (
     PeriodicJob,
     ServiceApp,
     ServiceSettings,
-    SystemClock,
+    clock_from,
     run_service,
 )
 from caseflow_servicekit.cache import TtlCache
@@ -82,7 +82,7 @@ def build(
         service="routing", settings=settings, metadata=metadata, configure_process=configure_process
     )
     kit.publishes.extend([topics.ROUTING, topics.ROUTING_AGENTS, topics.INTAKE_NOTIFICATIONS])
-    clock = clock or SystemClock()
+    clock = clock or clock_from(settings)
     gauges = QueueGauges(kit.metrics.registry)
 
     # Queues and rules change rarely and every case needs them: kept for a few seconds.

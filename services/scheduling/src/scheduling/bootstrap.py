@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from caseflow_contracts import topics
-from caseflow_servicekit import Clock, Kit, ServiceApp, ServiceSettings, SystemClock, run_service
+from caseflow_servicekit import Clock, Kit, ServiceApp, ServiceSettings, clock_from, run_service
 from scheduling.adapters.tables import metadata
 from scheduling.adapters.uow import SqlSchedulingUnitOfWork
 from scheduling.domain.errors import (
@@ -43,12 +43,13 @@ def build(
         configure_process=configure_process,
     )
     kit.publishes.append(topics.SCHEDULING)
+    clock = clock or clock_from(settings)
 
     def uow_factory() -> SqlSchedulingUnitOfWork:
         return SqlSchedulingUnitOfWork(kit.sessions, kit.outbox)
 
     return kit.http_app(
-        routers=[http.router(uow_factory=uow_factory, auth=kit.auth, clock=clock or SystemClock())],
+        routers=[http.router(uow_factory=uow_factory, auth=kit.auth, clock=clock)],
         errors=ERRORS,
         description="Scheduling: resources, bookings that never overlap, and availability.",
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from caseflow_contracts import topics
-from caseflow_servicekit import Clock, Kit, PeriodicJob, ServiceApp, SystemClock, run_service
+from caseflow_servicekit import Clock, Kit, PeriodicJob, ServiceApp, clock_from, run_service
 from sla.adapters.metrics import SlaMetrics
 from sla.adapters.repository import ReferenceCache
 from sla.adapters.tables import metadata
@@ -54,10 +54,10 @@ def build(
     settings: SlaSettings, *, clock: Clock | None = None, configure_process: bool = True
 ) -> ServiceApp:
     """The SLA service, wired."""
-    clock = clock or SystemClock()
     kit = Kit(
         service="sla", settings=settings, metadata=metadata, configure_process=configure_process
     )
+    clock = clock or clock_from(settings)
     kit.publishes.extend([topics.SLA, topics.INTAKE_NOTIFICATIONS])
 
     metrics = SlaMetrics.create(kit.registry)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
+
+import structlog
 
 from cases.app.contracts import (
     chosen_coverage,
@@ -27,6 +29,8 @@ from cases.domain.requests import checked_decision, checked_parameters
 from cases.domain.values import ActivityKind, Attachment, EscalationTarget, Priority
 
 NewId = Callable[[], UUID]
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -324,6 +328,50 @@ async def escalate_case(
         assignee = await uow.cases.assignee(case.case_id)
         await _store(case, events, uow=uow, new_id=new_id, assignee_id=assignee)
         return case, case.escalations[-1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalateOverdue:
+    """SLA's escalation ladder reached a step for a breached KPI of the case (`kpi.escalated`):
+    raise the case a level, to `manager_id` when SLA found someone."""
+
+    case_id: UUID
+    kpi_instance_id: UUID
+    step: int
+    target: EscalationTarget
+    manager_id: UUID | None
+    reason: str
+    at: datetime
+
+
+async def escalate_overdue(
+    cmd: EscalateOverdue, *, uow: CasesUnitOfWork, new_id: NewId = uuid4
+) -> Escalation | None:
+    """Record an escalation SLA asked for, told to the manager and the assignee like one an
+    agent raised. The same step asked for again (a replay) records nothing twice; a case that
+    closed meanwhile, or that this service does not have, is not escalated."""
+    escalation_id = uuid5(cmd.kpi_instance_id, f"escalation-step-{cmd.step}")
+    async with uow:
+        case = await uow.cases.get(cmd.case_id, for_update=True)
+        if case is None or not case.is_open:
+            log.info(
+                "cases.overdue_escalation_skipped",
+                case_id=str(cmd.case_id),
+                reason="unknown case" if case is None else f"case is {case.status}",
+            )
+            return None
+        if any(e.escalation_id == escalation_id for e in case.escalations):
+            return None
+        events = case.escalate(
+            cmd.reason,
+            now=cmd.at,
+            escalated_to=cmd.manager_id,
+            target=cmd.target,
+            escalation_id=escalation_id,
+        )
+        assignee = await uow.cases.assignee(case.case_id)
+        await _store(case, events, uow=uow, new_id=new_id, assignee_id=assignee)
+        return case.escalations[-1]
 
 
 async def _load(cmd: CaseCommand, *, uow: CasesUnitOfWork) -> Case:

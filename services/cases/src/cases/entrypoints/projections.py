@@ -25,6 +25,8 @@ from cases.app.projections import (
     project_kpi,
     project_routing,
 )
+from cases.app.work import EscalateOverdue, escalate_overdue
+from cases.domain.values import EscalationTarget
 
 ROUTING_EVENTS = frozenset(
     {"case.queued", "case.assigned", "case.released", "case.transferred", "case.dequeued"}
@@ -39,6 +41,7 @@ SLA_EVENTS = frozenset(
         "kpi.succeeded",
         "kpi.cancelled",
         "kpi.re_evaluated",
+        "kpi.escalated",
     }
 )
 
@@ -116,6 +119,24 @@ def kpi_change(event: c.Event) -> RecordKpiChange:
     raise TypeError(msg)
 
 
+def overdue_escalation(event: c.KpiEscalated) -> EscalateOverdue:
+    """SLA's request to raise a case a level, as the cases service records it: a step to a
+    department head goes to the department head, any other to the next level."""
+    return EscalateOverdue(
+        case_id=event.case_id,
+        kpi_instance_id=event.kpi_instance_id,
+        step=event.level,
+        target=(
+            EscalationTarget.DEPARTMENT_HEAD
+            if event.target == "department_head"
+            else EscalationTarget.NEXT_LEVEL
+        ),
+        manager_id=event.escalated_to,
+        reason=event.reason,
+        at=event.occurred_at,
+    )
+
+
 def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlCasesUnitOfWork]) -> None:
     """Subscribe the cases service to the queue-item events of routing and the KPI events of
     sla, which it keeps as the queue, assignee, SLA state and overdue flag of its cases; and to
@@ -125,6 +146,9 @@ def register(consumers: EventConsumers, *, uow_factory: Callable[[], SqlCasesUni
         await project_routing(routing_change(event), uow=uow)
 
     async def on_kpi(event: c.Event, envelope: c.Envelope, uow: SqlCasesUnitOfWork) -> None:
+        if isinstance(event, c.KpiEscalated):
+            await escalate_overdue(overdue_escalation(event), uow=uow)
+            return
         await project_kpi(kpi_change(event), uow=uow)
 
     consumers.subscribe(topics.ROUTING, on_routing, uow_factory=uow_factory, events=ROUTING_EVENTS)

@@ -25,6 +25,7 @@ from sla.adapters.tables import (
     policies,
     policy_items,
     policy_kpis,
+    queue_managers,
 )
 from sla.app.commands import (
     CaseChange,
@@ -36,9 +37,12 @@ from sla.app.commands import (
 )
 from sla.app.ports import CaseSla, ComplianceRow, KpiCompliance, NamedCalendar
 from sla.domain import (
+    DEFAULT_LADDER,
     DEFAULT_PAUSE_STATUSES,
     AppliesTo,
     Calendar,
+    EscalationStep,
+    EscalationTarget,
     KpiDefinition,
     KpiInstance,
     KpiStatus,
@@ -147,6 +151,18 @@ class SqlCaseSlaRepository:
             select(case_assignees.c.queue_id).where(case_assignees.c.case_id == case_id)
         )
         return found
+
+    async def queues(self, case_ids: Collection[UUID]) -> dict[UUID, UUID]:
+        """The queue each of the cases was last placed in (cases never queued are left out)."""
+        if not case_ids:
+            return {}
+        rows = await self._session.execute(
+            select(case_assignees.c.case_id, case_assignees.c.queue_id).where(
+                case_assignees.c.case_id.in_(list(case_ids)),
+                case_assignees.c.queue_id.is_not(None),
+            )
+        )
+        return {row.case_id: row.queue_id for row in rows}
 
     async def assignees(self, case_ids: Collection[UUID]) -> dict[UUID, UUID]:
         """Who works each of the cases now (cases nobody works are left out)."""
@@ -490,6 +506,7 @@ class SqlPolicyRepository:
                         "target": kpi.target,
                         "warn_before": kpi.warn_before,
                         "pause_statuses": _statuses_json(kpi.pause_statuses),
+                        "calendar_id": kpi.calendar_id,
                         "position": n,
                     }
                     for n, kpi in enumerate(policy.kpis)
@@ -512,6 +529,55 @@ class SqlPolicyRepository:
                     for n, item in enumerate(policy.items)
                 ],
             )
+
+
+class SqlQueueManagerRepository:
+    """The manager configured for each queue."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, queue_id: UUID) -> UUID | None:
+        found: UUID | None = await self._session.scalar(
+            select(queue_managers.c.manager_id).where(queue_managers.c.queue_id == queue_id)
+        )
+        return found
+
+    async def put(self, queue_id: UUID, manager_id: UUID) -> None:
+        await self._session.execute(
+            pg_insert(queue_managers)
+            .values(queue_id=queue_id, manager_id=manager_id)
+            .on_conflict_do_update(
+                index_elements=[queue_managers.c.queue_id],
+                set_={"manager_id": manager_id, "updated_at": func.now()},
+            )
+        )
+
+    async def delete(self, queue_id: UUID) -> bool:
+        """Forget the queue's manager; whether it had one."""
+        gone = await self._session.execute(
+            delete(queue_managers)
+            .where(queue_managers.c.queue_id == queue_id)
+            .returning(queue_managers.c.queue_id)
+        )
+        return gone.first() is not None
+
+    async def all(self) -> dict[UUID, UUID]:
+        rows = await self._session.execute(
+            select(queue_managers.c.queue_id, queue_managers.c.manager_id)
+        )
+        return {row.queue_id: row.manager_id for row in rows}
+
+    async def of_queues(self, queue_ids: Collection[UUID]) -> dict[UUID, UUID]:
+        """The managers of those of the queues that have one."""
+        if not queue_ids:
+            return {}
+        rows = await self._session.execute(
+            select(queue_managers.c.queue_id, queue_managers.c.manager_id).where(
+                queue_managers.c.queue_id.in_(list(queue_ids))
+            )
+        )
+        return {row.queue_id: row.manager_id for row in rows}
 
 
 class SqlAccountRepository:
@@ -566,7 +632,11 @@ async def _load_policies(session: AsyncSession) -> list[SlaPolicy]:
     for row in kpi_rows:
         definitions.setdefault(row["policy_id"], []).append(
             KpiDefinition(
-                row["name"], row["target"], row["warn_before"], _statuses_of(row["pause_statuses"])
+                row["name"],
+                row["target"],
+                row["warn_before"],
+                _statuses_of(row["pause_statuses"]),
+                row["calendar_id"],
             )
         )
     item_rows = (
@@ -596,6 +666,7 @@ async def _load_policies(session: AsyncSession) -> list[SlaPolicy]:
             items=tuple(items.get(row["policy_id"], ())),
             retired=row["retired_at"] is not None,
             reopen=ReopenMode(row["reopen"]),
+            escalation=_ladder_of(row["escalation"]),
         )
         for row in policy_rows
     ]
@@ -608,6 +679,7 @@ def _policy_values(policy: SlaPolicy) -> dict[str, Any]:
         "is_default": policy.is_default,
         "applies_to": _applies_to_json(policy.applies_to),
         "reopen": policy.reopen.value,
+        "escalation": _ladder_json(policy.escalation),
     }
 
 
@@ -631,16 +703,19 @@ def _kpi_json(kpi: KpiDefinition) -> dict[str, Any]:
             None if kpi.warn_before is None else kpi.warn_before.total_seconds()
         ),
         "pause_statuses": _statuses_json(kpi.pause_statuses),
+        "calendar_id": None if kpi.calendar_id is None else str(kpi.calendar_id),
     }
 
 
 def _kpi_of(value: Mapping[str, Any]) -> KpiDefinition:
     warn = value.get("warn_before_seconds")
+    calendar_id = value.get("calendar_id")
     return KpiDefinition(
         str(value["name"]),
         timedelta(seconds=float(value["target_seconds"])),
         None if warn is None else timedelta(seconds=float(warn)),
         _statuses_of(value.get("pause_statuses")),
+        None if calendar_id is None else UUID(calendar_id),
     )
 
 
@@ -774,6 +849,9 @@ def _instance_row(instance: KpiInstance) -> dict[str, Any]:
         "next_check_at": instance.next_check_at,
         "pause_statuses": _statuses_json(instance.pause_statuses),
         "reopen": instance.reopen_mode.value,
+        "ladder": _ladder_json(instance.ladder),
+        "escalated": instance.escalated,
+        "calendar_id": instance.calendar_id,
     }
 
 
@@ -797,6 +875,36 @@ def _instance(row: RowMapping) -> KpiInstance:
         ended_at=row["ended_at"],
         pause_statuses=_statuses_of(row["pause_statuses"]),
         reopen_mode=ReopenMode(row["reopen"]),
+        ladder=_ladder_of(row["ladder"]),
+        escalated=row["escalated"],
+        calendar_id=row["calendar_id"],
+    )
+
+
+def _ladder_json(ladder: tuple[EscalationStep, ...]) -> list[dict[str, Any]] | None:
+    """An escalation ladder as kept: null for the default one."""
+    if ladder == DEFAULT_LADDER:
+        return None
+    return [
+        {
+            "after_seconds": step.after.total_seconds(),
+            "to": step.to.value,
+            "agent_id": None if step.agent_id is None else str(step.agent_id),
+        }
+        for step in ladder
+    ]
+
+
+def _ladder_of(value: Sequence[Mapping[str, Any]] | None) -> tuple[EscalationStep, ...]:
+    if value is None:
+        return DEFAULT_LADDER
+    return tuple(
+        EscalationStep(
+            timedelta(seconds=float(step["after_seconds"])),
+            EscalationTarget(step["to"]),
+            None if step.get("agent_id") is None else UUID(step["agent_id"]),
+        )
+        for step in value
     )
 
 

@@ -56,6 +56,8 @@ policies = Table(
     # What reopening a case does to its resolution KPI (a policy without items): continue, or
     # restart.
     Column("reopen", String(16), nullable=False, server_default="continue"),
+    # The escalation ladder: null for the default one (the assignee's manager at the breach).
+    Column("escalation", JSONB, nullable=True),
     # At most one default policy.
     Index(
         "uq_sla_policies_default",
@@ -80,6 +82,8 @@ policy_kpis = Table(
     Column("warn_before", Interval, nullable=True),
     # The case statuses that stop its clock; null: waiting_for_customer and on_hold.
     Column("pause_statuses", JSONB, nullable=True),
+    # The calendar the KPI counts on, when not the policy's.
+    Column("calendar_id", Uuid, ForeignKey("calendars.calendar_id"), nullable=True),
     Column("position", Integer, nullable=False, server_default="0"),
     UniqueConstraint("policy_id", "name"),
 )
@@ -210,6 +214,11 @@ kpi_instances = Table(
     # reopening the case does to it.
     Column("pause_statuses", JSONB, nullable=True),
     Column("reopen", String(16), nullable=False, server_default="continue"),
+    # Its policy's escalation ladder (null: the default one), and how many steps have fired.
+    Column("ladder", JSONB, nullable=True),
+    Column("escalated", Integer, nullable=False, server_default="0"),
+    # The calendar its definition names; null when it counts on the case's.
+    Column("calendar_id", Uuid, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # A case has each KPI once, however often its opening is delivered.
     UniqueConstraint("case_id", "kpi"),
@@ -225,4 +234,14 @@ kpi_instances = Table(
         "breached_at",
         postgresql_where=text("breached_at IS NOT NULL"),
     ),
+)
+
+queue_managers = Table(
+    "queue_managers",
+    metadata,
+    # The manager configured for one of routing's queues: whom a breach of a case in the queue
+    # goes to when the agent directory names nobody, and an escalation ladder's queue owner.
+    Column("queue_id", Uuid, primary_key=True),
+    Column("manager_id", Uuid, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

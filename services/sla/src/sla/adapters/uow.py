@@ -20,6 +20,7 @@ from sla.adapters.repository import (
     SqlCaseSlaRepository,
     SqlKpiRepository,
     SqlPolicyRepository,
+    SqlQueueManagerRepository,
 )
 from sla.adapters.tables import kpi_state_log
 from sla.domain import KpiEvent
@@ -34,6 +35,7 @@ class SqlSlaUnitOfWork(SqlUnitOfWork):
     policies: SqlPolicyRepository
     calendars: SqlCalendarRepository
     accounts: SqlAccountRepository
+    queue_managers: SqlQueueManagerRepository
 
     def __init__(
         self,
@@ -55,6 +57,7 @@ class SqlSlaUnitOfWork(SqlUnitOfWork):
         self.policies = SqlPolicyRepository(session, self._cache)
         self.calendars = SqlCalendarRepository(session, self._cache)
         self.accounts = SqlAccountRepository(session)
+        self.queue_managers = SqlQueueManagerRepository(session)
 
     def emit(
         self,
@@ -73,6 +76,37 @@ class SqlSlaUnitOfWork(SqlUnitOfWork):
             if metrics is not None:
                 # Counted once the events are safely stored, not when they are decided.
                 self.after_commit(metrics.kpi_events.labels(published.type, event.kpi).inc)
+
+    def escalate(
+        self,
+        step: d.KpiEscalated,
+        *,
+        escalated_to: UUID | None,
+        assignee_id: UUID | None,
+        queue_id: UUID | None,
+        reason: str,
+    ) -> None:
+        """Ask the cases service to raise the case a level (`kpi.escalated`), when this
+        commits; the KPI's state log keeps the step and whom it went to."""
+        whom = "nobody" if escalated_to is None else str(escalated_to)
+        self.note(step, state="escalated", reason=f"level {step.level} to {whom}")
+        published = c.KpiEscalated(
+            kpi_instance_id=step.instance_id,
+            case_id=step.case_id,
+            kpi=step.kpi,
+            occurred_at=step.occurred_at,
+            level=step.level,
+            target=step.step.to.value,  # type: ignore[arg-type]
+            escalated_to=escalated_to,
+            assignee_id=assignee_id,
+            queue_id=queue_id,
+            breached_at=step.breached_at,
+            reason=reason[:500],
+        )
+        self.record(published, key=str(step.case_id), subject=str(step.case_id))
+        metrics = self._metrics
+        if metrics is not None:
+            self.after_commit(metrics.kpi_events.labels(published.type, step.kpi).inc)
 
     def note(self, event: KpiEvent, *, state: str, reason: str | None = None) -> None:
         """Keep a KPI's change in its state log (written when this unit of work commits)."""
@@ -137,4 +171,6 @@ def log_state(event: KpiEvent) -> str:
             return "cancelled"
         case d.KpiReEvaluated():
             return "re_evaluated"
+        case d.KpiEscalated():
+            return "escalated"
     return type(event).__name__.lower()

@@ -33,9 +33,11 @@ from sla.app.ports import (
 from sla.domain import (
     Calendar,
     CaseFacts,
+    EscalationStep,
+    EscalationTarget,
     InvalidCalendarError,
-    KpiBreached,
     KpiDefinition,
+    KpiEscalated,
     KpiEvent,
     KpiInstance,
     KpiNearingBreach,
@@ -72,8 +74,6 @@ CLOSED_STATUSES = frozenset({"resolved", "cancelled"})
 NEARING_TEMPLATE = "sla.nearing_breach"
 """The notification telling the assignee a deadline nears (rendered by intake)."""
 
-ESCALATED_TEMPLATE = "case.escalated"
-"""The notification telling the assignee's manager a deadline passed (rendered by intake)."""
 
 _ZERO = timedelta(0)
 
@@ -143,32 +143,35 @@ async def start_kpis(
         await uow.cases.add(
             _case_sla(cmd, policy_id=policy.policy_id, calendar_id=named.calendar_id)
         )
+        book = await _calendars(uow, named, definitions=definitions)
         instances: list[KpiInstance] = []
         for definition in definitions:
             if definition.name == NEXT_RESPONSE:
                 continue  # it starts with the customer's next message after an answer
+            counted_on = definition.calendar_id or named.calendar_id
             instance, events = start_kpi(
                 instance_id=new_id(),
                 case_id=cmd.case_id,
                 policy_id=policy.policy_id,
                 definition=definition,
-                calendar=named.calendar,
+                calendar=book.by_id(counted_on),
                 now=cmd.opened_at,
                 reopen=reopen,
+                ladder=policy.escalation,
             )
-            uow.emit(events, calendar_id=named.calendar_id)
+            uow.emit(events, calendar_id=counted_on)
             instances.append(instance)
         if cmd.status not in CLOSED_STATUSES:
             # A KPI whose policy pauses it in the status the case opened in starts paused.
             _apply(
                 RecordStatusChange(case_id=cmd.case_id, at=cmd.opened_at, status=cmd.status),
                 instances,
-                named.calendar,
+                book,
                 uow,
             )
         # Changes that arrived before the opening are applied now, in the order they happened.
         for change in sorted(await uow.cases.take_parked(cmd.case_id), key=lambda c: c.at):
-            _apply(change, instances, named.calendar, uow)
+            _apply(change, instances, book, uow)
         for instance in instances:
             await uow.kpis.add(instance)
         await uow.commit()
@@ -254,9 +257,9 @@ async def apply_case_change(change: CaseChange, *, uow: SlaUnitOfWork) -> list[K
         if sla.calendar_id is None:
             return []  # no policy applied to the case: it has no KPIs to move
         instances = await uow.kpis.of_case(change.case_id, for_update=True)
-        calendar = await _calendar(uow, sla.calendar_id)
+        book = await _calendars(uow, await _named(uow, sla.calendar_id), instances=instances)
         fired: list[KpiEvent] = []
-        changed = _apply(change, instances, calendar, uow, fired=fired)
+        changed = _apply(change, instances, book, uow, fired=fired)
         for instance in changed:
             await uow.kpis.save(instance)
         # A warning or breach the change caught up with is told as the timer would.
@@ -266,30 +269,89 @@ async def apply_case_change(change: CaseChange, *, uow: SlaUnitOfWork) -> list[K
 
 
 async def tick_kpis(*, uow: SlaUnitOfWork, now: datetime, limit: int = 200) -> int:
-    """Fire the warnings and breaches that have come by `now`; returns how many KPIs it looked at.
+    """Fire the warnings, breaches and escalation steps that have come by `now`; returns how
+    many KPIs it looked at.
 
     Each claimed KPI's next check moves past `now` (or away), so calling again until this
     returns 0 drains everything due. A batch takes a fixed number of statements, whatever its
-    size: the claim, the KPIs written back, the cases, assignees and managers to tell, the
-    state log and the events.
+    size: the claim, the KPIs written back, the cases, assignees, queues and managers to tell,
+    the state log and the events.
     """
     async with uow:
         due = await uow.kpis.claim_due(now, limit=limit)
         fired: list[KpiEvent] = []
         for instance in due:
-            events = instance.tick(now)
-            uow.emit(events)
-            fired.extend(events)
+            fired.extend(instance.tick(now))
+        steps = [e for e in fired if isinstance(e, KpiEscalated)]
+        uow.emit(e for e in fired if not isinstance(e, KpiEscalated))
         await uow.kpis.save_many(due)
         await _tell_fired(fired, uow)
+        await _escalate(steps, uow)
         await uow.commit()
     return len(due)
+
+
+async def _escalate(steps: Sequence[KpiEscalated], uow: SlaUnitOfWork) -> None:
+    """Ask the cases service to raise each case a level, to the person its ladder's step
+    names: the assignee's manager or that manager's own, found in the agent directory, with
+    the manager configured for the case's queue when the directory names nobody; the queue's
+    manager; or a named agent. A step that finds nobody still raises the case's level."""
+    if not steps:
+        return
+    case_ids = {step.case_id for step in steps}
+    assignees = await uow.cases.assignees(case_ids)
+    queues = await uow.cases.queues(case_ids)
+    owners = await uow.queue_managers.of_queues(set(queues.values()))
+    people = await uow.cases.people(set(assignees.values()))
+    managers = {manager for _, manager in people.values() if manager is not None}
+    heads = (
+        await uow.cases.people(managers)
+        if managers and any(s.step.to is EscalationTarget.DEPARTMENT_HEAD for s in steps)
+        else {}
+    )
+    for step in steps:
+        assignee = assignees.get(step.case_id)
+        queue_id = queues.get(step.case_id)
+        owner = None if queue_id is None else owners.get(queue_id)
+        name, manager = people.get(assignee, (None, None)) if assignee else (None, None)
+        head = None if manager is None else heads.get(manager, (None, None))[1]
+        escalated_to = _recipient(step.step, manager=manager, head=head, owner=owner)
+        uow.escalate(
+            step,
+            escalated_to=escalated_to,
+            assignee_id=assignee,
+            queue_id=queue_id,
+            reason=_escalation_reason(step, assignee=assignee, name=name),
+        )
+
+
+def _recipient(
+    step: EscalationStep, *, manager: UUID | None, head: UUID | None, owner: UUID | None
+) -> UUID | None:
+    match step.to:
+        case EscalationTarget.MANAGER:
+            return manager or owner
+        case EscalationTarget.DEPARTMENT_HEAD:
+            return head or owner
+        case EscalationTarget.QUEUE_OWNER:
+            return owner
+        case EscalationTarget.AGENT:
+            return step.agent_id
+    return None
+
+
+def _escalation_reason(step: KpiEscalated, *, assignee: UUID | None, name: str | None) -> str:
+    whose = "nobody works the case" if assignee is None else f"the case is with {name or assignee}"
+    return (
+        f"{step.kpi} passed its deadline ({step.breached_at.isoformat()}); {whose}. "
+        f"Step {step.level} of the escalation ladder: the {step.step.to.value.replace('_', ' ')}."
+    )
 
 
 async def _tell_fired(fired: Sequence[KpiEvent], uow: SlaUnitOfWork) -> None:
     """`_tell_all` for the timer's events: the cases are read only where someone is to be
     told (a case nobody works on has nobody to tell)."""
-    told = [e for e in fired if isinstance(e, KpiNearingBreach | KpiBreached)]
+    told = [e for e in fired if isinstance(e, KpiNearingBreach)]
     if not told:
         return
     assignees = await uow.cases.assignees({e.case_id for e in told})
@@ -315,13 +377,13 @@ async def _tell_all(
     *,
     assignees: Mapping[UUID, UUID] | None = None,
 ) -> None:
-    """A nearing deadline is told to the case's assignee; a breach to their manager, as the
-    first step of the escalation. Each is told once: each event fires once, by the timer or
-    by the change that caught up with it."""
+    """A nearing deadline is told to the case's assignee. Each is told once: each event
+    fires once, by the timer or by the change that caught up with it. A breach is told by
+    the steps of the escalation ladder, through the cases service."""
     wanted = [
         (event, sla)
         for event, sla in events
-        if sla is not None and isinstance(event, KpiNearingBreach | KpiBreached)
+        if sla is not None and isinstance(event, KpiNearingBreach)
     ]
     if not wanted:
         return
@@ -332,21 +394,7 @@ async def _tell_all(
         assignee = assignees.get(sla.case_id)
         if assignee is None:
             continue
-        name, manager = people.get(assignee, (None, None))
-        _notify(event, sla, assignee=assignee, name=name, manager=manager, uow=uow)
-
-
-def _notify(
-    event: KpiEvent,
-    sla: CaseSla,
-    *,
-    assignee: UUID,
-    name: str | None,
-    manager: UUID | None,
-    uow: SlaUnitOfWork,
-) -> None:
-    number = sla.number or str(sla.case_id)
-    if isinstance(event, KpiNearingBreach):
+        name, _ = people.get(assignee, (None, None))
         uow.notify(
             recipient=assignee,
             manager=False,
@@ -354,25 +402,10 @@ def _notify(
             case_id=sla.case_id,
             at=event.occurred_at,
             parameters={
-                "number": number,
+                "number": sla.number or str(sla.case_id),
                 "kpi": event.kpi,
                 "due_at": event.due_at.isoformat(),
                 "assignee": name or str(assignee),
-            },
-        )
-    elif manager is not None:
-        uow.notify(
-            recipient=manager,
-            manager=True,
-            template=ESCALATED_TEMPLATE,
-            case_id=sla.case_id,
-            at=event.occurred_at,
-            parameters={
-                "number": number,
-                "target": "next_level",
-                "level": "1",
-                "claim": f"{event.kpi} passed its deadline ({event.occurred_at.isoformat()}); "
-                f"the case is with {name or assignee}.",
             },
         )
 
@@ -415,14 +448,15 @@ async def re_evaluate(
         item, definitions, calendar_id = policy.terms_for(facts)
         reopen = policy.reopen if item is None else item.reopen
         named = await _calendar_for(opening, policy, calendar_id, uow)
-        was = await _calendar(uow, sla.calendar_id)
+        measured = await uow.kpis.of_case(cmd.case_id, for_update=True)
+        was = await _calendars(uow, await _named(uow, sla.calendar_id), instances=measured)
+        book = await _calendars(uow, named, definitions=definitions)
         terms = {definition.name: definition for definition in definitions}
         changed = []
         moved = named.calendar_id != sla.calendar_id
-        measured = await uow.kpis.of_case(cmd.case_id, for_update=True)
         for instance in measured:
             definition = terms.get(instance.kpi)
-            if definition is None and moved and instance.is_open:
+            if definition is None and moved and instance.is_open and instance.calendar_id is None:
                 # The new terms do not name it: it keeps its target, but it is counted on the
                 # case's new calendar from now on, like the others.
                 definition = _as_defined(instance)
@@ -430,12 +464,15 @@ async def re_evaluate(
             followed = (
                 definition is not None
                 and instance.is_open
-                and _follow_terms(instance, definition, reopen)
+                and _follow_terms(instance, definition, reopen, policy.escalation)
             )
-            if definition is None or (
+            if definition is None:
+                continue
+            counted_on = definition.calendar_id or named.calendar_id
+            if (
                 definition.target == instance.target
                 and definition.warn_after == instance.warn_after
-                and named.calendar_id == sla.calendar_id
+                and counted_on == was.id_of(instance)
                 and policy.policy_id == instance.policy_id
             ):
                 if followed:
@@ -444,13 +481,13 @@ async def re_evaluate(
             events = instance.re_evaluate(
                 definition,
                 _not_before_last_change(instance, cmd.at),
-                was=was,
-                calendar=named.calendar,
+                was=was.of(instance),
+                calendar=book.by_id(counted_on),
                 policy_id=policy.policy_id,
                 reason=cmd.reason,
             )
             if events:
-                uow.emit(events, calendar_id=named.calendar_id)
+                uow.emit(events, calendar_id=counted_on)
                 await uow.kpis.save(instance)
                 changed.append(instance)
                 await _tell_all([(event, sla) for event in events], uow)
@@ -466,16 +503,18 @@ async def re_evaluate(
             for definition in definitions:
                 if definition.name in names or definition.name in RESPONSES:
                     continue
+                counted_on = definition.calendar_id or named.calendar_id
                 instance, events = start_kpi(
                     instance_id=new_id(),
                     case_id=cmd.case_id,
                     policy_id=policy.policy_id,
                     definition=definition,
-                    calendar=named.calendar,
+                    calendar=book.by_id(counted_on),
                     now=at,
                     reopen=reopen,
+                    ladder=policy.escalation,
                 )
-                uow.emit(events, calendar_id=named.calendar_id)
+                uow.emit(events, calendar_id=counted_on)
                 await uow.kpis.add(instance)
                 changed.append(instance)
         await uow.cases.save(
@@ -520,11 +559,13 @@ async def record_customer_message(
             return []
         if not any(instance.is_open for instance in instances):
             return []  # the case has ended: a reopening starts its clocks again
-        calendar = await _calendar(uow, sla.calendar_id)
+        case_calendar = await _named(uow, sla.calendar_id)
         current = by_name.get(NEXT_RESPONSE)
         if current is not None:
             # Each message is answered on a clock of its own.
-            events = current.restart(_not_before_last_change(current, cmd.at), calendar)
+            book = await _calendars(uow, case_calendar, instances=[current])
+            counted_on = book.id_of(current)
+            events = current.restart(_not_before_last_change(current, cmd.at), book.of(current))
             await uow.kpis.save(current)
             measured = current
         else:
@@ -535,27 +576,37 @@ async def record_customer_message(
             definition = next((d for d in definitions if d.name == NEXT_RESPONSE), None)
             if definition is None:
                 return []
+            book = await _calendars(uow, case_calendar, definitions=[definition])
+            counted_on = definition.calendar_id or sla.calendar_id
             measured, events = start_kpi(
                 instance_id=new_id(),
                 case_id=cmd.case_id,
                 policy_id=policy.policy_id,
                 definition=definition,
-                calendar=calendar,
+                calendar=book.by_id(counted_on),
                 now=max(cmd.at, sla.opened_at),
+                ladder=policy.escalation,
             )
             await uow.kpis.add(measured)
-        uow.emit(events, calendar_id=sla.calendar_id)
+        uow.emit(events, calendar_id=counted_on)
         await uow.commit()
         return [measured]
 
 
-def _follow_terms(instance: KpiInstance, definition: KpiDefinition, reopen: ReopenMode) -> bool:
-    """Give an open KPI the pause statuses and reopen mode of the terms it is now under;
-    whether they changed."""
-    if (instance.pause_statuses, instance.reopen_mode) == (definition.pause_statuses, reopen):
+def _follow_terms(
+    instance: KpiInstance,
+    definition: KpiDefinition,
+    reopen: ReopenMode,
+    ladder: tuple[EscalationStep, ...],
+) -> bool:
+    """Give an open KPI the pause statuses, reopen mode and escalation ladder of the terms it
+    is now under; whether they changed. The steps already climbed stay climbed."""
+    terms = (definition.pause_statuses, reopen, ladder)
+    if (instance.pause_statuses, instance.reopen_mode, instance.ladder) == terms:
         return False
     instance.pause_statuses = definition.pause_statuses
     instance.reopen_mode = reopen
+    instance.ladder = ladder
     return True
 
 
@@ -565,7 +616,9 @@ def _as_defined(instance: KpiInstance) -> KpiDefinition:
     warn_before = None if warn_after is None else instance.target - warn_after
     if warn_before is not None and not timedelta(0) < warn_before < instance.target:
         warn_before = None
-    return KpiDefinition(instance.kpi, instance.target, warn_before, instance.pause_statuses)
+    return KpiDefinition(
+        instance.kpi, instance.target, warn_before, instance.pause_statuses, instance.calendar_id
+    )
 
 
 def _case_sla(cmd: StartKpis, *, policy_id: UUID | None, calendar_id: UUID | None) -> CaseSla:
@@ -656,6 +709,8 @@ class KpiState:
     consumed: timedelta
     remaining: timedelta
     paused: timedelta
+    calendar_id: UUID
+    """The calendar it counts on."""
 
 
 async def kpis_of_case(case_id: UUID, *, uow: SlaUnitOfWork, now: datetime) -> list[KpiState]:
@@ -667,9 +722,10 @@ async def kpis_of_case(case_id: UUID, *, uow: SlaUnitOfWork, now: datetime) -> l
         if sla.calendar_id is None:
             return []
         instances = await uow.kpis.of_case(case_id)
-        calendar = await _calendar(uow, sla.calendar_id)
+        book = await _calendars(uow, await _named(uow, sla.calendar_id), instances=instances)
     states = []
     for instance in instances:
+        calendar = book.of(instance)
         until = instance.ended_at or max(now, instance.started_at)
         consumed = instance.consumed_at(until, calendar)
         elapsed = working_time_between(instance.started_at, until, calendar)
@@ -679,6 +735,7 @@ async def kpis_of_case(case_id: UUID, *, uow: SlaUnitOfWork, now: datetime) -> l
                 consumed=consumed,
                 remaining=instance.target - consumed,
                 paused=max(elapsed - consumed, _ZERO),
+                calendar_id=book.id_of(instance),
             )
         )
     return states
@@ -717,7 +774,7 @@ async def compliance_by(
 def _apply(
     change: CaseChange,
     instances: Sequence[KpiInstance],
-    calendar: Calendar,
+    calendars: _Calendars,
     uow: SlaUnitOfWork,
     *,
     fired: list[KpiEvent] | None = None,
@@ -727,6 +784,7 @@ def _apply(
     for instance in instances:
         if not instance.is_open and not isinstance(change, RecordReopening):
             continue
+        calendar = calendars.of(instance)
         at = _not_before_last_change(instance, change.at)
         events: list[KpiEvent] = []
         due_at: datetime | None = None
@@ -781,8 +839,41 @@ def _deadline_when_met(instance: KpiInstance, at: datetime, calendar: Calendar) 
     return add_working_time(at, max(instance.remaining_at(at, calendar), _ZERO), calendar)
 
 
-async def _calendar(uow: SlaUnitOfWork, calendar_id: UUID) -> Calendar:
+async def _named(uow: SlaUnitOfWork, calendar_id: UUID) -> NamedCalendar:
     named = await uow.calendars.get(calendar_id)
     if named is None:
         raise CalendarNotFound(f"There is no calendar {calendar_id}.")
-    return named.calendar
+    return named
+
+
+@dataclass(frozen=True)
+class _Calendars:
+    """The calendars a case's KPIs count on: each KPI's own where its definition names one,
+    else the case's."""
+
+    case_calendar_id: UUID
+    kept: Mapping[UUID, Calendar]
+
+    def id_of(self, instance: KpiInstance) -> UUID:
+        return instance.calendar_id or self.case_calendar_id
+
+    def of(self, instance: KpiInstance) -> Calendar:
+        return self.kept[self.id_of(instance)]
+
+    def by_id(self, calendar_id: UUID) -> Calendar:
+        return self.kept[calendar_id]
+
+
+async def _calendars(
+    uow: SlaUnitOfWork,
+    case_calendar: NamedCalendar,
+    *,
+    instances: Sequence[KpiInstance] = (),
+    definitions: Sequence[KpiDefinition] = (),
+) -> _Calendars:
+    """The case's calendar and those its KPIs (or the definitions about to start) name."""
+    kept = {case_calendar.calendar_id: case_calendar.calendar}
+    own = {i.calendar_id for i in instances} | {d.calendar_id for d in definitions}
+    for calendar_id in sorted(c for c in own if c is not None and c not in kept):
+        kept[calendar_id] = (await _named(uow, calendar_id)).calendar
+    return _Calendars(case_calendar.calendar_id, kept)

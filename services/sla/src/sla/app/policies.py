@@ -149,6 +149,22 @@ async def _check(policy: SlaPolicy, uow: SlaUnitOfWork) -> None:
                 )
 
 
+async def set_queue_manager(queue_id: UUID, manager_id: UUID, *, uow: SlaUnitOfWork) -> None:
+    """Name the manager a breach of a case in the queue goes to when the directory names no
+    manager, and whom a ladder's queue-owner step goes to."""
+    async with uow:
+        await uow.queue_managers.put(queue_id, manager_id)
+        await uow.commit()
+
+
+async def clear_queue_manager(queue_id: UUID, *, uow: SlaUnitOfWork) -> bool:
+    """Forget a queue's manager; whether it had one."""
+    async with uow:
+        gone = await uow.queue_managers.delete(queue_id)
+        await uow.commit()
+    return gone
+
+
 def _name(name: str) -> str:
     text = name.strip()
     if not text:

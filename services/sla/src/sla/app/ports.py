@@ -10,7 +10,7 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from sla.app.commands import CaseChange
-from sla.domain import Calendar, KpiEvent, KpiInstance, SlaPolicy
+from sla.domain import Calendar, KpiEscalated, KpiEvent, KpiInstance, SlaPolicy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +81,10 @@ class CaseSlaRepository(Protocol):
     async def set_assignee(self, case_id: UUID, agent_id: UUID | None) -> None: ...
     async def set_queue(self, case_id: UUID, queue_id: UUID) -> None: ...
     async def queue_of(self, case_id: UUID) -> UUID | None: ...
+    async def queues(self, case_ids: Collection[UUID]) -> dict[UUID, UUID]:
+        """The queue each of the cases was last placed in (cases never queued are left out)."""
+        ...
+
     async def get_many(self, case_ids: Collection[UUID]) -> dict[UUID, CaseSla]:
         """The SLA records of those of the cases that have opened here."""
         ...
@@ -145,6 +149,22 @@ class AccountRepository(Protocol):
     async def tier_and_region(self, account_id: UUID) -> tuple[str | None, str | None]: ...
 
 
+class QueueManagerRepository(Protocol):
+    """The manager configured for each queue: whom a breach goes to when the directory names
+    nobody, and a ladder's "queue owner"."""
+
+    async def get(self, queue_id: UUID) -> UUID | None: ...
+    async def put(self, queue_id: UUID, manager_id: UUID) -> None: ...
+    async def delete(self, queue_id: UUID) -> bool:
+        """Forget the queue's manager; whether it had one."""
+        ...
+
+    async def all(self) -> dict[UUID, UUID]: ...
+    async def of_queues(self, queue_ids: Collection[UUID]) -> dict[UUID, UUID]:
+        """The managers of those of the queues that have one."""
+        ...
+
+
 class CalendarRepository(Protocol):
     """Where business-hours calendars are kept."""
 
@@ -168,6 +188,8 @@ class SlaUnitOfWork(Protocol):
     def calendars(self) -> CalendarRepository: ...
     @property
     def accounts(self) -> AccountRepository: ...
+    @property
+    def queue_managers(self) -> QueueManagerRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -183,6 +205,19 @@ class SlaUnitOfWork(Protocol):
         calendar_id: UUID | None = None,
         due_at: datetime | None = None,
     ) -> None: ...
+    def escalate(
+        self,
+        step: KpiEscalated,
+        *,
+        escalated_to: UUID | None,
+        assignee_id: UUID | None,
+        queue_id: UUID | None,
+        reason: str,
+    ) -> None:
+        """Ask the cases service to raise the case a level, to `escalated_to`, when this
+        commits."""
+        ...
+
     def notify(
         self,
         *,

@@ -25,6 +25,7 @@ from sla.domain.errors import (
 from sla.domain.kpi import (
     KpiBreached,
     KpiCancelled,
+    KpiEscalated,
     KpiEvent,
     KpiInstance,
     KpiNearingBreach,
@@ -37,10 +38,13 @@ from sla.domain.kpi import (
     start_kpi,
 )
 from sla.domain.policy import (
+    DEFAULT_LADDER,
     DEFAULT_PAUSE_STATUSES,
     PAUSABLE_STATUSES,
     AppliesTo,
     CaseFacts,
+    EscalationStep,
+    EscalationTarget,
     KpiDefinition,
     PolicyItem,
     ReopenMode,
@@ -49,12 +53,15 @@ from sla.domain.policy import (
 )
 
 __all__ = [
+    "DEFAULT_LADDER",
     "DEFAULT_PAUSE_STATUSES",
     "PAUSABLE_STATUSES",
     "WORKWEEK",
     "AppliesTo",
     "Calendar",
     "CaseFacts",
+    "EscalationStep",
+    "EscalationTarget",
     "InvalidCalendarError",
     "InvalidPolicyError",
     "InvalidTimeError",
@@ -62,6 +69,7 @@ __all__ = [
     "KpiBreached",
     "KpiCancelled",
     "KpiDefinition",
+    "KpiEscalated",
     "KpiEvent",
     "KpiInstance",
     "KpiNearingBreach",

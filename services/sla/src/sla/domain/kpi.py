@@ -2,7 +2,7 @@
 
 Statuses and the commands that move between them::
 
-    in_progress ──tick──▶ nearing_breach ──tick──▶ breached
+    in_progress ──tick──▶ nearing_breach ──tick──▶ breached ──tick──▶ breached, a level up
     in_progress or nearing_breach ──pause──▶ paused ──resume──▶ the status it was paused in
     any open status (the four above) ──succeed──▶ succeeded
     any open status (the four above) ──cancel───▶ cancelled
@@ -13,6 +13,10 @@ pause, succeed and cancel catch up on the warning and breach moments that have a
 passed, so each of them is reported exactly once however late the timer runs. A breached
 KPI ignores pause and resume: its deadline has passed, so its clock no longer matters.
 A deadline is reached at `due_at` itself: meeting the KPI at that moment is late.
+
+A breached KPI that is still open climbs its policy's escalation ladder: each step falls due
+its delay after the breach, and only the timer's tick fires it (a case resolved meanwhile has
+no one left to escalate to).
 
 Reopening continues an ended KPI (the resolution of a case opened again) rather than starting
 it afresh: the working time it had used is kept and its clock runs again from the reopening, so
@@ -30,7 +34,13 @@ from uuid import UUID
 
 from sla.domain.calendar import Calendar, add_working_time, require_aware, working_time_between
 from sla.domain.errors import InvalidTimeError, InvalidTransitionError
-from sla.domain.policy import DEFAULT_PAUSE_STATUSES, KpiDefinition, ReopenMode
+from sla.domain.policy import (
+    DEFAULT_LADDER,
+    DEFAULT_PAUSE_STATUSES,
+    EscalationStep,
+    KpiDefinition,
+    ReopenMode,
+)
 
 _ZERO = timedelta(0)
 
@@ -100,6 +110,16 @@ class KpiBreached(KpiEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class KpiEscalated(KpiEvent):
+    """A breached KPI reached step `level` (1 first) of its escalation ladder, `step`;
+    `occurred_at` is the moment the step fell due, `breached_at` the deadline it missed."""
+
+    level: int
+    step: EscalationStep
+    breached_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class KpiSucceeded(KpiEvent):
     """A KPI was met; `breached` tells whether that was after its deadline."""
 
@@ -162,6 +182,12 @@ class KpiInstance:
     """The case statuses in which the clock stops."""
     reopen_mode: ReopenMode = ReopenMode.CONTINUE
     """What reopening the case does to it, once it has ended."""
+    ladder: tuple[EscalationStep, ...] = DEFAULT_LADDER
+    """Who hears of its breach, and when."""
+    escalated: int = 0
+    """How many steps of the ladder have fired."""
+    calendar_id: UUID | None = None
+    """The calendar its definition names; None when it counts on the case's."""
 
     def pauses_in(self, status: str) -> bool:
         """Whether the clock stops while the case is in `status`."""
@@ -185,6 +211,9 @@ class KpiInstance:
     @property
     def next_check_at(self) -> datetime | None:
         """The next moment a tick has something to fire, or None when nothing is pending."""
+        if self.status is KpiStatus.BREACHED:
+            step = self._next_step()
+            return None if step is None else self._breached_at() + step.after
         if not self.is_running:
             return None
         if self.warn_at is not None and self.warned_at is None:
@@ -206,6 +235,25 @@ class KpiInstance:
         return self.target - self.consumed_at(now, calendar)
 
     def tick(self, now: datetime) -> list[KpiEvent]:
+        """Fire the warning, the breach and the escalation steps whose moments have come,
+        each once, in order."""
+        events = self._fire_deadlines(now)
+        while self.status is KpiStatus.BREACHED and (step := self._next_step()) is not None:
+            due = self._breached_at() + step.after
+            if now < due:
+                break
+            self.escalated += 1
+            events.append(
+                KpiEscalated(
+                    **self._about(due),
+                    level=self.escalated,
+                    step=step,
+                    breached_at=self._breached_at(),
+                )
+            )
+        return events
+
+    def _fire_deadlines(self, now: datetime) -> list[KpiEvent]:
         """Fire the warning and the breach whose moments have come, each once, in order."""
         require_aware(now, "now")
         if not self.is_running:
@@ -228,7 +276,7 @@ class KpiInstance:
             return []
         self._require(_RUNNING, "pause")
         self._require_not_before(now)
-        events = self.tick(now)
+        events = self._fire_deadlines(now)
         if not self.is_running:
             return events
         self.consumed += working_time_between(self._running_since(), now, calendar)
@@ -290,8 +338,14 @@ class KpiInstance:
             self.warned_at = None
             self.breached_at = None
             self.warn_at = None
+            self.escalated = 0
         else:
             self.consumed = self.consumed_at(ended_at, calendar)
+            if self.breached_at is not None:
+                # The steps that fell due while the case was closed are not climbed late:
+                # the ladder goes on from the next one to come.
+                passed = [s for s in self.ladder if self.breached_at + s.after <= now]
+                self.escalated = max(self.escalated, len(passed))
         self.running_since = now
         self.paused_at = None
         self.ended_at = None
@@ -329,7 +383,7 @@ class KpiInstance:
         if not self.is_open or self.status is KpiStatus.BREACHED:
             return []
         self._require_not_before(now)
-        events = self.tick(now)
+        events = self._fire_deadlines(now)
         if self.breached:
             return events  # the deadline passed before the facts changed: the outcome stands
         if self.running_since is not None:
@@ -339,6 +393,7 @@ class KpiInstance:
         self.target = definition.target
         self.warn_after = definition.warn_after
         self.pause_statuses = definition.pause_statuses
+        self.calendar_id = definition.calendar_id
         if self.warned_at is None:
             self.warn_at = None
         if self.is_running:
@@ -383,7 +438,7 @@ class KpiInstance:
         require_aware(now, "now")
         self._require(_OPEN, command)
         self._require_not_before(now)
-        events = self.tick(now)
+        events = self._fire_deadlines(now)
         self.status = status
         self.ended_at = now
         return events
@@ -420,6 +475,14 @@ class KpiInstance:
             raise InvalidTransitionError(f"KPI {self.kpi!r} runs without a deadline")
         return self.due_at
 
+    def _next_step(self) -> EscalationStep | None:
+        return self.ladder[self.escalated] if self.escalated < len(self.ladder) else None
+
+    def _breached_at(self) -> datetime:
+        if self.breached_at is None:
+            raise InvalidTransitionError(f"KPI {self.kpi!r} is breached without a breach")
+        return self.breached_at
+
     def _ended_at(self) -> datetime:
         if self.ended_at is None:
             raise InvalidTransitionError(f"KPI {self.kpi!r} ended without an end")
@@ -440,9 +503,10 @@ def start_kpi(
     calendar: Calendar,
     now: datetime,
     reopen: ReopenMode = ReopenMode.CONTINUE,
+    ladder: tuple[EscalationStep, ...] = DEFAULT_LADDER,
 ) -> tuple[KpiInstance, list[KpiEvent]]:
     """Start measuring a KPI of a case from `now`, with its deadline on the calendar;
-    `reopen` says what reopening the case will do to it."""
+    `reopen` says what reopening the case will do to it, `ladder` who hears of a breach."""
     require_aware(now, "now")
     due_at = add_working_time(now, definition.target, calendar)
     warn_after = definition.warn_after
@@ -462,6 +526,8 @@ def start_kpi(
         warn_at=warn_at,
         pause_statuses=definition.pause_statuses,
         reopen_mode=reopen,
+        ladder=ladder,
+        calendar_id=definition.calendar_id,
     )
     started = KpiStarted(
         instance_id=instance_id,

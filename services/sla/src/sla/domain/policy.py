@@ -8,6 +8,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from itertools import pairwise
 from uuid import UUID
 
 from sla.domain.errors import InvalidPolicyError, NoApplicablePolicyError
@@ -31,6 +32,58 @@ class ReopenMode(StrEnum):
     """It is measured afresh from the reopening, with its whole target."""
 
 
+class EscalationTarget(StrEnum):
+    """Whom a step of the escalation ladder goes to."""
+
+    MANAGER = "manager"
+    """The manager of the agent the case is assigned to (else the queue's manager)."""
+    DEPARTMENT_HEAD = "department_head"
+    """That manager's own manager (else the queue's manager)."""
+    QUEUE_OWNER = "queue_owner"
+    """The manager configured for the queue the case waits in."""
+    AGENT = "agent"
+    """A person the step names."""
+
+
+MAX_LADDER_STEPS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    """A step of a policy's escalation ladder: `after` the breach (in elapsed time, not
+    working time: a late case stays late at night), the case goes up a level, to `to`."""
+
+    after: timedelta
+    to: EscalationTarget
+    agent_id: UUID | None = None
+    """The person, for a step that goes to a named agent."""
+
+    def __post_init__(self) -> None:
+        if self.after < _ZERO:
+            raise InvalidPolicyError("an escalation step cannot come before the breach")
+        if (self.to is EscalationTarget.AGENT) != (self.agent_id is not None):
+            raise InvalidPolicyError(
+                "a step to an agent names the agent, and only such a step names one"
+            )
+
+
+DEFAULT_LADDER: tuple[EscalationStep, ...] = (EscalationStep(_ZERO, EscalationTarget.MANAGER),)
+"""The ladder of a policy that sets none: the assignee's manager hears of the breach."""
+
+
+def check_ladder(steps: Iterable[EscalationStep]) -> tuple[EscalationStep, ...]:
+    """The steps as a ladder: each after the one before, at most `MAX_LADDER_STEPS`."""
+    ladder = tuple(steps)
+    if len(ladder) > MAX_LADDER_STEPS:
+        raise InvalidPolicyError(f"an escalation ladder has at most {MAX_LADDER_STEPS} steps")
+    for lower, upper in pairwise(ladder):
+        if upper.after <= lower.after:
+            raise InvalidPolicyError(
+                "each step of the escalation ladder comes after the one before it"
+            )
+    return ladder
+
+
 @dataclass(frozen=True, slots=True)
 class KpiDefinition:
     """A KPI of a policy: the working time allowed to meet it, and how long before the
@@ -41,6 +94,8 @@ class KpiDefinition:
     warn_before: timedelta | None = None
     pause_statuses: frozenset[str] = DEFAULT_PAUSE_STATUSES
     """The case statuses in which its clock stops."""
+    calendar_id: UUID | None = None
+    """The calendar it counts on, when not the one of its item (or policy, or contract)."""
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -67,13 +122,14 @@ class KpiDefinition:
         *,
         elapsed: float,
         pause_statuses: frozenset[str] = DEFAULT_PAUSE_STATUSES,
+        calendar_id: UUID | None = None,
     ) -> KpiDefinition:
         """A KPI that warns once the share `elapsed` (between 0 and 1) of its target is used."""
         if not 0 < elapsed < 1:
             raise InvalidPolicyError(
                 f"KPI {name!r}: the warning share must lie between 0 and 1, got {elapsed}"
             )
-        return cls(name, target, target - target * elapsed, pause_statuses)
+        return cls(name, target, target - target * elapsed, pause_statuses, calendar_id)
 
     @property
     def warn_after(self) -> timedelta | None:
@@ -185,10 +241,13 @@ class SlaPolicy:
     """A retired policy is chosen for no new case; the KPIs it started run on."""
     reopen: ReopenMode = ReopenMode.CONTINUE
     """What reopening a case does to its resolution KPI (for a policy without items)."""
+    escalation: tuple[EscalationStep, ...] = DEFAULT_LADDER
+    """Who hears of a breached KPI, and when; an empty ladder escalates nothing."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kpis", tuple(self.kpis))
         object.__setattr__(self, "items", tuple(self.items))
+        object.__setattr__(self, "escalation", check_ladder(self.escalation))
         if not self.name.strip():
             raise InvalidPolicyError("an SLA policy needs a name")
         if self.items and self.kpis:
@@ -213,7 +272,7 @@ class SlaPolicy:
         self, facts: CaseFacts
     ) -> tuple[PolicyItem | None, tuple[KpiDefinition, ...], UUID]:
         """The item that applies to a case (None for a policy without items), its KPIs and
-        the calendar they count on."""
+        the calendar they count on (but for a KPI that names its own)."""
         for item in self.items:
             if item.applies_to.matches(facts):
                 return item, item.kpis, item.calendar_id or self.calendar_id
@@ -221,9 +280,14 @@ class SlaPolicy:
 
     @property
     def calendar_ids(self) -> frozenset[UUID]:
-        """Every calendar the policy counts on."""
+        """Every calendar the policy counts on: its own, its items' and its KPIs'."""
+        kpis = [*self.kpis, *(kpi for item in self.items for kpi in item.kpis)]
         return frozenset(
-            {self.calendar_id, *(i.calendar_id for i in self.items if i.calendar_id is not None)}
+            {
+                self.calendar_id,
+                *(i.calendar_id for i in self.items if i.calendar_id is not None),
+                *(kpi.calendar_id for kpi in kpis if kpi.calendar_id is not None),
+            }
         )
 
 

@@ -26,16 +26,21 @@ from sla.app.handlers import (
     kpis_of_case,
 )
 from sla.app.policies import (
+    clear_queue_manager,
     create_policy,
     replace_calendar,
     replace_policy,
     retire_policy,
     set_holidays,
+    set_queue_manager,
 )
 from sla.app.ports import COMPLIANCE_GROUPS, ComplianceRow, NamedCalendar
 from sla.domain import (
+    DEFAULT_LADDER,
     DEFAULT_PAUSE_STATUSES,
     AppliesTo,
+    EscalationStep,
+    EscalationTarget,
     InvalidPolicyError,
     KpiDefinition,
     PolicyItem,
@@ -60,7 +65,7 @@ class KpiLogEntry(BaseModel):
 
 
 class KpiView(BaseModel):
-    """One KPI of a case; durations are seconds of working time on the policy's calendar."""
+    """One KPI of a case; durations are seconds of working time on its calendar."""
 
     instance_id: UUID
     kpi: str
@@ -80,6 +85,9 @@ class KpiView(BaseModel):
     paused_seconds: int
     pause_statuses: list[str]
     reopen: ReopenMode
+    calendar_id: UUID
+    escalation_level: int
+    """How many steps of its escalation ladder it has climbed since its breach."""
     log: list[KpiLogEntry]
 
     @classmethod
@@ -104,6 +112,8 @@ class KpiView(BaseModel):
             paused_seconds=int(state.paused.total_seconds()),
             pause_statuses=sorted(kpi.pause_statuses),
             reopen=kpi.reopen_mode,
+            calendar_id=state.calendar_id,
+            escalation_level=kpi.escalated,
             log=log or [],
         )
 
@@ -165,6 +175,7 @@ class KpiDefinitionView(BaseModel):
     target_seconds: int
     warn_before_seconds: int | None
     pause_statuses: list[str]
+    calendar_id: UUID | None = None
 
 
 class AppliesToView(BaseModel):
@@ -197,6 +208,18 @@ class PolicyItemView(BaseModel):
     reopen: ReopenMode
 
 
+class EscalationStepView(BaseModel):
+    after_seconds: int
+    to: EscalationTarget
+    agent_id: UUID | None = None
+
+    @classmethod
+    def of(cls, step: EscalationStep) -> EscalationStepView:
+        return cls(
+            after_seconds=int(step.after.total_seconds()), to=step.to, agent_id=step.agent_id
+        )
+
+
 class PolicyView(BaseModel):
     """An SLA policy: the cases it covers, and the KPIs it measures on which calendar, by
     its items (the first that matches a case applies) or for all its cases."""
@@ -210,6 +233,7 @@ class PolicyView(BaseModel):
     kpis: list[KpiDefinitionView]
     items: list[PolicyItemView]
     reopen: ReopenMode
+    escalation: list[EscalationStepView]
 
     @classmethod
     def of(cls, policy: SlaPolicy) -> PolicyView:
@@ -232,6 +256,7 @@ class PolicyView(BaseModel):
                 for item in policy.items
             ],
             reopen=policy.reopen,
+            escalation=[EscalationStepView.of(step) for step in policy.escalation],
         )
 
 
@@ -241,6 +266,7 @@ def _kpi_view(kpi: KpiDefinition) -> KpiDefinitionView:
         target_seconds=int(kpi.target.total_seconds()),
         warn_before_seconds=_seconds(kpi.warn_before),
         pause_statuses=sorted(kpi.pause_statuses),
+        calendar_id=kpi.calendar_id,
     )
 
 
@@ -291,6 +317,11 @@ class KpiIn(BaseModel):
     warn_before_seconds: Seconds | None = None
     warn_at_share: Annotated[float, Field(gt=0, lt=1)] | None = None
     pause_statuses: Annotated[list[PausableStatus], Field(max_length=4)] | None = None
+    calendar_id: UUID | None = Field(
+        default=None,
+        description="The calendar this KPI counts on, when not its item's or policy's (or "
+        "the contract's): a first response round the clock, a resolution in office hours.",
+    )
 
     def domain(self) -> KpiDefinition:
         pausing = (
@@ -305,14 +336,18 @@ class KpiIn(BaseModel):
             )
         if self.warn_at_share is not None:
             return KpiDefinition.with_warning_share(
-                self.name, target, elapsed=self.warn_at_share, pause_statuses=pausing
+                self.name,
+                target,
+                elapsed=self.warn_at_share,
+                pause_statuses=pausing,
+                calendar_id=self.calendar_id,
             )
         warn = (
             None
             if self.warn_before_seconds is None
             else timedelta(seconds=self.warn_before_seconds)
         )
-        return KpiDefinition(self.name, target, warn, pausing)
+        return KpiDefinition(self.name, target, warn, pausing, self.calendar_id)
 
 
 class PolicyItemIn(BaseModel):
@@ -324,6 +359,21 @@ class PolicyItemIn(BaseModel):
     kpis: Annotated[list[KpiIn], Field(min_length=1, max_length=20)]
     reopen: ReopenMode = ReopenMode.CONTINUE
     """What reopening a case does to its resolution: continue with the time used, or restart."""
+
+
+class EscalationStepIn(BaseModel):
+    """A step of the escalation ladder: `after_seconds` after the breach (elapsed time), the
+    case goes up a level, to the assignee's `manager`, that manager's own
+    (`department_head`), the queue's configured manager (`queue_owner`), or a named `agent`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after_seconds: Annotated[int, Field(ge=0, le=365 * 24 * 3600)] = 0
+    to: EscalationTarget
+    agent_id: UUID | None = None
+
+    def domain(self) -> EscalationStep:
+        return EscalationStep(timedelta(seconds=self.after_seconds), self.to, self.agent_id)
 
 
 class PolicyIn(BaseModel):
@@ -341,6 +391,11 @@ class PolicyIn(BaseModel):
     items: Annotated[list[PolicyItemIn], Field(max_length=50)] = []
     reopen: ReopenMode = ReopenMode.CONTINUE
     """For a policy without items: what reopening a case does to its resolution."""
+    escalation: Annotated[list[EscalationStepIn], Field(max_length=10)] | None = Field(
+        default=None,
+        description="Who hears of a breached KPI, and when, in order; by default the "
+        "assignee's manager at the breach. An empty list escalates nothing.",
+    )
 
     def domain(self, policy_id: UUID) -> SlaPolicy:
         return SlaPolicy(
@@ -361,7 +416,26 @@ class PolicyIn(BaseModel):
                 for item in self.items
             ),
             reopen=self.reopen,
+            escalation=(
+                DEFAULT_LADDER
+                if self.escalation is None
+                else tuple(step.domain() for step in self.escalation)
+            ),
         )
+
+
+class QueueManagerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    manager_id: UUID
+
+
+class QueueManagerView(BaseModel):
+    """The manager configured for one of routing's queues: whom a breach of a case in it goes
+    to when the agent directory names no manager, and a ladder's `queue_owner`."""
+
+    queue_id: UUID
+    manager_id: UUID
 
 
 class HolidaysIn(BaseModel):
@@ -563,6 +637,55 @@ def router(
         """Choose the policy for no new case; the KPIs it started run on."""
         policy = await retire_policy(policy_id, uow=uow_factory(), now=clock.now())
         return PolicyView.of(policy)
+
+    @api.get(
+        "/queue-managers",
+        response_model=list[QueueManagerView],
+        tags=["escalation"],
+        dependencies=agent,
+    )
+    async def list_queue_managers() -> list[QueueManagerView]:
+        """The manager configured for each queue that has one."""
+        async with uow_factory() as uow:
+            kept = await uow.queue_managers.all()
+        return [QueueManagerView(queue_id=q, manager_id=m) for q, m in sorted(kept.items())]
+
+    @api.get(
+        "/queue-managers/{queue_id}",
+        response_model=QueueManagerView,
+        tags=["escalation"],
+        dependencies=agent,
+    )
+    async def get_queue_manager(queue_id: UUID) -> QueueManagerView:
+        """The manager configured for a queue."""
+        async with uow_factory() as uow:
+            manager_id = await uow.queue_managers.get(queue_id)
+        if manager_id is None:
+            raise NotFound(f"Queue {queue_id} has no manager configured.")
+        return QueueManagerView(queue_id=queue_id, manager_id=manager_id)
+
+    @api.put(
+        "/queue-managers/{queue_id}",
+        response_model=QueueManagerView,
+        tags=["escalation"],
+        dependencies=supervisor,
+    )
+    async def put_queue_manager(queue_id: UUID, body: QueueManagerIn) -> QueueManagerView:
+        """Name the manager of a queue (routing's queue id)."""
+        await set_queue_manager(queue_id, body.manager_id, uow=uow_factory())
+        return QueueManagerView(queue_id=queue_id, manager_id=body.manager_id)
+
+    @api.delete(
+        "/queue-managers/{queue_id}",
+        status_code=204,
+        tags=["escalation"],
+        dependencies=supervisor,
+    )
+    async def delete_queue_manager(queue_id: UUID) -> Response:
+        """Forget a queue's manager."""
+        if not await clear_queue_manager(queue_id, uow=uow_factory()):
+            raise NotFound(f"Queue {queue_id} has no manager configured.")
+        return Response(status_code=204)
 
     @api.get(
         "/reports/compliance",
