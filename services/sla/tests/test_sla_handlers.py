@@ -267,8 +267,8 @@ class FakeSlaUnitOfWork:
         )
         self._pending: list[tuple[KpiEvent, UUID | None, datetime | None]] = []
         self.published: list[tuple[KpiEvent, UUID | None, datetime | None]] = []
-        self._told: list[tuple[UUID, bool, str, datetime]] = []
-        self.told: list[tuple[UUID, bool, str, datetime]] = []
+        self._told: list[tuple[UUID, str, datetime]] = []
+        self.told: list[tuple[UUID, str, datetime]] = []
         self._raised: list[Raised] = []
         self.raised: list[Raised] = []
         self.commits = 0
@@ -313,13 +313,12 @@ class FakeSlaUnitOfWork:
         self,
         *,
         recipient: UUID,
-        manager: bool,
         template: str,
         case_id: UUID,
         at: datetime,
         parameters: dict[str, str],
     ) -> None:
-        self._told.append((recipient, manager, template, at))
+        self._told.append((recipient, template, at))
 
     async def commit(self) -> None:
         self.published.extend(self._pending)

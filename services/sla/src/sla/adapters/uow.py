@@ -71,11 +71,7 @@ class SqlSlaUnitOfWork(SqlUnitOfWork):
             reason = event.reason if isinstance(event, d.KpiReEvaluated) else None
             self.note(event, state=log_state(event), reason=reason)
             published = to_contract(event, calendar_id=calendar_id, due_at=due_at)
-            self.record(published, key=str(event.case_id), subject=str(event.case_id))
-            metrics = self._metrics
-            if metrics is not None:
-                # Counted once the events are safely stored, not when they are decided.
-                self.after_commit(metrics.kpi_events.labels(published.type, event.kpi).inc)
+            self._publish(published, event)
 
     def escalate(
         self,
@@ -103,10 +99,14 @@ class SqlSlaUnitOfWork(SqlUnitOfWork):
             breached_at=step.breached_at,
             reason=reason[:500],
         )
-        self.record(published, key=str(step.case_id), subject=str(step.case_id))
+        self._publish(published, step)
+
+    def _publish(self, published: c.Event, event: KpiEvent) -> None:
+        self.record(published, key=str(event.case_id), subject=str(event.case_id))
         metrics = self._metrics
         if metrics is not None:
-            self.after_commit(metrics.kpi_events.labels(published.type, step.kpi).inc)
+            # Counted once the events are safely stored, not when they are decided.
+            self.after_commit(metrics.kpi_events.labels(published.type, event.kpi).inc)
 
     def note(self, event: KpiEvent, *, state: str, reason: str | None = None) -> None:
         """Keep a KPI's change in its state log (written when this unit of work commits)."""
@@ -125,19 +125,16 @@ class SqlSlaUnitOfWork(SqlUnitOfWork):
         self,
         *,
         recipient: UUID,
-        manager: bool,
         template: str,
         case_id: UUID,
         at: datetime,
         parameters: dict[str, str],
     ) -> None:
-        """Ask intake to tell an agent (or a manager) something, when this commits."""
+        """Ask intake to tell an agent something, when this commits."""
         notification = c.NotificationRequested(
             occurred_at=at,
             notification_id=uuid4(),
-            recipient=c.Recipient(
-                kind=c.RecipientKind.MANAGER if manager else c.RecipientKind.AGENT, id=recipient
-            ),
+            recipient=c.Recipient(kind=c.RecipientKind.AGENT, id=recipient),
             template=template,
             language="en",
             case_id=case_id,

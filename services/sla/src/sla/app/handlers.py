@@ -397,7 +397,6 @@ async def _tell_all(
         name, _ = people.get(assignee, (None, None))
         uow.notify(
             recipient=assignee,
-            manager=False,
             template=NEARING_TEMPLATE,
             case_id=sla.case_id,
             at=event.occurred_at,

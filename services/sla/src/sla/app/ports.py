@@ -222,13 +222,12 @@ class SlaUnitOfWork(Protocol):
         self,
         *,
         recipient: UUID,
-        manager: bool,
         template: str,
         case_id: UUID,
         at: datetime,
         parameters: dict[str, str],
     ) -> None:
-        """Ask intake to tell an agent (or a manager) something, when this commits."""
+        """Ask intake to tell an agent something, when this commits."""
         ...
 
     async def commit(self) -> None: ...
