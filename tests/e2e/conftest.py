@@ -1,13 +1,15 @@
 """The whole stack as processes, started once for the end-to-end tests of this folder.
 
 The tests share it, in an order that keeps each meaningful: the stories first, then the
-faults (which kill services and restart PostgreSQL and the broker), then the API fuzzer (which
-leaves whatever data it made up behind), and last the story that moves the services' shared
-clock forward (time in a running stack only goes forward).
+faults (which kill services and restart PostgreSQL and the broker), and last the API fuzzer
+(which leaves whatever data it made up behind). The story that moves the services' clock
+forward has a stack of its own (`running_suite`), on a broker of its own: time in a running
+stack only goes forward, and a move would make every other test's open case fall due with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from caseflow_devstack.stack import SERVICE_NAMES
 
 API_KEY = "e2e-web-key"
 # Modules run in this order; any other runs first.
-_LATE_MODULES = ("test_faults", "test_api_fuzz", "test_sla_moved_clock")
+_LATE_MODULES = ("test_faults", "test_api_fuzz")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -46,14 +48,19 @@ class Suite:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-@pytest.fixture(scope="package")
-async def suite(
-    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, pg_server: PgServer
+@contextlib.asynccontextmanager
+async def running_suite(
+    home: Path,
+    pg_server: PgServer,
+    *,
+    prefix: str,
+    kafka_bootstrap: str | None = None,
+    clock_file: Path | None = None,
 ) -> AsyncIterator[Suite]:
-    home: Path = tmp_path_factory.mktemp("stack")
+    """Every service as a process, each on a database of its own named `<prefix>_<service>`
+    on the test server; on the given broker, or on one of the stack's own when none is."""
     environ = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "CASEFLOW_DATABASE_URL": pg_server.url("postgres"),
         "CASEFLOW_CHANNEL_API_KEYS": f"web:{API_KEY}",
         "CASEFLOW_LOG_JSON": "true",
@@ -69,10 +76,14 @@ async def suite(
         "INTAKE_RATE_LIMIT_PER_ADDRESS": "0",
         "INTAKE_RATE_LIMIT_PER_KEY": "0",
     }
-    # Each run gets its own databases on the shared test server.
+    environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    environ.pop("CASEFLOW_CLOCK_FILE", None)
+    if kafka_bootstrap is not None:
+        environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    # Each stack gets its own databases on the shared test server.
     environ.update(
         {
-            f"{name.upper()}_DATABASE_URL": pg_server.create_database(f"e2e_{name}")
+            f"{name.upper()}_DATABASE_URL": pg_server.create_database(f"{prefix}_{name}")
             for name in SERVICE_NAMES
         }
     )
@@ -85,7 +96,7 @@ async def suite(
         smtp_port=free_port(),
         mailsink_smtp_port=free_port(),
         mailsink_http_port=free_port(),
-        clock_file=home / "clock",
+        clock_file=clock_file,
     ) as stack:
         token = stack.admin_token()
         assert token is not None
@@ -98,3 +109,14 @@ async def suite(
         finally:
             for client in clients.values():
                 await client.aclose()
+
+
+@pytest.fixture(scope="package")
+async def suite(
+    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, pg_server: PgServer
+) -> AsyncIterator[Suite]:
+    home: Path = tmp_path_factory.mktemp("stack")
+    async with running_suite(
+        home, pg_server, prefix="e2e", kafka_bootstrap=kafka_bootstrap
+    ) as suite:
+        yield suite

@@ -127,6 +127,37 @@ async def _outcome(suite: Suite, tag: str) -> tuple[list[asyncpg.Record], int, i
     return cases, items[0]["n"], kpis[0]["n"], kpis[0]["distinct_n"]
 
 
+async def _where_missing(suite: Suite, ids: list[Any]) -> str:
+    """Where the opening of the cases routing never queued stands: in the cases outbox, and
+    in the inboxes of routing and SLA, beside the offsets around it that they did apply."""
+    queued = await _query(
+        suite, "routing", "SELECT case_id FROM queue_items WHERE case_id = ANY($1)", ids
+    )
+    missing = sorted(set(ids) - {row["case_id"] for row in queued})[:3]
+    if not missing:
+        return "every case is queued"
+    found: list[str] = []
+    for case_id in missing:
+        rows = await _query(
+            suite,
+            "cases",
+            "SELECT id, topic, relayed_at, cluster_id, headers->>'ce_id' AS event_id "
+            "FROM outbox WHERE key = $1 ORDER BY id",
+            str(case_id),
+        )
+        found.append(f"case {case_id}: outbox {[dict(r) for r in rows]}")
+        for service in ("routing", "sla"):
+            claims = await _query(
+                suite,
+                service,
+                "SELECT consumer, event_id, partition, \"offset\", received_at FROM inbox "
+                "WHERE event_id = ANY($1)",
+                [r["event_id"] for r in rows],
+            )
+            found.append(f"{service} inbox {[dict(c) for c in claims]}")
+    return "; ".join(found)
+
+
 async def _all_flowed_through(suite: Suite, load: Load, *, timeout: float = 240) -> None:
     """Wait until every accepted submission has its case, queue item and KPIs; then check
     nothing happened twice."""
@@ -144,7 +175,8 @@ async def _all_flowed_through(suite: Suite, load: Load, *, timeout: float = 240)
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(
                 f"after {timeout:g} s: {len(cases)}/{n} cases, {items}/{n} queue items, "
-                f"{kpis}/{n * KPIS_PER_CASE} KPIs; submissions answered {load.statuses}"
+                f"{kpis}/{n * KPIS_PER_CASE} KPIs; submissions answered {load.statuses}; "
+                f"{await _where_missing(suite, [row['case_id'] for row in cases])}"
             )
         await asyncio.sleep(0.5)
     accepted_contacts = {str(a["contact_id"]) for a in load.accepted.values()}

@@ -3,6 +3,7 @@ assignment when it cannot now; it never resumes at a position of the old log."""
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -79,3 +80,24 @@ async def test_a_consumer_not_started_is_left_for_its_first_assignment() -> None
     await r.rewind_now()
     await r.on_partitions_assigned({P0})  # no consumer yet: nothing to seek, nothing raised
     assert r.pending
+
+
+async def test_a_commit_asked_before_the_rewind_lands_before_the_rewinds_own() -> None:
+    consumer = FakeConsumer({P0})
+    r = rewinder(consumer)
+    coordinator_back = asyncio.Event()
+
+    async def ack_of_a_batch_read_on_the_old_log() -> None:
+        async with r.committing:
+            await coordinator_back.wait()  # the client retries until the new cluster answers
+            await consumer.commit({P0: 900})
+
+    ack = asyncio.create_task(ack_of_a_batch_read_on_the_old_log())
+    await asyncio.sleep(0)
+    rewind = asyncio.create_task(r.rewind_now())
+    await asyncio.sleep(0.01)
+    assert consumer.seeks == [], "the rewind went ahead of a commit in flight"
+    coordinator_back.set()
+    await asyncio.gather(ack, rewind)
+    assert consumer.commits == [{P0: 900}, {P0: 0}]  # a rejoin resumes from the start
+    assert not r.pending

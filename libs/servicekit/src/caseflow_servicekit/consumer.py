@@ -150,13 +150,15 @@ class EventConsumers:
         self.subscriptions.append((topic, None if events is None else frozenset(events)))
         route = _Route(topic, consumer, handler, uow_factory, events, permanent, batch_handler)
 
+        rewinder = _Rewinder()
+
         async def on_batch(message: KafkaMessage) -> None:
             raw = message.raw_message
             records = raw if isinstance(raw, tuple | list) else (raw,)
             await self._deliver(records, route)
-            await message.ack()
+            async with rewinder.committing:
+                await message.ack()
 
-        rewinder = _Rewinder()
         subscriber = self._broker.subscriber(
             topic,
             group_id=kafka_group(consumer, topic),
@@ -186,7 +188,8 @@ class EventConsumers:
         it fetches at the positions it had on the old log, which may be past events the new
         log holds; they would be skipped. And before this rewind the member may have
         committed such a position to the new cluster, where its rejoin would resume. So each
-        consumer seeks to the start now and commits that; where it cannot (it is rejoining,
+        consumer seeks to the start now and commits that, after any commit of a batch still in
+        flight, which may carry positions on the old log; where it cannot (it is rejoining,
         or the commit fails in a rebalance), it seeks to the start when its partitions are
         next assigned. The inbox drops what was applied already.
         """
@@ -441,20 +444,26 @@ class _Rewinder(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self) -> None:
         self.subscriber: Any = None
         self.pending = False
+        # Held while a batch's offsets are committed, and while rewinding. A commit asked
+        # before the broker was lost carries positions on the old log, and the client retries
+        # it until a coordinator answers: the new cluster's. Made to land before the rewind's
+        # own commit, it never outlives the rewind, where a rejoin would resume from it.
+        self.committing = asyncio.Lock()
 
     async def rewind_now(self) -> None:
-        consumer: Any = getattr(self.subscriber, "consumer", None)
-        partitions = consumer.assignment() if consumer is not None else set()
-        if not partitions:
-            return  # rejoining: the seek happens when the partitions are assigned
-        try:
-            await consumer.seek_to_beginning(*partitions)
-            log.warning("consumer.rewound", partitions=len(partitions))
-            await consumer.commit(dict(await consumer.beginning_offsets(partitions)))
-        except Exception as exc:  # a rebalance under way: the assignment that ends it seeks
-            log.info("consumer.rewind_deferred", error=repr(exc))
-            return
-        self.pending = False
+        async with self.committing:
+            consumer: Any = getattr(self.subscriber, "consumer", None)
+            partitions = consumer.assignment() if consumer is not None else set()
+            if not partitions:
+                return  # rejoining: the seek happens when the partitions are assigned
+            try:
+                await consumer.seek_to_beginning(*partitions)
+                log.warning("consumer.rewound", partitions=len(partitions))
+                await consumer.commit(dict(await consumer.beginning_offsets(partitions)))
+            except Exception as exc:  # a rebalance under way: the assignment that ends it seeks
+                log.info("consumer.rewind_deferred", error=repr(exc))
+                return
+            self.pending = False
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         return None
