@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -272,3 +273,46 @@ def test_choose_passes_on_the_required_skills(strategy: AssignmentStrategy) -> N
     chosen = choose((strategy,), team, WorkItem(required_skills=frozenset({"vip"})))
     assert chosen is not None
     assert chosen.agent.agent_id == UUID(int=2)
+
+
+def test_an_agent_as_the_directory_stores_them_is_the_agent_checked_on_writing() -> None:
+    written = Agent(
+        agent_id=UUID(int=7),
+        name="Stored",
+        skills=frozenset({"Printers:3", "printers", "VIP"}),
+        capacity=4,
+        presence=Presence.BUSY,
+        active_items=1,
+        last_assigned_at=T0,
+        teams=frozenset({UUID(int=70)}),
+        work_units={"call": 2},
+    )
+    stored = Agent.stored(
+        agent_id=UUID(int=7),
+        name="Stored",
+        skills=frozenset({"Printers:3", "printers", "VIP"}),
+        capacity=4,
+        presence="busy",
+        active_items=1,
+        last_assigned_at=T0,
+        teams=frozenset({UUID(int=70)}),
+        work_units={"call": 2},
+    )
+    assert vars(stored) == vars(written)
+    assert stored.skills == {"printers": 3, "vip": 1}
+    assert stored.presence is Presence.BUSY
+    assert stored.units_for("call") == 2 and stored.free_capacity == 3
+
+
+def test_least_busy_orders_loads_as_exact_fractions() -> None:
+    # Every load of capacities up to 40: equal fractions tie (broken by idleness, then id),
+    # and a smaller fraction always wins, however close.
+    loads = sorted(
+        ((active, capacity) for capacity in range(1, 41) for active in range(capacity)),
+        key=lambda load: Fraction(*load),
+    )  # neighbours are the closest pairs
+    for (a_active, a_cap), (b_active, b_cap) in itertools.pairwise(loads):
+        a = agent(1, capacity=a_cap, active=a_active)
+        b = agent(2, capacity=b_cap, active=b_active)
+        expected = a if Fraction(a_active, a_cap) <= Fraction(b_active, b_cap) else b
+        assert least_busy([b, a]) is expected

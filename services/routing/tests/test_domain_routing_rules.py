@@ -12,6 +12,7 @@ from routing.domain import (
     QueueChoice,
     RoutingRule,
     RoutingValidationError,
+    RuleBook,
     choose_queue,
 )
 
@@ -94,6 +95,26 @@ def facts(
 def test_choose_queue(case: CaseFacts, queue_id: UUID, rule_name: str | None) -> None:
     choice = choose_queue(case, RULES, DEFAULT)
     assert (choice.queue_id, choice.rule_name) == (queue_id, rule_name)
+    # A batch sorts its rules once into a book; the book chooses as the rules do.
+    assert choose_queue(case, RuleBook.of(RULES), DEFAULT) == choice
+    # Each rule tried before the chosen one does not match on its own either.
+    tried = [rule for rule in RuleBook.of(RULES) if rule.active]
+    before = tried if rule_name is None else tried[: [r.name for r in tried].index(rule_name)]
+    assert not any(rule.matches(case) for rule in before)
+    assert rule_name is None or next(r for r in tried if r.name == rule_name).matches(case)
+
+
+def test_a_rule_book_is_the_rules_in_the_order_they_are_tried() -> None:
+    book = RuleBook.of(RULES)
+    assert [rule.name for rule in book] == [
+        "retired",
+        "major accounts",
+        "urgent printers",
+        "printers",
+        "phones",
+        "billing words",
+    ]
+    assert RuleBook.of(book) is book  # sorted once
 
 
 @pytest.mark.parametrize(

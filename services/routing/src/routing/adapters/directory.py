@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing.adapters.tables import agent_teams, agents, queue_items, teams
 from routing.app.ports import AgentEntry, Team
-from routing.domain import Agent, Presence, Queue, QueueItemStatus, QueueKind, skill_levels
+from routing.domain import Agent, Presence, Queue, QueueItemStatus, QueueKind
 
 _ASSIGNED = QueueItemStatus.ASSIGNED.value
 
@@ -456,12 +456,12 @@ def _agents() -> Any:
 
 
 def _agent(row: RowMapping) -> Agent:
-    return Agent(
+    return Agent.stored(
         agent_id=row["agent_id"],
         name=row["name"],
-        skills=skill_levels(frozenset(row["skills"])),
+        skills=frozenset(row["skills"]),
         capacity=row["capacity"],
-        presence=Presence(row["presence"]),
+        presence=row["presence"],
         active_items=row["load_units"],
         last_assigned_at=row["last_assigned_at"],
         teams=frozenset(row["teams"] or ()),

@@ -55,6 +55,7 @@ from routing.domain import (
     QueueKind,
     RoutingRule,
     RoutingValidationError,
+    RuleBook,
     SkillMatch,
     choose_queue,
     enqueue,
@@ -257,7 +258,7 @@ async def _place(
     default = await uow.queues.get_default()
     if default is None:
         raise QueueNotFound("there is no default queue to route cases to")
-    rules = [stored.rule for stored in await uow.rules.all()]
+    rules = RuleBook.of(stored.rule for stored in await uow.rules.all())
     # The SLA service's KPIs may have come first: an item takes its place by their deadline.
     dues = await uow.cases.sla_dues([cmd.case_id for cmd in cmds])
     queues: dict[UUID, Queue] = {}

@@ -56,6 +56,7 @@ from routing.domain.rules import (
     CaseFacts,
     QueueChoice,
     RoutingRule,
+    RuleBook,
     choose_queue,
 )
 
@@ -91,6 +92,7 @@ __all__ = [
     "RoutingEvent",
     "RoutingRule",
     "RoutingValidationError",
+    "RuleBook",
     "SameQueueError",
     "SkillMatch",
     "WorkItem",

@@ -30,6 +30,9 @@ class Presence(StrEnum):
     OFFLINE = "offline"
 
 
+_PRESENCES = {presence.value: presence for presence in Presence}
+
+
 class AssignmentStrategy(StrEnum):
     """One way of choosing the agent for an item; a queue chains them (see `choose`)."""
 
@@ -158,6 +161,37 @@ class Agent:
         object.__setattr__(self, "skills", skill_levels(self.skills))
         if any(units < 0 for units in self.work_units.values()):
             raise RoutingValidationError("a work type takes 0 units or more")
+
+    @classmethod
+    def stored(
+        cls,
+        *,
+        agent_id: UUID,
+        name: str,
+        skills: frozenset[str],
+        capacity: int,
+        presence: str,
+        active_items: int,
+        last_assigned_at: datetime | None,
+        teams: frozenset[UUID],
+        work_units: Mapping[str, int],
+    ) -> Agent:
+        """An agent as the directory keeps them: skills in their written form, presence by
+        its value. What was checked when it was written is not checked again; routing reads
+        every candidate of a batch's queues this way."""
+        agent = object.__new__(cls)
+        agent.__dict__.update(
+            agent_id=agent_id,
+            name=name,
+            skills=SkillLevels(_frozen_levels(skills)),
+            capacity=capacity,
+            presence=_PRESENCES[presence],
+            active_items=active_items,
+            last_assigned_at=last_assigned_at,
+            teams=teams,
+            work_units=work_units,
+        )
+        return agent
 
     @property
     def free_capacity(self) -> int:
@@ -342,12 +376,21 @@ def least_busy(
     return min(
         eligible,
         key=lambda a: (
-            a.load,
+            _load(a),
             a.last_assigned_at is not None,  # never given work: idle longest of all
             a.last_assigned_at or _NEVER,
             a.agent_id,
         ),
     )
+
+
+def _load(agent: Agent) -> float:
+    """`Agent.load` as a float, which orders the same: a correctly rounded quotient of two
+    whole numbers is equal for equal fractions, and distinct fractions of capacities below
+    2**26 are further apart than a float's rounding."""
+    if agent.capacity == 0:
+        return 1.0
+    return min(agent.active_items, agent.capacity) / agent.capacity
 
 
 def _eligible(

@@ -119,23 +119,25 @@ class RoutingRule:
 
     def matches(self, facts: CaseFacts) -> bool:
         """Whether the case meets every condition of the rule."""
+        return self._matches(facts, _FoldedFacts.of(facts))
+
+    def _matches(self, facts: CaseFacts, folded: _FoldedFacts) -> bool:
         if self.request_types and facts.request_type is None:
             return False
-        subject = _fold(facts.subject)
         return (
-            _holds(self.channels, facts.channel)
-            and _holds(self.priorities, facts.priority)
-            and _holds(self.request_types, facts.request_type or "")
+            _holds(self.channels, folded.channel)
+            and _holds(self.priorities, folded.priority)
+            and _holds(self.request_types, folded.request_type)
             and (
                 not self.subject_keywords
-                or any(word in subject for word in _folded(self.subject_keywords))
+                or any(word in folded.subject for word in _folded(self.subject_keywords))
             )
             and (not self.account_ids or facts.account_id in self.account_ids)
             and (not self.entitlement or _entitlement_holds(self.entitlement, facts))
-            and (not self.tiers or (facts.tier is not None and _holds(self.tiers, facts.tier)))
+            and (not self.tiers or (folded.tier is not None and _holds(self.tiers, folded.tier)))
             and (
                 not self.regions
-                or (facts.region is not None and _holds(self.regions, facts.region))
+                or (folded.region is not None and _holds(self.regions, folded.region))
             )
             and all(
                 _fold(str(facts.parameters.get(name, ""))) == _fold(value)
@@ -152,12 +154,48 @@ class QueueChoice(NamedTuple):
     required_skills: frozenset[str]
 
 
+class RuleBook(tuple[RoutingRule, ...]):
+    """Rules in the order they are tried: by `order`, then by name. Sorted once, it is
+    matched against every case of a batch as it is."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, rules: Iterable[RoutingRule]) -> RuleBook:
+        if isinstance(rules, RuleBook):
+            return rules
+        return cls(sorted(rules, key=lambda r: (r.order, r.name)))
+
+
+class _FoldedFacts(NamedTuple):
+    """A case's facts as rules compare them, folded once rather than once per rule."""
+
+    channel: str
+    priority: str
+    request_type: str
+    subject: str
+    tier: str | None
+    region: str | None
+
+    @classmethod
+    def of(cls, facts: CaseFacts) -> _FoldedFacts:
+        return cls(
+            _fold(facts.channel),
+            _fold(facts.priority),
+            _fold(facts.request_type or ""),
+            _fold(facts.subject),
+            None if facts.tier is None else _fold(facts.tier),
+            None if facts.region is None else _fold(facts.region),
+        )
+
+
 def choose_queue(
     facts: CaseFacts, rules: Iterable[RoutingRule], default_queue_id: UUID
 ) -> QueueChoice:
     """The queue for a case: the first matching active rule's by order, the default otherwise."""
-    for rule in sorted(rules, key=lambda r: (r.order, r.name)):
-        if rule.active and rule.matches(facts):
+    folded = _FoldedFacts.of(facts)
+    for rule in RuleBook.of(rules):
+        if rule.active and rule._matches(facts, folded):
             return QueueChoice(rule.queue_id, rule.name, rule.required_skills)
     return QueueChoice(default_queue_id, None, frozenset())
 
@@ -172,8 +210,8 @@ def _entitlement_holds(allowed: frozenset[str], facts: CaseFacts) -> bool:
     )
 
 
-def _holds(allowed: frozenset[str], value: str) -> bool:
-    return not allowed or _fold(value) in _folded(allowed)
+def _holds(allowed: frozenset[str], folded: str) -> bool:
+    return not allowed or folded in _folded(allowed)
 
 
 @functools.lru_cache(maxsize=4096)
