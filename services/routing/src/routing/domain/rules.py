@@ -117,11 +117,11 @@ class RoutingRule:
         object.__setattr__(self, "entitlement", entitlement)
         object.__setattr__(self, "required_skills", normalize_skills(self.required_skills))
 
-    def matches(self, facts: CaseFacts) -> bool:
-        """Whether the case meets every condition of the rule."""
-        return self._matches(facts, _FoldedFacts.of(facts))
-
-    def _matches(self, facts: CaseFacts, folded: _FoldedFacts) -> bool:
+    def matches(self, facts: CaseFacts, folded: _FoldedFacts | None = None) -> bool:
+        """Whether the case meets every condition of the rule; `folded` is its facts as
+        rules compare them, when the caller has them already."""
+        if folded is None:
+            folded = _FoldedFacts.of(facts)
         if self.request_types and facts.request_type is None:
             return False
         return (
@@ -195,7 +195,7 @@ def choose_queue(
     """The queue for a case: the first matching active rule's by order, the default otherwise."""
     folded = _FoldedFacts.of(facts)
     for rule in RuleBook.of(rules):
-        if rule.active and rule._matches(facts, folded):
+        if rule.active and rule.matches(facts, folded):
             return QueueChoice(rule.queue_id, rule.name, rule.required_skills)
     return QueueChoice(default_queue_id, None, frozenset())
 
