@@ -618,6 +618,9 @@ class FakeRoutingUnitOfWork:
             to_contract(event, queue=queue)  # what the outbox would refuse
             self._pending.append((event, queue))
 
+    async def write_events(self) -> None:
+        return None  # written early or not, they are published only on commit
+
     def publish_agent(self, entry: AgentEntry, *, kind: str, at: datetime, **extra: Any) -> None:
         contract = agent_event(entry, kind=kind, at=at, **extra)
         self._pending_agents.append(PublishedAgent(entry, kind, at, dict(extra), contract))

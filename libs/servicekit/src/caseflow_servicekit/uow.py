@@ -162,6 +162,13 @@ class SqlUnitOfWork:
         )
         return set((await self.session.execute(statement)).scalars())
 
+    async def write_events(self) -> None:
+        """Write the events recorded so far to the outbox now, in the open transaction (they
+        are still published only if it commits). Written before a transaction takes locks
+        others wait on, they no longer lengthen the time those locks are held."""
+        pending, self._pending = self._pending, []
+        await self._outbox.add_many(self.session, pending)
+
     async def commit(self) -> None:
         """Write the recorded events to the outbox and commit, all in one transaction."""
         if self.deferred:

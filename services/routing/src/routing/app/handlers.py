@@ -286,14 +286,18 @@ async def _place(
         due = dues.get(item.case_id)
         return (priority_rank(item.priority), due is None, due or item.entered_at)
 
+    # Changes that arrived before the openings, taken now and applied after the assignments.
+    parked = await uow.cases.take_parked_many([cmd.case_id for cmd in cmds])
+    # The placements go to the outbox before the agents' rows are locked: others wait on
+    # those rows until this transaction ends.
+    await uow.write_events()
     await assign_in_queues(
         uow,
         [(queues[queue_id], sorted(queued, key=order)) for queue_id, queued in placed.items()],
         now=now,
         scope=scope,
     )
-    # Changes that arrived before the openings are applied now, in the order they happened.
-    parked = await uow.cases.take_parked_many([cmd.case_id for cmd in cmds])
+    # The parked changes, in the order they happened.
     for cmd in cmds:
         for change in parked.get(cmd.case_id, []):
             with scope(cmd.case_id):
@@ -357,6 +361,7 @@ async def _remove(
         if worker is not None:
             freed[worker] = freed.get(worker, 0) + held.get(item.queue_item_id, 0)
     await uow.queue_items.save_many(changed)
+    await uow.write_events()  # before the agents' rows are locked, as `_place` does
     # Their capacity freed: the queues they belong to hand out what waits.
     await uow.agents.free_units_many(freed)
     await offer_agents(uow, sorted(freed), now=now)

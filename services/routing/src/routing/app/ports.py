@@ -298,6 +298,10 @@ class RoutingUnitOfWork(Protocol):
         """Publish `events` on commit; `queue` is the one the item is in after them."""
         ...
 
+    async def write_events(self) -> None:
+        """Write what was emitted so far now, still published only on commit."""
+        ...
+
     def publish_agent(self, entry: AgentEntry, *, kind: str, at: datetime, **extra: Any) -> None:
         """Publish the agent's entry on commit (`kind`: registered, changed, presence_changed)."""
         ...
