@@ -150,7 +150,7 @@ async def _where_missing(suite: Suite, ids: list[Any]) -> str:
             claims = await _query(
                 suite,
                 service,
-                "SELECT consumer, event_id, partition, \"offset\", received_at FROM inbox "
+                'SELECT consumer, event_id, partition, "offset", received_at FROM inbox '
                 "WHERE event_id = ANY($1)",
                 [r["event_id"] for r in rows],
             )

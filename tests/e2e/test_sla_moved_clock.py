@@ -29,7 +29,7 @@ from caseflow_devstack import PgServer
 from sla.domain import Calendar, WorkingInterval, add_working_time, working_time_between
 
 from .conftest import API_KEY, Suite, running_suite
-from .test_case_work import _agent
+from .test_case_work import _agent, _ok
 from .test_sla_policies import events_applied as _applied
 from .test_walking_skeleton import eventually
 
@@ -50,11 +50,6 @@ async def clocked(
     home = tmp_path_factory.mktemp("clocked")
     async with running_suite(home, pg_server, prefix="clocked", clock_file=home / "clock") as s:
         yield s
-
-
-async def _ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def _moment(text: str | None) -> datetime:

@@ -80,13 +80,13 @@ def test_who_can_take_work(candidate: Agent, required: Iterable[str], can_take: 
 @pytest.mark.parametrize(
     ("capacity", "active", "free", "load"),
     [
-        (4, 1, 3, Fraction(1, 4)),
-        (3, 3, 0, Fraction(1)),
-        (2, 5, 0, Fraction(1)),  # capacity lowered below the load: full, not more
-        (0, 0, 0, Fraction(1)),
+        (4, 1, 3, 0.25),
+        (3, 3, 0, 1.0),
+        (2, 5, 0, 1.0),  # capacity lowered below the load: full, not more
+        (0, 0, 0, 1.0),
     ],
 )
-def test_free_capacity_and_load(capacity: int, active: int, free: int, load: Fraction) -> None:
+def test_free_capacity_and_load(capacity: int, active: int, free: int, load: float) -> None:
     candidate = agent(1, capacity=capacity, active=active)
     assert (candidate.free_capacity, candidate.load) == (free, load)
 

@@ -130,8 +130,11 @@ class FakeCaseSlaRepository:
     async def queue_of(self, case_id: UUID) -> UUID | None:
         return self.queue_of_case.get(case_id)
 
-    async def queues(self, case_ids: Collection[UUID]) -> dict[UUID, UUID]:
-        return {i: q for i in case_ids if (q := self.queue_of_case.get(i)) is not None}
+    async def placements(
+        self, case_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID | None, UUID | None]]:
+        placed = {i: (self.assignees_of.get(i), self.queue_of_case.get(i)) for i in case_ids}
+        return {i: both for i, both in placed.items() if both != (None, None)}
 
     async def get_many(self, case_ids: Collection[UUID]) -> dict[UUID, CaseSla]:
         return {i: self.slas[i] for i in case_ids if i in self.slas}

@@ -986,3 +986,49 @@ async def test_a_policy_that_restarts_on_reopening_measures_the_resolution_afres
     on = await eventually(lambda: reopened(continuing))
     # The default policy's five days, less the hour already used, from the reopening.
     assert moment(on["due_at"]) == NOW + timedelta(hours=3) + timedelta(days=5) - timedelta(hours=1)
+
+
+async def test_a_calendar_is_checked_at_a_moment_before_a_policy_counts_on_it(
+    service: Service,
+) -> None:
+    office = await service.add_calendar(holidays=["2026-12-25"])
+    url = f"/calendars/{office}/check"
+
+    async def check(**params: Any) -> dict[str, Any]:
+        r = await service.client.get(url, params=params, headers=service.agent)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    # Christmas is a Friday and a holiday: working time begins again on Monday.
+    holiday = await check(at="2026-12-25T10:00:00Z", work_seconds=3600)
+    assert holiday["working"] is False
+    assert holiday["next_working_at"] == "2026-12-28T09:00:00Z"
+    assert holiday["due_at"] == "2026-12-28T10:00:00Z"
+    # Half an hour before Christmas Eve closes, an hour of work runs on to Monday.
+    eve = await check(at="2026-12-24T16:30:00Z", work_seconds=3600)
+    assert (eve["working"], eve["next_working_at"]) == (True, "2026-12-24T16:30:00Z")
+    assert eve["due_at"] == "2026-12-28T09:30:00Z"
+    # Without a moment, now (Friday 17:30, after hours); without work, no deadline.
+    now = await check()
+    assert (now["at"], now["working"], now["due_at"]) == ("2026-03-06T17:30:00Z", False, None)
+    assert now["next_working_at"] == "2026-03-09T09:00:00Z"
+
+
+async def test_a_calendar_check_refuses_a_moment_without_offset_and_negative_work(
+    service: Service,
+) -> None:
+    office = await service.add_calendar()
+    for params in (
+        {"at": "2026-12-24T10:00:00"},
+        {"work_seconds": "-1"},
+        {"at": "soon"},
+        {"at": "9999-12-31T23:59:59Z", "work_seconds": "3600"},
+    ):
+        r = await service.client.get(
+            f"/calendars/{office}/check", params=params, headers=service.agent
+        )
+        assert_problem(r, 422)
+    r = await service.client.get(f"/calendars/{uuid.uuid4()}/check", headers=service.agent)
+    assert "no calendar" in assert_problem(r, 404)["detail"]
+    r = await service.client.get(f"/calendars/{office}/check")
+    assert_problem(r, 401)

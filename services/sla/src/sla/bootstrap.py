@@ -27,6 +27,7 @@ from sla.domain import (
     InvalidPolicyError,
     InvalidTimeError,
     InvalidTransitionError,
+    NoWorkingTimeError,
     SlaError,
 )
 from sla.entrypoints import consumers, http
@@ -46,6 +47,7 @@ ERRORS: dict[type[Exception], int] = {
     InvalidPeriodError: 422,
     UnknownGroupError: 422,
     InvalidTransitionError: 409,
+    NoWorkingTimeError: 422,
     SlaError: 400,
 }
 

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from fractions import Fraction
 from uuid import UUID
 
 from routing.domain.errors import RoutingValidationError
@@ -199,11 +198,16 @@ class Agent:
         return max(0, self.capacity - self.active_items)
 
     @property
-    def load(self) -> Fraction:
-        """The share of the agent's capacity in use; an agent with no capacity is full."""
+    def load(self) -> float:
+        """The share of the agent's capacity in use; an agent with no capacity is full.
+
+        A float orders loads as the exact fractions do: a correctly rounded quotient of two
+        whole numbers is equal for equal fractions, and distinct fractions of capacities below
+        2**26 are further apart than a float's rounding.
+        """
         if self.capacity == 0:
-            return Fraction(1)
-        return Fraction(min(self.active_items, self.capacity), self.capacity)
+            return 1.0
+        return min(self.active_items, self.capacity) / self.capacity
 
     def units_for(self, work_type: str) -> int:
         """The units an item of `work_type` takes of this agent: its own figure, else its
@@ -376,21 +380,12 @@ def least_busy(
     return min(
         eligible,
         key=lambda a: (
-            _load(a),
+            a.load,
             a.last_assigned_at is not None,  # never given work: idle longest of all
             a.last_assigned_at or _NEVER,
             a.agent_id,
         ),
     )
-
-
-def _load(agent: Agent) -> float:
-    """`Agent.load` as a float, which orders the same: a correctly rounded quotient of two
-    whole numbers is equal for equal fractions, and distinct fractions of capacities below
-    2**26 are further apart than a float's rounding."""
-    if agent.capacity == 0:
-        return 1.0
-    return min(agent.active_items, agent.capacity) / agent.capacity
 
 
 def _eligible(

@@ -152,29 +152,23 @@ class SqlCaseSlaRepository:
         )
         return found
 
-    async def queues(self, case_ids: Collection[UUID]) -> dict[UUID, UUID]:
-        """The queue each of the cases was last placed in (cases never queued are left out)."""
+    async def placements(
+        self, case_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[UUID | None, UUID | None]]:
+        """Who works each of the cases now and the queue it was last placed in, for those
+        of the cases routing has placed or assigned."""
         if not case_ids:
             return {}
+        c = case_assignees.c
         rows = await self._session.execute(
-            select(case_assignees.c.case_id, case_assignees.c.queue_id).where(
-                case_assignees.c.case_id.in_(list(case_ids)),
-                case_assignees.c.queue_id.is_not(None),
-            )
+            select(c.case_id, c.agent_id, c.queue_id).where(c.case_id.in_(list(case_ids)))
         )
-        return {row.case_id: row.queue_id for row in rows}
+        return {row.case_id: (row.agent_id, row.queue_id) for row in rows}
 
     async def assignees(self, case_ids: Collection[UUID]) -> dict[UUID, UUID]:
         """Who works each of the cases now (cases nobody works are left out)."""
-        if not case_ids:
-            return {}
-        rows = await self._session.execute(
-            select(case_assignees.c.case_id, case_assignees.c.agent_id).where(
-                case_assignees.c.case_id.in_(list(case_ids)),
-                case_assignees.c.agent_id.is_not(None),
-            )
-        )
-        return {row.case_id: row.agent_id for row in rows}
+        placed = await self.placements(case_ids)
+        return {case_id: agent for case_id, (agent, _) in placed.items() if agent is not None}
 
     async def people(
         self, agent_ids: Collection[UUID]

@@ -298,11 +298,9 @@ async def _escalate(steps: Sequence[KpiEscalated], uow: SlaUnitOfWork) -> None:
     manager; or a named agent. A step that finds nobody still raises the case's level."""
     if not steps:
         return
-    case_ids = {step.case_id for step in steps}
-    assignees = await uow.cases.assignees(case_ids)
-    queues = await uow.cases.queues(case_ids)
-    owners = await uow.queue_managers.of_queues(set(queues.values()))
-    people = await uow.cases.people(set(assignees.values()))
+    placed = await uow.cases.placements({step.case_id for step in steps})
+    owners = await uow.queue_managers.of_queues({q for _, q in placed.values() if q is not None})
+    people = await uow.cases.people({a for a, _ in placed.values() if a is not None})
     managers = {manager for _, manager in people.values() if manager is not None}
     heads = (
         await uow.cases.people(managers)
@@ -310,8 +308,7 @@ async def _escalate(steps: Sequence[KpiEscalated], uow: SlaUnitOfWork) -> None:
         else {}
     )
     for step in steps:
-        assignee = assignees.get(step.case_id)
-        queue_id = queues.get(step.case_id)
+        assignee, queue_id = placed.get(step.case_id, (None, None))
         owner = None if queue_id is None else owners.get(queue_id)
         name, manager = people.get(assignee, (None, None)) if assignee else (None, None)
         head = None if manager is None else heads.get(manager, (None, None))[1]

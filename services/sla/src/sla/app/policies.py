@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from sla.app.commands import CreateCalendar
@@ -14,8 +14,12 @@ from sla.app.ports import NamedCalendar, SlaUnitOfWork
 from sla.domain import (
     InvalidCalendarError,
     InvalidPolicyError,
+    InvalidTimeError,
     SlaError,
     SlaPolicy,
+    add_working_time,
+    is_working,
+    next_working_moment,
 )
 
 
@@ -131,6 +135,43 @@ async def set_holidays(
         await uow.calendars.save(named)
         await uow.commit()
     return named
+
+
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class CalendarCheck:
+    """A moment as a calendar sees it."""
+
+    at: datetime
+    working: bool
+    next_working_at: datetime
+    """`at` itself when it is working time, else when working time next begins."""
+    due_at: datetime | None
+    """The deadline of the working time asked about, counted from `at`."""
+
+
+async def check_calendar(
+    calendar_id: UUID, at: datetime, *, work: timedelta | None, uow: SlaUnitOfWork
+) -> CalendarCheck:
+    """Whether `at` is working time on the calendar, when its working time next begins, and
+    the deadline a KPI of `work` started at `at` would get: how an administrator checks a
+    calendar's hours and holidays before a policy counts on them."""
+    if not _EARLIEST <= at <= _LATEST:
+        raise InvalidTimeError(f"a calendar is checked between 1970 and 2200, not at {at}")
+    async with uow:
+        named = await uow.calendars.get(calendar_id)
+    if named is None:
+        raise CalendarNotFound(f"There is no calendar {calendar_id}.")
+    calendar = named.calendar
+    return CalendarCheck(
+        at=at,
+        working=is_working(at, calendar),
+        next_working_at=next_working_moment(at, calendar),
+        due_at=None if work is None else add_working_time(at, work, calendar),
+    )
 
 
 async def _check(policy: SlaPolicy, uow: SlaUnitOfWork) -> None:

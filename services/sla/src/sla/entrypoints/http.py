@@ -26,6 +26,7 @@ from sla.app.handlers import (
     kpis_of_case,
 )
 from sla.app.policies import (
+    check_calendar,
     clear_queue_manager,
     create_policy,
     replace_calendar,
@@ -130,6 +131,19 @@ class CalendarIn(BaseModel):
     )
     holidays: list[date] = Field(default_factory=list)
     special_days: dict[date, list[str]] = Field(default_factory=dict)
+
+
+class CalendarCheckView(BaseModel):
+    """A moment as a calendar sees it."""
+
+    calendar_id: UUID
+    at: datetime
+    working: bool
+    next_working_at: datetime
+    """`at` itself when it is working time, else when working time next begins."""
+    work_seconds: int | None
+    due_at: datetime | None
+    """`work_seconds` of working time counted from `at`: a KPI's deadline."""
 
 
 class CalendarView(BaseModel):
@@ -587,6 +601,32 @@ def router(
         """Replace a calendar's holidays of one year."""
         named = await set_holidays(calendar_id, year, body.holidays, uow=uow_factory())
         return CalendarView.of(named)
+
+    @api.get(
+        "/calendars/{calendar_id}/check",
+        response_model=CalendarCheckView,
+        tags=["calendars"],
+        dependencies=agent,
+    )
+    async def check(
+        calendar_id: UUID,
+        at: Annotated[AwareDatetime | None, Query()] = None,
+        work_seconds: Annotated[int | None, Query(ge=0, le=10 * 365 * 24 * 3600)] = None,
+    ) -> CalendarCheckView:
+        """Whether a moment (now, unless `at`) is working time on the calendar, when working
+        time next begins, and with `work_seconds` the deadline that much working time counted
+        from it gives: a calendar's hours and holidays checked before a policy counts on it."""
+        moment = at or clock.now()
+        work = None if work_seconds is None else timedelta(seconds=work_seconds)
+        found = await check_calendar(calendar_id, moment, work=work, uow=uow_factory())
+        return CalendarCheckView(
+            calendar_id=calendar_id,
+            at=found.at,
+            working=found.working,
+            next_working_at=found.next_working_at,
+            work_seconds=work_seconds,
+            due_at=found.due_at,
+        )
 
     @api.get("/policies", response_model=list[PolicyView], tags=["policies"], dependencies=agent)
     async def list_policies() -> list[PolicyView]:
