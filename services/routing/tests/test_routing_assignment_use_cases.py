@@ -1338,6 +1338,25 @@ async def test_upkeep_overflows_then_gives_out_what_found_nobody_when_it_came() 
     assert uow.agents.load(ANNA.agent_id) == 2
 
 
+async def test_upkeep_runs_each_queues_step_through_settle() -> None:
+    auto = _queue(5, "Auto", S.LEAST_BUSY)
+    uow = _uow(DEFAULT, auto)
+    _agent(uow, ANNA)
+    item = await _route(uow, at=NOW - MIN)  # waits in the default queue, which never assigns
+    steps: list[str] = []
+
+    async def settle(step: Any) -> int:
+        steps.append(step.func.__name__)
+        done: int = await step()
+        return done
+
+    assert await upkeep(uow_factory=lambda: uow, now=NOW, settle=settle) == 0
+    # Both queues are looked at for overflow, each in its own step; only the queue that
+    # assigns hands out.
+    assert steps == ["overflow", "overflow", "hand_out"]
+    assert _stored(uow, item).status is QueueItemStatus.WAITING
+
+
 async def test_a_queue_changed_to_assign_gives_out_what_waits_in_it() -> None:
     uow = _uow(DEFAULT)
     _agent(uow, ANNA)

@@ -20,6 +20,7 @@ from caseflow_servicekit import (
     run_service,
 )
 from caseflow_servicekit.cache import TtlCache
+from routing.adapters.races import settled
 from routing.adapters.tables import metadata
 from routing.adapters.uow import SqlRoutingUnitOfWork
 from routing.app.errors import (
@@ -92,7 +93,7 @@ def build(
         return SqlRoutingUnitOfWork(kit.sessions, kit.outbox, cache=cache)
 
     async def tick(now: datetime) -> int:
-        done = await upkeep(uow_factory=uow_factory, now=now)
+        done = await upkeep(uow_factory=uow_factory, now=now, settle=settled)
         async with uow_factory() as uow:
             gauges.update(await uow.queue_items.figures(now=now))
         return done

@@ -3,8 +3,9 @@ it), hand out what waits in queues that assign, and read each queue's figures.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 
 import structlog
 
@@ -52,18 +53,41 @@ async def overflow_queue(queue: Queue, *, uow: RoutingUnitOfWork, now: datetime)
         return len(moved)
 
 
-async def upkeep(*, uow_factory: Callable[[], RoutingUnitOfWork], now: datetime) -> int:
+Settle = Callable[[Callable[[], Awaitable[int]]], Awaitable[int]]
+"""Runs a unit of work, again if the database rolled it back to break a lock cycle."""
+
+
+async def _once(call: Callable[[], Awaitable[int]]) -> int:
+    return await call()
+
+
+async def upkeep(
+    *, uow_factory: Callable[[], RoutingUnitOfWork], now: datetime, settle: Settle = _once
+) -> int:
     """One pass over every queue: overflow, then assign what waits; how many items moved or
-    were given."""
+    were given.
+
+    Each queue's step is its own transaction, run through `settle`: it locks agents' rows as
+    requests assigning at the same moment do, so the database may roll one back.
+    """
     async with uow_factory() as uow:
         queues = await uow.queues.all()
+
+    async def overflow(queue: Queue) -> int:
+        return await overflow_queue(queue, uow=uow_factory(), now=now)
+
     done = 0
     for queue in queues:
-        done += await overflow_queue(queue, uow=uow_factory(), now=now)
+        done += await settle(partial(overflow, queue))
+
+    async def hand_out(queue: Queue) -> int:
+        # Work that found nobody when it came (everyone full or away) is handed out now.
+        async with uow_factory() as uow:
+            given = len(await assign_waiting(uow, queue, now=now))
+            await uow.commit()
+        return given
+
     for queue in queues:
         if queue.assigns:
-            # Work that found nobody when it came (everyone full or away) is handed out now.
-            async with uow_factory() as uow:
-                done += len(await assign_waiting(uow, queue, now=now))
-                await uow.commit()
+            done += await settle(partial(hand_out, queue))
     return done

@@ -18,11 +18,11 @@ from pydantic import EmailStr, Field
 
 from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Role
 from caseflow_servicekit.edge import EdgeModel, Limit, Offset, Text, if_match_version
+from routing.adapters.races import settled
 from routing.adapters.uow import SqlRoutingUnitOfWork
 from routing.app import directory
 from routing.app.ports import AgentEntry, Team
 from routing.domain import Presence
-from routing.entrypoints.http import settled
 
 Name = Annotated[Text, Field(min_length=1, max_length=200)]
 Skill = Annotated[Text, Field(min_length=1, max_length=100, pattern=r"^[^:]+(:[1-5])?$")]

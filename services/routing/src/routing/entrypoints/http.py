@@ -8,7 +8,7 @@ mapping in `routing.bootstrap`.
 # No `from __future__ import annotations` here: FastAPI must evaluate the route signatures,
 # whose dependencies are local to `router`.
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 from uuid import UUID, uuid4
@@ -16,12 +16,11 @@ from uuid import UUID, uuid4
 import structlog
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError
 
 from caseflow_contracts import Channel, Priority
 from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Role
-from caseflow_servicekit.db import sqlstate
 from caseflow_servicekit.edge import INT32_MAX, Int32, Limit, Offset
+from routing.adapters.races import settled
 from routing.adapters.uow import SqlRoutingUnitOfWork
 from routing.app.errors import QueueNotVisibleError
 from routing.app.handlers import (
@@ -607,24 +606,3 @@ async def _described(
         view = await uow.queue_items.describe(queue_item_id)
     assert view is not None  # the use case just loaded and saved it
     return view
-
-
-_RACES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
-RACE_ATTEMPTS = 3
-
-
-async def settled(call: Callable[[], Awaitable[T]]) -> T:
-    """Run a use case again when PostgreSQL broke a lock cycle it was part of.
-
-    Assignments lock the item and the agents they move load between; two at once may each
-    hold what the other waits for, and PostgreSQL then rolls one back. Each attempt runs in
-    a new transaction, so a repeat starts from what is committed.
-    """
-    for attempt in range(1, RACE_ATTEMPTS + 1):
-        try:
-            return await call()
-        except DBAPIError as exc:
-            if sqlstate(exc) not in _RACES or attempt == RACE_ATTEMPTS:
-                raise
-            log.info("routing.race_retried", attempt=attempt, sqlstate=sqlstate(exc))
-    raise AssertionError("unreachable")
