@@ -44,7 +44,7 @@ def test_every_event_type_has_exactly_one_golden_sample() -> None:
 
 
 def test_the_registry_holds_every_concrete_event_of_every_topic() -> None:
-    assert len(EVENT_TYPES) == 68
+    assert len(EVENT_TYPES) == 71
     assert set(topics.TOPIC_EVENTS) == set(ALL_TOPICS)
 
 
@@ -144,6 +144,7 @@ def test_everything_about_a_case_is_keyed_by_the_case_id() -> None:
         "kpi.breached",
         "articles.suggested",
         "article.linked",
+        "article.sent",
     ]
     assert {partition_key(sample(t)) for t in about_the_case} == {case_id}
 

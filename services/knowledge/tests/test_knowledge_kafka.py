@@ -21,13 +21,23 @@ pytestmark = pytest.mark.service
 async def test_a_case_opened_on_the_broker_gets_articles_suggested_on_the_broker(
     fresh_database: str, kafka_bootstrap: str
 ) -> None:
-    await create_topics(kafka_bootstrap, [topics.CASES, topics.KNOWLEDGE])
+    await create_topics(
+        kafka_bootstrap,
+        [
+            topics.CASES,
+            topics.KNOWLEDGE,
+            topics.INTAKE_CUSTOMERS,
+            topics.INTAKE_INTERACTIONS,
+            topics.INTAKE_NOTIFICATIONS,
+        ],
+    )
     settings = KnowledgeSettings(
         database_url=fresh_database,
         kafka_bootstrap_servers=kafka_bootstrap,
         # Short group timeouts: the consumer groups form sooner, which keeps the test quick.
         kafka_session_timeout_ms=3000,
         kafka_rebalance_timeout_ms=3000,
+        semantic="off",
     )
     app = build(settings, configure_process=False)
     suggested: list[c.ArticlesSuggested] = []

@@ -71,7 +71,14 @@ from caseflow_contracts.intake import (
     InteractionRequested,
     NotificationRequested,
 )
-from caseflow_contracts.knowledge import ArticleLinked, ArticlePublished, ArticlesSuggested
+from caseflow_contracts.knowledge import (
+    ArticleArchived,
+    ArticleLinked,
+    ArticlePublished,
+    ArticleSent,
+    ArticlesSuggested,
+    ArticleVersioned,
+)
 from caseflow_contracts.messages import MessageBounced, MessageFailed, MessageSent
 from caseflow_contracts.registry import (
     EVENT_TYPES,
@@ -150,10 +157,13 @@ __all__ = [
     "AgentPresenceChanged",
     "AgentRegistered",
     "Allocation",
+    "ArticleArchived",
     "ArticleEvent",
     "ArticleLinked",
     "ArticlePublished",
+    "ArticleSent",
     "ArticleSuggestion",
+    "ArticleVersioned",
     "ArticlesSuggested",
     "AttachmentRef",
     "BookingCancelled",

@@ -62,7 +62,14 @@ from caseflow_contracts.intake import (
     InteractionRequested,
     NotificationRequested,
 )
-from caseflow_contracts.knowledge import ArticleLinked, ArticlePublished, ArticlesSuggested
+from caseflow_contracts.knowledge import (
+    ArticleArchived,
+    ArticleLinked,
+    ArticlePublished,
+    ArticleSent,
+    ArticlesSuggested,
+    ArticleVersioned,
+)
 from caseflow_contracts.messages import MessageBounced, MessageFailed, MessageSent
 from caseflow_contracts.routing import (
     AgentChanged,
@@ -179,7 +186,13 @@ KpiEvent = Annotated[
     Field(discriminator="type"),
 ]
 ArticleEvent = Annotated[
-    ArticlePublished | ArticlesSuggested | ArticleLinked, Field(discriminator="type")
+    ArticlePublished
+    | ArticlesSuggested
+    | ArticleLinked
+    | ArticleVersioned
+    | ArticleArchived
+    | ArticleSent,
+    Field(discriminator="type"),
 ]
 BookingEvent = Annotated[
     BookingConfirmed | BookingRescheduled | BookingCancelled, Field(discriminator="type")

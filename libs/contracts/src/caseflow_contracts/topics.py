@@ -136,6 +136,9 @@ TOPIC_EVENTS: Mapping[str, tuple[type[Event], ...]] = MappingProxyType(
             knowledge.ArticlePublished,
             knowledge.ArticlesSuggested,
             knowledge.ArticleLinked,
+            knowledge.ArticleVersioned,
+            knowledge.ArticleArchived,
+            knowledge.ArticleSent,
         ),
         SCHEDULING: (
             scheduling.BookingConfirmed,

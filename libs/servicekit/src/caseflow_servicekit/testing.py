@@ -7,16 +7,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from unittest import mock
 
 import httpx
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from faststream.kafka import KafkaBroker
+from sqlalchemy import Connection, MetaData
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from caseflow_contracts import Envelope, Event, encode, new_envelope, partition_key, to_headers
 from caseflow_servicekit.auth import mint_token
 from caseflow_servicekit.migrations import upgrade
 from caseflow_servicekit.runtime import ServiceApp
+from caseflow_servicekit.settings import async_database_url
 
 T = TypeVar("T")
 
@@ -81,3 +86,25 @@ async def eventually(
 
 
 __all__: Sequence[str] = ("bearer", "eventually", "publish_event", "running")
+
+
+async def on_connection(database_url: str, probe: Callable[[Connection], T]) -> T:
+    """What `probe` finds on a synchronous connection to the database at `database_url`."""
+    engine = create_async_engine(async_database_url(database_url))
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(probe)
+    finally:
+        await engine.dispose()
+
+
+def schema_differences(metadata: MetaData) -> Callable[[Connection], list[Any]]:
+    """A probe for `on_connection`: how the database's schema differs from `metadata`."""
+
+    def differences(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, metadata))
+
+    return differences

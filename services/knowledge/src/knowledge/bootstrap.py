@@ -7,12 +7,14 @@ from pathlib import Path
 
 from caseflow_contracts import topics
 from caseflow_servicekit import Clock, Kit, ServiceApp, ServiceSettings, clock_from, run_service
+from knowledge.adapters.embeddings import load_embedder
 from knowledge.adapters.tables import metadata
 from knowledge.adapters.uow import SqlKnowledgeUnitOfWork
 from knowledge.domain.errors import (
     ArticleStateError,
     KnowledgeError,
     KnowledgeValidationError,
+    StaleRevisionError,
     UnknownArticle,
 )
 from knowledge.entrypoints import consumers, http
@@ -21,6 +23,7 @@ from knowledge.settings import KnowledgeSettings
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 ERRORS: dict[type[Exception], int] = {
+    StaleRevisionError: 412,
     UnknownArticle: 404,
     KnowledgeValidationError: 422,
     ArticleStateError: 409,
@@ -38,17 +41,21 @@ def build(
         metadata=metadata,
         configure_process=configure_process,
     )
-    kit.publishes.append(topics.KNOWLEDGE)
+    kit.publishes.extend([topics.KNOWLEDGE, topics.INTAKE_NOTIFICATIONS])
     clock = clock or clock_from(settings)
+    embedder = load_embedder() if getattr(settings, "semantic", "auto") == "auto" else None
 
     def uow_factory() -> SqlKnowledgeUnitOfWork:
-        return SqlKnowledgeUnitOfWork(kit.sessions, kit.outbox)
+        return SqlKnowledgeUnitOfWork(kit.sessions, kit.outbox, embedder=embedder)
 
     consumers.register(kit.consumers, uow_factory=uow_factory, clock=clock)
     return kit.http_app(
-        routers=[http.router(uow_factory=uow_factory, auth=kit.auth, clock=clock)],
+        routers=[
+            http.router(uow_factory=uow_factory, auth=kit.auth, clock=clock, embedder=embedder)
+        ],
         errors=ERRORS,
-        description="Knowledge: article lifecycle, full-text search, suggestions and case links.",
+        description="Knowledge: the article lifecycle with versions and translations, search in "
+        "five languages, suggestions for cases, sending to customers, and feedback.",
     )
 
 

@@ -18,6 +18,37 @@ def to_contract(event: d.KnowledgeEvent) -> c.Event:
                 title=event.title,
                 language=event.language,
                 keywords=list(event.keywords),
+                translation_group=event.translation_group,
+                public=event.public,
+                category=event.category,
+            )
+        case d.ArticleVersioned():
+            return c.ArticleVersioned(
+                occurred_at=event.occurred_at,
+                article_id=event.article_id,
+                number=event.number,
+                version=event.version,
+                based_on=event.based_on,
+                author=event.author,
+            )
+        case d.ArticleArchived():
+            return c.ArticleArchived(
+                occurred_at=event.occurred_at,
+                article_id=event.article_id,
+                number=event.number,
+                archived_by=event.archived_by,
+            )
+        case d.ArticleSent():
+            return c.ArticleSent(
+                occurred_at=event.occurred_at,
+                case_id=event.case_id,
+                article_id=event.article_id,
+                number=event.number,
+                version=event.version,
+                language=event.language,
+                contact_id=event.contact_id,
+                notification_id=event.notification_id,
+                sent_by=event.sent_by,
             )
         case d.ArticleLinked():
             return c.ArticleLinked(

@@ -1,22 +1,34 @@
-"""The knowledge domain: articles, their numbers and suggestions, as pure Python."""
+"""The knowledge domain: articles and their versions, numbers, queries and suggestions, as
+pure Python."""
 
 from knowledge.domain.article import (
     Article,
     ArticleStatus,
+    ArticleVersion,
+    Attachment,
+    Content,
+    VersionState,
     draft_article,
+    make_content,
+    nearest_translation,
     normalize_language,
+    tidy_category,
     tidy_keywords,
 )
 from knowledge.domain.errors import (
     ArticleStateError,
     KnowledgeError,
     KnowledgeValidationError,
+    StaleRevisionError,
     UnknownArticle,
 )
 from knowledge.domain.events import (
+    ArticleArchived,
     ArticleLinked,
     ArticlePublished,
+    ArticleSent,
     ArticlesSuggested,
+    ArticleVersioned,
     KnowledgeEvent,
     Suggestion,
 )
@@ -24,28 +36,37 @@ from knowledge.domain.numbers import format_article_number
 from knowledge.domain.suggestions import (
     MAX_SUGGESTIONS,
     Match,
-    search_terms,
     suggest_articles,
 )
 
 __all__ = [
     "MAX_SUGGESTIONS",
     "Article",
+    "ArticleArchived",
     "ArticleLinked",
     "ArticlePublished",
+    "ArticleSent",
     "ArticleStateError",
     "ArticleStatus",
+    "ArticleVersion",
+    "ArticleVersioned",
     "ArticlesSuggested",
+    "Attachment",
+    "Content",
     "KnowledgeError",
     "KnowledgeEvent",
     "KnowledgeValidationError",
     "Match",
+    "StaleRevisionError",
     "Suggestion",
     "UnknownArticle",
+    "VersionState",
     "draft_article",
     "format_article_number",
+    "make_content",
+    "nearest_translation",
     "normalize_language",
-    "search_terms",
     "suggest_articles",
+    "tidy_category",
     "tidy_keywords",
 ]

@@ -5,6 +5,7 @@ All of them derive from one base, so callers can catch the family at once::
     KnowledgeError
     ├── KnowledgeValidationError   bad input: empty title, unreadable language tag, ...
     ├── ArticleStateError          the article's status does not allow it (publish twice, ...)
+    │   └── StaleRevisionError     changed against a revision that is no longer current
     └── UnknownArticle             no article has the id asked for
 
 ``KnowledgeValidationError`` is also a ``ValueError``: it is the caller's input that is wrong.
@@ -23,6 +24,10 @@ class KnowledgeValidationError(KnowledgeError, ValueError):
 
 class ArticleStateError(KnowledgeError):
     """A change the article's status does not allow."""
+
+
+class StaleRevisionError(ArticleStateError):
+    """The change was made against a revision of the article that is no longer current."""
 
 
 class UnknownArticle(KnowledgeError):

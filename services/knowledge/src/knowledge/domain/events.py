@@ -28,6 +28,43 @@ class ArticlePublished(KnowledgeEvent):
     title: str
     language: str
     keywords: tuple[str, ...]
+    translation_group: UUID | None = None
+    public: bool = False
+    category: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArticleVersioned(KnowledgeEvent):
+    """A new version of an article was written, as a draft."""
+
+    article_id: UUID
+    number: str
+    version: int
+    based_on: int | None
+    author: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArticleArchived(KnowledgeEvent):
+    """An article was taken out of readers' sight."""
+
+    article_id: UUID
+    number: str
+    archived_by: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArticleSent(KnowledgeEvent):
+    """An article was sent to a case's customer, in one language."""
+
+    case_id: UUID
+    article_id: UUID
+    number: str
+    version: int
+    language: str
+    contact_id: UUID
+    notification_id: UUID
+    sent_by: UUID | None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,9 +11,6 @@ from knowledge.domain.article import Article
 from knowledge.domain.events import ArticlesSuggested, Suggestion
 
 MAX_SUGGESTIONS = 3
-MAX_TERMS = 32
-# Runs of letters and digits; punctuation and underscores separate words.
-_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -23,17 +19,6 @@ class Match:
 
     article: Article
     score: float
-
-
-def search_terms(text: str) -> tuple[str, ...]:
-    """The distinct words of `text` worth looking for, lower-cased, in order of appearance."""
-    terms: list[str] = []
-    for word in _WORD.findall(text.casefold()):
-        if len(word) > 1 and word not in terms:
-            terms.append(word)
-            if len(terms) == MAX_TERMS:
-                break
-    return tuple(terms)
 
 
 def suggest_articles(
