@@ -196,6 +196,14 @@ async def test_search_by_number_title_keywords_and_typos(service: Service) -> No
     assert plain.json()["items"] == []  # typos need the trigram boost
 
 
+async def test_typos_are_tolerated_in_cyrillic_and_without_accents(service: Service) -> None:
+    printer = await service.article("Принтер не печатает", "Проверьте картриджи.", language="ru")
+    invoice = await service.article("Fatura não chegou", "Verifique o e-mail.", language="pt")
+    assert (await service.found("принтр не печатат"))[0] == printer
+    assert await service.found("принтр не печатат", ranking="plain") == []  # no stem matches
+    assert (await service.found("fatura nao chgou"))[0] == invoice
+
+
 async def test_search_filters_facets_and_snippets(service: Service) -> None:
     hardware = await service.article(
         "Reset the router",

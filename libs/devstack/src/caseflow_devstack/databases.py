@@ -52,16 +52,28 @@ def _quoted(database: str) -> str:
     return f'"{database}"'
 
 
+UTF8_CTYPE = "C.UTF-8"
+"""The character classes a created database takes where the machine has the locale: letters
+beyond ASCII count as letters (pg_trgm, for one, finds no trigrams in Cyrillic under `C`),
+while sorting stays by code point."""
+
+
 async def ensure_database(server_url: str, database: str) -> bool:
     """Create `database` on the server unless it exists; True when it was created."""
-    statement = f"CREATE DATABASE {_quoted(database)}"
+    name = _quoted(database)
     connection = await asyncpg.connect(as_libpq(server_url))
     try:
         exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if exists:
             return False
         try:
-            await connection.execute(statement)
+            try:
+                await connection.execute(
+                    f"CREATE DATABASE {name} TEMPLATE template0 LC_CTYPE '{UTF8_CTYPE}'"
+                )
+            except (asyncpg.InvalidParameterValueError, asyncpg.WrongObjectTypeError):
+                # The machine lacks the locale: the server's own character classes, then.
+                await connection.execute(f"CREATE DATABASE {name}")
         except asyncpg.DuplicateDatabaseError:
             return False  # created concurrently by another process: the goal is met
         return True
