@@ -204,6 +204,18 @@ async def test_typos_are_tolerated_in_cyrillic_and_without_accents(service: Serv
     assert (await service.found("fatura nao chgou"))[0] == invoice
 
 
+async def test_semantic_ranking_asked_for_while_off_is_boosted(service: Service) -> None:
+    await service.article("Reset the router", "Hold the button.")
+    r = await service.client.get(
+        "/articles/search", params={"q": "router", "ranking": "semantic"}, headers=service.agent
+    )
+    assert (r.json()["ranking"], len(r.json()["items"])) == ("boosted", 1)
+    default = await service.client.get(
+        "/articles/search", params={"q": "router"}, headers=service.agent
+    )
+    assert default.json()["ranking"] == "boosted"
+
+
 async def test_search_filters_facets_and_snippets(service: Service) -> None:
     hardware = await service.article(
         "Reset the router",

@@ -146,8 +146,11 @@ class MiniLMEmbedder:
         batch, width, size = hidden.shape
         head = size // self._heads
         qkv = (hidden @ w.qkv + w.qkv_bias).reshape(batch, width, 3, self._heads, head)
-        query, key, value = qkv.transpose(2, 0, 3, 1, 4)  # each (batch, heads, width, head)
-        scores = query @ key.transpose(0, 1, 3, 2) * np.float32(1 / math.sqrt(head)) + padding
+        # Each (batch, heads, width, head), copied whole: products of strided views are
+        # several times slower than of contiguous arrays.
+        query, key, value = np.ascontiguousarray(qkv.transpose(2, 0, 3, 1, 4))
+        keys = np.ascontiguousarray(key.transpose(0, 1, 3, 2))
+        scores = query @ keys * np.float32(1 / math.sqrt(head)) + padding
         attention = np.exp(scores - scores.max(axis=-1, keepdims=True))
         attention /= attention.sum(axis=-1, keepdims=True)
         context = (attention @ value).transpose(0, 2, 1, 3).reshape(batch, width, size)

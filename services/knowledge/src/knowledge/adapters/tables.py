@@ -34,7 +34,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
 from caseflow_servicekit import new_metadata
 
@@ -98,6 +98,12 @@ articles = Table(
         Computed("kb_fold(keywords_text(keywords))", persisted=True),
         nullable=False,
     ),
+    Column(
+        "category_paths",
+        ARRAY(Text),
+        Computed("kb_category_paths(category)", persisted=True),
+        nullable=False,
+    ),
     Column("embedding", VECTOR(EMBEDDING_DIMENSIONS), nullable=True),
     Index("ix_articles_search_vector", "search_vector", postgresql_using="gin"),
     Index(
@@ -111,6 +117,13 @@ articles = Table(
         "folded_keywords",
         postgresql_using="gin",
         postgresql_ops={"folded_keywords": "gin_trgm_ops"},
+    ),
+    Index("ix_articles_category_paths", "category_paths", postgresql_using="gin"),
+    Index(
+        "ix_articles_products",
+        "products",
+        postgresql_using="gin",
+        postgresql_ops={"products": "jsonb_path_ops"},
     ),
     # Exact and prefix matches of folded titles.
     Index(

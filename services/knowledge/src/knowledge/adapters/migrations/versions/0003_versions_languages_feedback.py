@@ -80,6 +80,16 @@ def upgrade() -> None:
         "FROM jsonb_array_elements_text(keywords) AS word $$"
     )
 
+    # A category and every category above it ("Network/Routers": "Network", "Network/Routers"),
+    # so that a filter on a branch of the tree is an indexed containment.
+    op.execute(
+        "CREATE FUNCTION kb_category_paths(category text) RETURNS text[] "
+        "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS "
+        "$$ SELECT coalesce(array_agg(array_to_string(parts[1:n], '/') ORDER BY n), '{}') "
+        "FROM (SELECT string_to_array(category, '/') AS parts) AS p, "
+        "generate_series(1, coalesce(array_length(p.parts, 1), 0)) AS n $$"
+    )
+
     op.drop_index("ix_articles_search_vector", table_name="articles", postgresql_using="gin")
     op.drop_column("articles", "search_vector")
     op.add_column("articles", sa.Column("translation_group", sa.Uuid(), nullable=True))
@@ -147,6 +157,15 @@ def upgrade() -> None:
             nullable=False,
         ),
     )
+    op.add_column(
+        "articles",
+        sa.Column(
+            "category_paths",
+            postgresql.ARRAY(sa.Text()),
+            sa.Computed("kb_category_paths(category)", persisted=True),
+            nullable=False,
+        ),
+    )
     op.add_column("articles", sa.Column("embedding", VECTOR(384), nullable=True))
     op.create_index(
         "ix_articles_search_vector", "articles", ["search_vector"], postgresql_using="gin"
@@ -170,6 +189,16 @@ def upgrade() -> None:
         "articles",
         ["folded_title"],
         postgresql_ops={"folded_title": "text_pattern_ops"},
+    )
+    op.create_index(
+        "ix_articles_category_paths", "articles", ["category_paths"], postgresql_using="gin"
+    )
+    op.create_index(
+        "ix_articles_products",
+        "articles",
+        ["products"],
+        postgresql_using="gin",
+        postgresql_ops={"products": "jsonb_path_ops"},
     )
 
     op.create_table(
@@ -283,6 +312,8 @@ def downgrade() -> None:
     op.drop_table("article_feedback")
     op.drop_table("article_versions")
     for index in (
+        "ix_articles_products",
+        "ix_articles_category_paths",
         "ix_articles_folded_title_pattern",
         "ix_articles_folded_keywords_trgm",
         "ix_articles_folded_title_trgm",
@@ -292,6 +323,7 @@ def downgrade() -> None:
         op.drop_index(index, table_name="articles")
     for column in (
         "embedding",
+        "category_paths",
         "folded_keywords",
         "folded_title",
         "search_vector",
@@ -323,6 +355,7 @@ def downgrade() -> None:
     op.create_index(
         "ix_articles_search_vector", "articles", ["search_vector"], postgresql_using="gin"
     )
+    op.execute("DROP FUNCTION kb_category_paths(text)")
     op.execute("DROP FUNCTION keywords_text(jsonb)")
     op.execute("DROP FUNCTION kb_fold(text)")
     op.execute("DROP FUNCTION kb_config(text)")
