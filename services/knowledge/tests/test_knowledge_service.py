@@ -376,6 +376,22 @@ async def test_editing_a_published_article_writes_a_version_that_replaces_it_on_
     assert (versioned.version, versioned.based_on) == (3, 1)  # type: ignore[attr-defined]
 
 
+async def test_reviewers_list_the_articles_whose_review_date_has_come(service: Service) -> None:
+    overdue = await service.article("Old VPN setup", "Steps.", review_on="2026-03-01")
+    today = await service.article("Printer drivers", "Steps.", review_on="2026-05-04")
+    await service.article("Later", "Steps.", review_on="2026-09-01")
+    await service.article("No date", "Steps.")
+    await service.article("Draft", "Steps.", review_on="2026-01-01", publish=False)
+    due = await service.client.get("/articles/due-for-review", headers=service.supervisor)
+    assert [a["article_id"] for a in due.json()["items"]] == [overdue, today]
+    later = await service.client.get(
+        "/articles/due-for-review", params={"on": "2026-12-31"}, headers=service.supervisor
+    )
+    assert len(later.json()["items"]) == 3
+    refused = await service.client.get("/articles/due-for-review", headers=service.agent)
+    assert refused.status_code == 403
+
+
 async def test_by_number_and_translations(service: Service) -> None:
     english = await service.article("Reset a password", "Steps.", public=True)
     r = await service.client.post(

@@ -80,6 +80,20 @@ class SqlArticleRepository:
         row = (await self._session.execute(stmt)).mappings().first()
         return None if row is None else _article(row)
 
+    async def due_for_review(self, on: date, *, limit: int, offset: int) -> list[Article]:
+        """Published articles whose review date is `on` or before, the most overdue first."""
+        stmt = (
+            select(*_COLUMNS, _PUBLISHED_VERSION)
+            .where(
+                articles.c.status == ArticleStatus.PUBLISHED.value,
+                articles.c.review_on <= on,
+            )
+            .order_by(articles.c.review_on, articles.c.number)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_article(r) for r in (await self._session.execute(stmt)).mappings()]
+
     async def translations(self, translation_group: UUID) -> list[Article]:
         """The articles of one translation group, the first written first."""
         stmt = (

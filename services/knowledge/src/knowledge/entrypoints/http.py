@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from caseflow_servicekit import Authenticator, Clock, Forbidden, NotFound, Principal, Role
-from caseflow_servicekit.edge import EdgeModel, Limit, Text, if_match_version
+from caseflow_servicekit.edge import EdgeModel, Limit, Offset, Text, if_match_version
 from knowledge.adapters.rendering import to_html, to_text
 from knowledge.adapters.search import Hit, SearchResults
 from knowledge.adapters.uow import SqlKnowledgeUnitOfWork
@@ -180,6 +180,12 @@ class ArticleView(ContentView):
             created_at=article.created_at,
             published_at=article.published_at,
         )
+
+
+class ArticleList(BaseModel):
+    """A page of articles."""
+
+    items: list[ArticleView]
 
 
 class VersionView(ContentView):
@@ -483,6 +489,20 @@ def router(
                 parse_query(q), SearchFilters(), ranking=default_ranking, limit=limit
             )
         return SearchView.of(q, default_ranking, found)
+
+    @api.get("/articles/due-for-review", response_model=ArticleList)
+    async def due_for_review(
+        _: Reviewer,
+        on: date | None = None,
+        limit: Annotated[Limit, Query()] = 50,
+        offset: Annotated[Offset, Query()] = 0,
+    ) -> ArticleList:
+        """Published articles whose review date has come (by `on`, today by default), the
+        most overdue first."""
+        day = on or clock.now().date()
+        async with uow_factory() as uow:
+            found = await uow.articles.due_for_review(day, limit=limit, offset=offset)
+        return ArticleList(items=[ArticleView.of_article(a) for a in found])
 
     @api.get("/articles/by-number/{number}", response_model=ArticleView)
     async def by_number(
