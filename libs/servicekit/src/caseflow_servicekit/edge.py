@@ -231,6 +231,14 @@ def if_match_version(if_match: str | None, *, of: str, required: bool = False) -
     raise Problem(f"If-Match {value[:50]!r} names no version of this {of}.", status=412)
 
 
+def if_match_responses(of: str) -> dict[int | str, dict[str, Any]]:
+    """The responses an operation that takes `If-Match` documents beside its own."""
+    return {
+        412: {"description": f"The {of} changed since its ETag was read."},
+        428: {"description": f"If-Match with the {of}'s ETag is missing."},
+    }
+
+
 __all__ = [
     "INT32_MAX",
     "INT32_MIN",
@@ -246,6 +254,7 @@ __all__ = [
     "Offset",
     "Text",
     "bad_strings",
+    "if_match_responses",
     "if_match_version",
     "text_problem",
 ]

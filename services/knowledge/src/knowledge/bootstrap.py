@@ -16,6 +16,7 @@ from knowledge.domain.errors import (
     KnowledgeValidationError,
     StaleRevisionError,
     UnknownArticle,
+    UnknownCase,
 )
 from knowledge.entrypoints import consumers, http
 from knowledge.settings import KnowledgeSettings
@@ -25,6 +26,7 @@ MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 ERRORS: dict[type[Exception], int] = {
     StaleRevisionError: 412,
     UnknownArticle: 404,
+    UnknownCase: 404,
     KnowledgeValidationError: 422,
     ArticleStateError: 409,
     KnowledgeError: 400,

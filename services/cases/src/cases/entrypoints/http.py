@@ -21,7 +21,15 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field, StringConstraints, model_validator
 
 from caseflow_servicekit import Authenticator, Clock, NotFound, Principal, Role
-from caseflow_servicekit.edge import INT32_MAX, INT64_MAX, EdgeModel, Limit, Text, if_match_version
+from caseflow_servicekit.edge import (
+    INT32_MAX,
+    INT64_MAX,
+    EdgeModel,
+    Limit,
+    Text,
+    if_match_responses,
+    if_match_version,
+)
 from cases.adapters.projections import ROUTING_KEY
 from cases.adapters.repository import CaseFilter
 from cases.adapters.uow import SqlCasesUnitOfWork
@@ -730,10 +738,7 @@ def router(
     @api.patch(
         "/{case_id}",
         response_model=CaseView,
-        responses={
-            412: {"description": "The case changed since its ETag was read."},
-            428: {"description": "If-Match with the case's ETag is missing."},
-        },
+        responses=if_match_responses("case"),
     )
     async def change_case(
         case_id: UUID,

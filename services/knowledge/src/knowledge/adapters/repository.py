@@ -74,6 +74,15 @@ class SqlArticleRepository:
         row = (await self._session.execute(stmt)).mappings().first()
         return None if row is None else _article(row)
 
+    async def many(self, article_ids: Sequence[UUID]) -> list[Article]:
+        """The articles with these ids (those that exist), in no particular order."""
+        if not article_ids:
+            return []
+        stmt = select(*_COLUMNS, _PUBLISHED_VERSION).where(
+            articles.c.article_id.in_(list(article_ids))
+        )
+        return [_article(r) for r in (await self._session.execute(stmt)).mappings()]
+
     async def by_number(self, number: str) -> Article | None:
         """The article numbered `number`, or None."""
         stmt = select(*_COLUMNS, _PUBLISHED_VERSION).where(articles.c.number == number)

@@ -19,14 +19,15 @@ from knowledge.domain.article import (
     nearest_translation,
     normalize_language,
 )
-from knowledge.domain.errors import ArticleStateError, KnowledgeValidationError, UnknownArticle
+from knowledge.domain.errors import (
+    ArticleStateError,
+    KnowledgeValidationError,
+    UnknownArticle,
+    UnknownCase,
+)
 from knowledge.domain.events import ArticleSent, ArticlesSuggested
 from knowledge.domain.numbers import format_article_number
 from knowledge.domain.suggestions import MAX_SUGGESTIONS, Match, suggest_articles
-
-
-class UnknownCase(UnknownArticle):
-    """Knowledge has not heard of the case (yet)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,19 @@ class Linked:
 
     article: Article
     created: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Given:
+    """Feedback recorded on the version of an article readers saw."""
+
+    feedback_id: UUID
+    version: int
+    helpful: bool
+    comment: str | None
+    given_by: str | None
+    case_id: UUID | None
+    given_at: datetime
 
 
 @dataclass(frozen=True)
@@ -324,25 +338,33 @@ async def give_feedback(
     uow: KnowledgeUnitOfWork,
     now: datetime,
     new_id: Callable[[], UUID] = uuid4,
-) -> UUID:
+) -> Given:
     """Record whether a published article helped, with an optional comment."""
     async with uow:
         article = await _article(uow, article_id, for_update=False)
         if not article.is_published:
             raise ArticleStateError(f"article {article.number} is {article.status}, not published")
-        feedback_id = new_id()
-        await uow.articles.add_feedback(
-            feedback_id=feedback_id,
-            article_id=article_id,
+        given = Given(
+            feedback_id=new_id(),
             version=article.version,
             helpful=helpful,
             comment=(comment or "").strip() or None,
             given_by=given_by,
             case_id=case_id,
+            given_at=now,
+        )
+        await uow.articles.add_feedback(
+            feedback_id=given.feedback_id,
+            article_id=article_id,
+            version=given.version,
+            helpful=helpful,
+            comment=given.comment,
+            given_by=given_by,
+            case_id=case_id,
             at=now,
         )
         await uow.commit()
-    return feedback_id
+    return given
 
 
 async def case_opened(
@@ -358,7 +380,7 @@ async def case_opened(
             subject=event.subject,
             at=event.occurred_at,
         )
-        suggested = await _suggest(uow, event.case_id, now=now)
+        suggested = await _suggest(uow, await _known(uow, event.case_id), now=now)
         await uow.commit()
     return suggested
 
@@ -370,7 +392,7 @@ async def subject_changed(
     async with uow:
         if not await uow.cases.change_subject(case_id, subject):
             return None
-        suggested = await _suggest(uow, case_id, now=now)
+        suggested = await _suggest(uow, await _known(uow, case_id), now=now)
         await uow.commit()
     return suggested
 
@@ -395,7 +417,7 @@ async def language_learnt(
         for case_id in cases:
             known = await uow.cases.case(case_id, for_update=True)
             if known is not None and (known["suggested_in"] or None) != known["language"]:
-                await _suggest(uow, case_id, now=now)
+                await _suggest(uow, known, now=now)
                 again += 1
         await uow.commit()
     return again
@@ -420,18 +442,14 @@ async def judge_suggestion(
 
 
 async def _suggest(
-    uow: KnowledgeUnitOfWork, case_id: UUID, *, now: datetime
+    uow: KnowledgeUnitOfWork, known: dict[str, Any], *, now: datetime
 ) -> ArticlesSuggested | None:
-    known = await uow.cases.case(case_id)
-    if known is None:
-        return None
-    language = known["language"]
+    """Store (and publish) the best articles for a case as knowledge knows it, in its
+    customer's language."""
+    case_id, language = known["case_id"], known["language"]
     found = await uow.search.similar(known["subject"], language=language, limit=MAX_SUGGESTIONS)
-    matches = []
-    for article_id, score in found:
-        article = await uow.articles.get(article_id)
-        if article is not None:
-            matches.append(Match(article, score))
+    articles = {a.article_id: a for a in await uow.articles.many([i for i, _ in found])}
+    matches = [Match(articles[i], score) for i, score in found if i in articles]
     suggested = suggest_articles(case_id=case_id, matches=matches, now=now)
     best = [] if suggested is None else suggested.suggestions
     await uow.cases.replace_suggestions(
@@ -440,6 +458,12 @@ async def _suggest(
     if suggested is not None:
         uow.emit([suggested])
     return suggested
+
+
+async def _known(uow: KnowledgeUnitOfWork, case_id: UUID) -> dict[str, Any]:
+    known = await uow.cases.case(case_id)
+    assert known is not None, f"case {case_id} was just kept"
+    return known
 
 
 async def _link(

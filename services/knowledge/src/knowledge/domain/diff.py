@@ -9,21 +9,9 @@ from datetime import date
 from itertools import islice
 from typing import TypeVar
 
+from knowledge.domain.article import ArticleVersion
+
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class VersionContent:
-    """The content of one version of an article, as compared between versions."""
-
-    version: int
-    title: str
-    body: str
-    keywords: tuple[str, ...]
-    category: str | None
-    products: tuple[str, ...]
-    public: bool
-    review_on: date | None
 
 
 @dataclass(frozen=True)
@@ -45,8 +33,9 @@ class VersionDiff:
     body_diff: tuple[str, ...]
 
 
-def diff_versions(before: VersionContent, after: VersionContent) -> VersionDiff:
+def diff_versions(older: ArticleVersion, newer: ArticleVersion) -> VersionDiff:
     """Compare two versions of an article."""
+    before, after = older.content, newer.content
     candidates = (
         _change("title", before.title, after.title, str),
         _change("keywords", before.keywords, after.keywords, _joined),
@@ -56,8 +45,8 @@ def diff_versions(before: VersionContent, after: VersionContent) -> VersionDiff:
         _change("review_on", before.review_on, after.review_on, _iso_date),
     )
     return VersionDiff(
-        from_version=before.version,
-        to_version=after.version,
+        from_version=older.version,
+        to_version=newer.version,
         changes=tuple(change for change in candidates if change is not None),
         body_diff=_body_diff(before.body, after.body),
     )

@@ -6,7 +6,8 @@ All of them derive from one base, so callers can catch the family at once::
     ├── KnowledgeValidationError   bad input: empty title, unreadable language tag, ...
     ├── ArticleStateError          the article's status does not allow it (publish twice, ...)
     │   └── StaleRevisionError     changed against a revision that is no longer current
-    └── UnknownArticle             no article has the id asked for
+    ├── UnknownArticle             no article has the id asked for
+    └── UnknownCase                the knowledge base has not heard of the case (yet)
 
 ``KnowledgeValidationError`` is also a ``ValueError``: it is the caller's input that is wrong.
 """
@@ -32,3 +33,7 @@ class StaleRevisionError(ArticleStateError):
 
 class UnknownArticle(KnowledgeError):
     """No article has the id asked for."""
+
+
+class UnknownCase(KnowledgeError):
+    """The knowledge base has not heard of the case (yet): no event about it has arrived."""

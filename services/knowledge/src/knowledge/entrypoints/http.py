@@ -19,14 +19,21 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from caseflow_servicekit import Authenticator, Clock, Forbidden, NotFound, Principal, Role
-from caseflow_servicekit.edge import EdgeModel, Limit, Offset, Text, if_match_version
+from caseflow_servicekit.edge import (
+    EdgeModel,
+    Limit,
+    Offset,
+    Text,
+    if_match_responses,
+    if_match_version,
+)
 from knowledge.adapters.rendering import to_html, to_text
 from knowledge.adapters.search import Hit, SearchResults
 from knowledge.adapters.uow import SqlKnowledgeUnitOfWork
 from knowledge.app import handlers
 from knowledge.app.ports import TextEmbedder
 from knowledge.domain.article import Article, ArticleVersion, Attachment, Content, make_content
-from knowledge.domain.diff import VersionContent, diff_versions
+from knowledge.domain.diff import diff_versions
 from knowledge.domain.errors import KnowledgeValidationError
 from knowledge.domain.query import Ranking, SearchFilters, parse_query
 
@@ -532,10 +539,7 @@ def router(
     @api.patch(
         "/articles/{article_id}",
         response_model=ArticleView,
-        responses={
-            412: {"description": "The article changed since its ETag was read."},
-            428: {"description": "If-Match with the article's ETag is missing."},
-        },
+        responses=if_match_responses("article"),
     )
     async def change_article(
         article_id: UUID,
@@ -547,17 +551,13 @@ def router(
         """Change a draft in place, or write a new draft version of a published article."""
         revision = if_match_version(if_match, of="article", required=True)
         assert revision is not None
+        changes = _changes(body)
+        # One transaction: who may see the article is checked on what the change then locks.
         async with uow_factory() as uow:
             await readable(uow, article_id, who)
-        changes = _changes(body)
-        article, _ = await handlers.edit(
-            article_id,
-            changes,
-            revision=revision,
-            author=who.subject,
-            uow=uow_factory(),
-            now=clock.now(),
-        )
+            article, _ = await handlers.edit(
+                article_id, changes, revision=revision, author=who.subject, uow=uow, now=clock.now()
+            )
         return shown(article, response)
 
     @api.post("/articles/{article_id}/submit", response_model=ArticleView)
@@ -565,14 +565,10 @@ def router(
         article_id: UUID, who: Agent, response: Response, if_match: IfMatch = None
     ) -> ArticleView:
         """Put the latest version up for review."""
+        revision = if_match_version(if_match, of="article")
         async with uow_factory() as uow:
             await readable(uow, article_id, who)
-        article = await handlers.submit(
-            article_id,
-            revision=if_match_version(if_match, of="article"),
-            uow=uow_factory(),
-            now=clock.now(),
-        )
+            article = await handlers.submit(article_id, revision=revision, uow=uow, now=clock.now())
         return shown(article, response)
 
     async def approve(
@@ -708,7 +704,7 @@ def router(
             if found is None or not (found.was_published or _may_see_drafts(article, who)):
                 raise NotFound(f"Article {article.number} has no version {wanted}.")
         assert before is not None and after is not None
-        changed = diff_versions(_version_content(before), _version_content(after))
+        changed = diff_versions(before, after)
         return DiffView(
             article_id=article_id,
             from_version=changed.from_version,
@@ -742,27 +738,16 @@ def router(
     @api.post("/articles/{article_id}/feedback", status_code=201, response_model=FeedbackView)
     async def give_feedback(article_id: UUID, body: Feedback, who: Agent) -> FeedbackView:
         """Say whether a published article helped, with a comment."""
-        now = clock.now()
-        feedback_id = await handlers.give_feedback(
+        given = await handlers.give_feedback(
             article_id,
             helpful=body.helpful,
             comment=body.comment,
             given_by=who.subject,
             case_id=body.case_id,
             uow=uow_factory(),
-            now=now,
+            now=clock.now(),
         )
-        async with uow_factory() as uow:
-            article = await readable(uow, article_id, who)
-        return FeedbackView(
-            feedback_id=feedback_id,
-            version=article.version,
-            helpful=body.helpful,
-            comment=(body.comment or "").strip() or None,
-            given_by=who.subject,
-            case_id=body.case_id,
-            given_at=now,
-        )
+        return FeedbackView(**vars(given))
 
     @api.get("/articles/{article_id}/feedback", response_model=FeedbackList)
     async def feedback(
@@ -895,20 +880,6 @@ def _changes(body: ArticleChanges) -> dict[str, Any]:
     if "attachments" in changes:
         changes["attachments"] = tuple(Attachment(**a) for a in changes["attachments"])
     return changes
-
-
-def _version_content(v: ArticleVersion) -> VersionContent:
-    c = v.content
-    return VersionContent(
-        version=v.version,
-        title=c.title,
-        body=c.body,
-        keywords=c.keywords,
-        category=c.category,
-        products=c.products,
-        public=c.public,
-        review_on=c.review_on,
-    )
 
 
 def _person(principal: Principal) -> UUID | None:
